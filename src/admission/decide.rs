@@ -1,0 +1,295 @@
+//! The decision: a request and a snapshot in, an answer out. Pure and synchronous, so `check`
+//! runs exactly what `/validate` runs, and the same inputs always give the same answer.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::wire::{Error, Request};
+use crate::config::{DryRun, Mode, Unmanaged};
+use crate::drift::{self, FieldDiff, Path};
+use crate::manifest::{DeclaredObject, ObjectKey};
+use crate::policy::Policy;
+use crate::snapshot::Snapshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Allowed,
+    Warned,
+    Denied,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allowed => "allowed",
+            Verdict::Warned => "warned",
+            Verdict::Denied => "denied",
+        }
+    }
+}
+
+/// Why the decision came out as it did (metrics label, audit, tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    Bypassed,
+    /// CONNECT or an operation driftgate does not know.
+    NotGuarded,
+    /// `status` and other subresources that do not carry declared fields.
+    Subresource,
+    ModeOff,
+    NotDeclared,
+    InSync,
+    Drift,
+    Delete,
+    Unmanaged,
+    BreakGlass,
+}
+
+/// One declared field the request diverges on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Violation {
+    /// Readable path: `spec.template.spec.containers[name=web].image`.
+    pub path: String,
+    pub git: Value,
+    pub requested: Option<Value>,
+    pub old: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub reason: Reason,
+    pub operation: String,
+    pub key: Option<ObjectKey>,
+    pub declared: Option<Arc<DeclaredObject>>,
+    /// Divergence this request introduces.
+    pub violations: Vec<Violation>,
+    /// Divergence already present before this request (warned, never denied).
+    pub preexisting: Vec<Violation>,
+    pub mode: Mode,
+    pub dry_run: bool,
+    pub break_glass: Option<String>,
+    /// Version skew and other notes for the user.
+    pub notes: Vec<String>,
+    pub revision: String,
+}
+
+impl Decision {
+    fn new(req: &Request, snapshot: &Snapshot, reason: Reason) -> Decision {
+        Decision {
+            verdict: Verdict::Allowed,
+            reason,
+            operation: req.operation.clone(),
+            key: None,
+            declared: None,
+            violations: Vec::new(),
+            preexisting: Vec::new(),
+            mode: Mode::Enforce,
+            dry_run: req.is_dry_run(),
+            break_glass: None,
+            notes: Vec::new(),
+            revision: snapshot.revision_label().to_string(),
+        }
+    }
+
+    /// Denied, warned and break-glass requests are recorded; dry-runs never are.
+    pub fn should_audit(&self) -> bool {
+        !self.dry_run && (self.verdict != Verdict::Allowed || self.break_glass.is_some())
+    }
+}
+
+/// The object key a request is about. Subresources map back to their parent through the
+/// resource table, because `request.kind` of a scale request is `autoscaling/v1 Scale`.
+pub fn request_key(req: &Request, snapshot: &Snapshot) -> Option<ObjectKey> {
+    let group = req.resource.group.as_str();
+    let kind = match snapshot.catalog.by_resource(group, &req.resource.resource) {
+        Some(resource) => resource.kind.clone(),
+        None if req.sub_resource().is_empty() && !req.kind.kind.is_empty() => req.kind.kind.clone(),
+        None => return None,
+    };
+    let name = req
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| req.object_name())
+        .unwrap_or_default();
+    let namespace = if snapshot.catalog.is_namespaced(group, &kind) {
+        req.namespace.clone().unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Some(ObjectKey {
+        group: group.to_string(),
+        kind,
+        namespace,
+        name,
+    })
+}
+
+pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Decision, Error> {
+    if policy.is_bypassed(&req.user_info, &snapshot.bypass_users) {
+        return Ok(Decision::new(req, snapshot, Reason::Bypassed));
+    }
+    let op = req.operation.as_str();
+    if !matches!(op, "CREATE" | "UPDATE" | "DELETE") {
+        return Ok(Decision::new(req, snapshot, Reason::NotGuarded));
+    }
+    let sub = req.sub_resource();
+    if !(sub.is_empty() || sub == "scale" && op == "UPDATE") {
+        return Ok(Decision::new(req, snapshot, Reason::Subresource));
+    }
+    let Some(key) = request_key(req, snapshot) else {
+        return Ok(Decision::new(req, snapshot, Reason::NotDeclared));
+    };
+    let mut decision = Decision::new(req, snapshot, Reason::NotDeclared);
+    decision.mode = policy.mode_for(&key);
+    decision.key = Some(key.clone());
+    if decision.mode == Mode::Off {
+        decision.reason = Reason::ModeOff;
+        return Ok(decision);
+    }
+    let Some(declared) = snapshot.get(&key).cloned() else {
+        if op == "CREATE"
+            && !key.namespace.is_empty()
+            && snapshot.is_managed_namespace(&key.namespace)
+        {
+            decision.reason = Reason::Unmanaged;
+            match policy.unmanaged {
+                Unmanaged::Allow => decision.reason = Reason::NotDeclared,
+                Unmanaged::Warn | Unmanaged::Deny => {
+                    decision.violations.push(Violation {
+                        path: String::new(),
+                        git: Value::Null,
+                        requested: None,
+                        old: None,
+                    });
+                    let mode = if policy.unmanaged == Unmanaged::Warn {
+                        Mode::Warn
+                    } else {
+                        decision.mode
+                    };
+                    finish(&mut decision, req, policy, mode, None)?;
+                }
+            }
+        }
+        return Ok(decision);
+    };
+    decision.declared = Some(declared.clone());
+
+    match op {
+        "DELETE" => {
+            let old = req.old_object()?;
+            let terminating = old
+                .as_ref()
+                .and_then(|o| o.pointer("/metadata/deletionTimestamp"))
+                .is_some_and(|t| !t.is_null());
+            if terminating {
+                decision.reason = Reason::InSync;
+                return Ok(decision);
+            }
+            decision.reason = Reason::Delete;
+            decision.violations.push(Violation {
+                path: String::new(),
+                git: Value::Null,
+                requested: None,
+                old: None,
+            });
+            let mode = decision.mode;
+            finish(&mut decision, req, policy, mode, old.as_ref())?;
+        }
+        _ => {
+            let new = req.object()?.unwrap_or(Value::Null);
+            let old = req.old_object()?;
+            let ignore = policy.ignores_for(&key);
+            let opts = drift::Options {
+                ignore,
+                compare_secret_data: policy.compare_secret_data,
+            };
+            let (declared_view, new_view, old_view) = if sub == "scale" {
+                // A Scale carries only spec.replicas; compare it with the parent's declaration.
+                let git_replicas = declared.value.pointer("/spec/replicas").cloned();
+                let Some(git_replicas) = git_replicas else {
+                    decision.reason = Reason::InSync;
+                    return Ok(decision);
+                };
+                let pick = |v: &Value| serde_json::json!({"spec": {"replicas": v.pointer("/spec/replicas").cloned()}});
+                (
+                    serde_json::json!({"spec": {"replicas": git_replicas}}),
+                    pick(&new),
+                    old.as_ref().map(pick),
+                )
+            } else {
+                if !req.kind.version.is_empty() && req.kind.version != declared.version() {
+                    decision.notes.push(format!(
+                        "version skew: the request is {}/{}, Git declares {}; compared by path",
+                        req.kind.group, req.kind.version, declared.api_version
+                    ));
+                }
+                (declared.value.clone(), new.clone(), old.clone())
+            };
+            let diffs = drift::diff(&key.kind, &declared_view, &new_view, &opts);
+            for d in diffs {
+                classify(&mut decision, d, old_view.as_ref(), op);
+            }
+            if decision.violations.is_empty() {
+                decision.reason = Reason::InSync;
+                return Ok(decision);
+            }
+            decision.reason = Reason::Drift;
+            let mode = decision.mode;
+            finish(&mut decision, req, policy, mode, Some(&new))?;
+        }
+    }
+    Ok(decision)
+}
+
+/// UPDATE: only divergence the request introduces is a violation. A field already diverged in
+/// the stored object and left as it is (new = old ≠ Git) is warned about, not denied.
+fn classify(decision: &mut Decision, d: FieldDiff, old: Option<&Value>, op: &str) {
+    let old_value = old.and_then(|o| d.path.resolve(o)).cloned();
+    let preexisting = op == "UPDATE"
+        && old.is_some()
+        && drift::normalize::equal(d.actual.as_ref(), old_value.as_ref(), &d.path);
+    let v = Violation {
+        path: display_path(&d.path),
+        git: d.git,
+        requested: d.actual,
+        old: old_value,
+    };
+    if preexisting {
+        decision.preexisting.push(v);
+    } else {
+        decision.violations.push(v);
+    }
+}
+
+fn display_path(path: &Path) -> String {
+    path.to_string()
+}
+
+/// Applies break-glass, dry-run and the mode to a request with violations.
+fn finish(
+    decision: &mut Decision,
+    req: &Request,
+    policy: &Policy,
+    mode: Mode,
+    object_for_break_glass: Option<&Value>,
+) -> Result<(), Error> {
+    if let Some(reason) = policy.break_glass(&req.user_info, object_for_break_glass) {
+        decision.break_glass = Some(reason);
+        decision.reason = Reason::BreakGlass;
+        decision.verdict = Verdict::Warned;
+        return Ok(());
+    }
+    decision.mode = mode;
+    decision.verdict = match mode {
+        Mode::Off => Verdict::Allowed,
+        Mode::Warn => Verdict::Warned,
+        Mode::Enforce if decision.dry_run && policy.dry_run == DryRun::Warn => Verdict::Warned,
+        Mode::Enforce => Verdict::Denied,
+    };
+    Ok(())
+}

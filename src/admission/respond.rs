@@ -1,0 +1,202 @@
+//! Turns a decision into what the person and the apiserver see: the denial message, warnings,
+//! and `auditAnnotations`. Messages stay short enough to read in a terminal.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::decide::{Decision, Reason, Verdict, Violation};
+use super::wire::{Response, Status};
+
+/// Most violations listed in one message; the rest are counted.
+const MAX_LISTED: usize = 6;
+/// Longest value shown in a message.
+const MAX_VALUE: usize = 60;
+
+/// Compact JSON, cut with an ellipsis when long.
+pub fn short_value(value: Option<&Value>) -> String {
+    match value {
+        None => "nothing".to_string(),
+        Some(v) => shorten(&v.to_string(), MAX_VALUE),
+    }
+}
+
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    format!("{cut}…")
+}
+
+fn object_label(decision: &Decision) -> String {
+    decision
+        .key
+        .as_ref()
+        .map(|k| k.to_string())
+        .unwrap_or_else(|| "the object".into())
+}
+
+fn verb(operation: &str) -> &'static str {
+    match operation {
+        "CREATE" => "create",
+        "DELETE" => "delete",
+        _ => "change",
+    }
+}
+
+fn violation_line(v: &Violation) -> String {
+    format!(
+        "{}: Git has {}, request has {}",
+        v.path,
+        short_value(Some(&v.git)),
+        short_value(v.requested.as_ref())
+    )
+}
+
+fn where_declared(decision: &Decision) -> String {
+    match &decision.declared {
+        Some(d) => format!("declared by {} at {}", d.location(), decision.revision),
+        None => format!("Git at {}", decision.revision),
+    }
+}
+
+/// The full message for a decision with violations.
+pub fn message(decision: &Decision, user: &str) -> String {
+    let object = object_label(decision);
+    let user = if user.is_empty() {
+        "this request"
+    } else {
+        user
+    };
+    match decision.reason {
+        Reason::Delete => format!(
+            "driftgate: {user} may not delete {object}: it is {}.\nRemove it from Git instead; GitOps will prune it.",
+            where_declared(decision)
+        ),
+        Reason::Unmanaged => {
+            let ns = decision.key.as_ref().map(|k| k.namespace.as_str()).unwrap_or("");
+            format!(
+                "driftgate: {user} may not create {object}: namespace {ns} is managed by Git ({}) and this object is not declared there.\nAdd it to Git instead.",
+                decision.revision
+            )
+        }
+        _ => {
+            let mut lines = vec![format!(
+                "driftgate: {user} may not {} {object}: it is {}.",
+                verb(&decision.operation),
+                where_declared(decision)
+            )];
+            for v in decision.violations.iter().take(MAX_LISTED) {
+                lines.push(format!("  {}", violation_line(v)));
+            }
+            if decision.violations.len() > MAX_LISTED {
+                lines.push(format!(
+                    "  …and {} more",
+                    decision.violations.len() - MAX_LISTED
+                ));
+            }
+            let file = decision
+                .declared
+                .as_ref()
+                .map(|d| format!(" ({})", d.file))
+                .unwrap_or_default();
+            lines.push(format!("Change it in Git instead{file}; GitOps will apply it."));
+            lines.join("\n")
+        }
+    }
+}
+
+/// Warnings for the user: one per line, as kubectl prints them.
+pub fn warnings(decision: &Decision, user: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let object = object_label(decision);
+    if let Some(reason) = &decision.break_glass {
+        out.push(format!(
+            "driftgate: break-glass by {user} ({}): {object} now differs from Git; this is recorded",
+            shorten(reason, 80)
+        ));
+    } else if decision.verdict == Verdict::Warned {
+        let why = if decision.dry_run && decision.mode == crate::config::Mode::Enforce {
+            "dry-run: a real request would be denied"
+        } else {
+            "warn mode: allowed, but it diverges from Git"
+        };
+        match decision.reason {
+            Reason::Delete => out.push(format!(
+                "driftgate ({why}): deleting {object}, {}",
+                where_declared(decision)
+            )),
+            Reason::Unmanaged => out.push(format!(
+                "driftgate ({why}): {object} is not declared in Git, but its namespace is managed ({})",
+                decision.revision
+            )),
+            _ => out.push(format!("driftgate ({why}): {object} is {}", where_declared(decision))),
+        }
+    }
+    if decision.verdict == Verdict::Warned || decision.break_glass.is_some() {
+        for v in decision
+            .violations
+            .iter()
+            .filter(|v| !v.path.is_empty())
+            .take(MAX_LISTED)
+        {
+            out.push(format!("driftgate: {}", violation_line(v)));
+        }
+    }
+    for v in decision.preexisting.iter().take(MAX_LISTED) {
+        out.push(format!(
+            "driftgate: {} already differs from Git (Git has {}, cluster has {}); {}",
+            v.path,
+            short_value(Some(&v.git)),
+            short_value(v.requested.as_ref()),
+            decision
+                .declared
+                .as_ref()
+                .map(|d| d.location())
+                .unwrap_or_default()
+        ));
+    }
+    out.extend(decision.notes.iter().map(|n| format!("driftgate: {n}")));
+    out
+}
+
+fn decision_word(decision: &Decision) -> &'static str {
+    if decision.break_glass.is_some() {
+        "break-glass"
+    } else {
+        decision.verdict.as_str()
+    }
+}
+
+/// The validating answer.
+pub fn respond(uid: &str, decision: &Decision, user: &str) -> Response {
+    let mut response = Response::allow(uid);
+    response.warnings = warnings(decision, user);
+    if decision.verdict == Verdict::Denied {
+        response.allowed = false;
+        response.status = Some(Status {
+            code: 403,
+            message: message(decision, user),
+            reason: Some("Forbidden".into()),
+        });
+    }
+    if decision.key.is_some() && decision.reason != Reason::NotDeclared {
+        let mut annotations = BTreeMap::new();
+        annotations.insert("decision".to_string(), decision_word(decision).to_string());
+        if !decision.revision.is_empty() {
+            annotations.insert("revision".to_string(), decision.revision.clone());
+        }
+        let paths: Vec<&str> = decision
+            .violations
+            .iter()
+            .filter(|v| !v.path.is_empty())
+            .map(|v| v.path.as_str())
+            .collect();
+        if !paths.is_empty() {
+            annotations.insert("violations".to_string(), shorten(&paths.join(","), 1000));
+        }
+        response.audit_annotations = annotations;
+    }
+    response
+}

@@ -1,0 +1,286 @@
+//! Built-in knowledge of Kubernetes resources: which kinds are cluster-scoped, and how the
+//! plural resource names of a request (`deployments`, `deployments/scale`) map to kinds.
+//! CRDs declared in Git extend both tables through [`Catalog`].
+
+use std::collections::HashMap;
+
+/// (group, plural resource, kind, namespaced)
+const BUILT_IN: &[(&str, &str, &str, bool)] = &[
+    ("", "bindings", "Binding", true),
+    ("", "componentstatuses", "ComponentStatus", false),
+    ("", "configmaps", "ConfigMap", true),
+    ("", "endpoints", "Endpoints", true),
+    ("", "events", "Event", true),
+    ("", "limitranges", "LimitRange", true),
+    ("", "namespaces", "Namespace", false),
+    ("", "nodes", "Node", false),
+    ("", "persistentvolumeclaims", "PersistentVolumeClaim", true),
+    ("", "persistentvolumes", "PersistentVolume", false),
+    ("", "pods", "Pod", true),
+    ("", "podtemplates", "PodTemplate", true),
+    ("", "replicationcontrollers", "ReplicationController", true),
+    ("", "resourcequotas", "ResourceQuota", true),
+    ("", "secrets", "Secret", true),
+    ("", "serviceaccounts", "ServiceAccount", true),
+    ("", "services", "Service", true),
+    (
+        "admissionregistration.k8s.io",
+        "mutatingwebhookconfigurations",
+        "MutatingWebhookConfiguration",
+        false,
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        false,
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "validatingadmissionpolicies",
+        "ValidatingAdmissionPolicy",
+        false,
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "validatingadmissionpolicybindings",
+        "ValidatingAdmissionPolicyBinding",
+        false,
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "mutatingadmissionpolicies",
+        "MutatingAdmissionPolicy",
+        false,
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "mutatingadmissionpolicybindings",
+        "MutatingAdmissionPolicyBinding",
+        false,
+    ),
+    (
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        false,
+    ),
+    ("apiregistration.k8s.io", "apiservices", "APIService", false),
+    ("apps", "controllerrevisions", "ControllerRevision", true),
+    ("apps", "daemonsets", "DaemonSet", true),
+    ("apps", "deployments", "Deployment", true),
+    ("apps", "replicasets", "ReplicaSet", true),
+    ("apps", "statefulsets", "StatefulSet", true),
+    (
+        "autoscaling",
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        true,
+    ),
+    ("batch", "cronjobs", "CronJob", true),
+    ("batch", "jobs", "Job", true),
+    (
+        "certificates.k8s.io",
+        "certificatesigningrequests",
+        "CertificateSigningRequest",
+        false,
+    ),
+    ("coordination.k8s.io", "leases", "Lease", true),
+    ("discovery.k8s.io", "endpointslices", "EndpointSlice", true),
+    ("events.k8s.io", "events", "Event", true),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        "flowschemas",
+        "FlowSchema",
+        false,
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io",
+        "prioritylevelconfigurations",
+        "PriorityLevelConfiguration",
+        false,
+    ),
+    ("networking.k8s.io", "ingressclasses", "IngressClass", false),
+    ("networking.k8s.io", "ingresses", "Ingress", true),
+    (
+        "networking.k8s.io",
+        "networkpolicies",
+        "NetworkPolicy",
+        true,
+    ),
+    ("networking.k8s.io", "ipaddresses", "IPAddress", false),
+    ("networking.k8s.io", "servicecidrs", "ServiceCIDR", false),
+    ("node.k8s.io", "runtimeclasses", "RuntimeClass", false),
+    (
+        "policy",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        true,
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        false,
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "clusterroles",
+        "ClusterRole",
+        false,
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "rolebindings",
+        "RoleBinding",
+        true,
+    ),
+    ("rbac.authorization.k8s.io", "roles", "Role", true),
+    ("resource.k8s.io", "deviceclasses", "DeviceClass", false),
+    ("resource.k8s.io", "resourceclaims", "ResourceClaim", true),
+    (
+        "resource.k8s.io",
+        "resourceclaimtemplates",
+        "ResourceClaimTemplate",
+        true,
+    ),
+    ("resource.k8s.io", "resourceslices", "ResourceSlice", false),
+    (
+        "scheduling.k8s.io",
+        "priorityclasses",
+        "PriorityClass",
+        false,
+    ),
+    ("storage.k8s.io", "csidrivers", "CSIDriver", false),
+    ("storage.k8s.io", "csinodes", "CSINode", false),
+    (
+        "storage.k8s.io",
+        "csistoragecapacities",
+        "CSIStorageCapacity",
+        true,
+    ),
+    ("storage.k8s.io", "storageclasses", "StorageClass", false),
+    (
+        "storage.k8s.io",
+        "volumeattachments",
+        "VolumeAttachment",
+        false,
+    ),
+    (
+        "storage.k8s.io",
+        "volumeattributesclasses",
+        "VolumeAttributesClass",
+        false,
+    ),
+];
+
+/// One resource type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    pub group: String,
+    pub plural: String,
+    pub kind: String,
+    pub namespaced: bool,
+}
+
+/// The built-in table plus the CRDs a snapshot declares.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    by_plural: HashMap<(String, String), Resource>,
+    by_kind: HashMap<(String, String), Resource>,
+}
+
+impl Catalog {
+    pub fn built_in() -> Catalog {
+        let mut catalog = Catalog::default();
+        for (group, plural, kind, namespaced) in BUILT_IN {
+            catalog.add(Resource {
+                group: group.to_string(),
+                plural: plural.to_string(),
+                kind: kind.to_string(),
+                namespaced: *namespaced,
+            });
+        }
+        catalog
+    }
+
+    pub fn add(&mut self, resource: Resource) {
+        self.by_plural.insert(
+            (resource.group.clone(), resource.plural.clone()),
+            resource.clone(),
+        );
+        self.by_kind
+            .insert((resource.group.clone(), resource.kind.clone()), resource);
+    }
+
+    /// Adds a CustomResourceDefinition object as declared in Git; returns false if it is not one.
+    pub fn add_crd(&mut self, crd: &serde_json::Value) -> bool {
+        let spec = &crd["spec"];
+        let (Some(group), Some(plural), Some(kind)) = (
+            spec["group"].as_str(),
+            spec["names"]["plural"].as_str(),
+            spec["names"]["kind"].as_str(),
+        ) else {
+            return false;
+        };
+        self.add(Resource {
+            group: group.to_string(),
+            plural: plural.to_string(),
+            kind: kind.to_string(),
+            namespaced: spec["scope"].as_str() != Some("Cluster"),
+        });
+        true
+    }
+
+    pub fn by_resource(&self, group: &str, plural: &str) -> Option<&Resource> {
+        self.by_plural.get(&(group.to_string(), plural.to_string()))
+    }
+
+    pub fn by_kind(&self, group: &str, kind: &str) -> Option<&Resource> {
+        self.by_kind.get(&(group.to_string(), kind.to_string()))
+    }
+
+    /// Unknown kinds count as namespaced: a namespaced guess keeps `metadata.namespace` in the
+    /// key, which is what a CRD not declared in Git most often is.
+    pub fn is_namespaced(&self, group: &str, kind: &str) -> bool {
+        self.by_kind(group, kind)
+            .map(|r| r.namespaced)
+            .unwrap_or(true)
+    }
+
+    pub fn resources(&self) -> impl Iterator<Item = &Resource> {
+        self.by_kind.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_lookups() {
+        let c = Catalog::built_in();
+        assert_eq!(
+            c.by_resource("apps", "deployments")
+                .map(|r| r.kind.as_str()),
+            Some("Deployment")
+        );
+        assert!(!c.is_namespaced("", "Namespace"));
+        assert!(!c.is_namespaced("rbac.authorization.k8s.io", "ClusterRole"));
+        assert!(c.is_namespaced("", "ConfigMap"));
+    }
+
+    #[test]
+    fn crds_extend_the_table() {
+        let mut c = Catalog::built_in();
+        let crd = serde_json::json!({"spec": {"group": "example.com", "scope": "Cluster",
+            "names": {"plural": "widgets", "kind": "Widget"}}});
+        assert!(c.add_crd(&crd));
+        assert!(!c.is_namespaced("example.com", "Widget"));
+        assert_eq!(
+            c.by_resource("example.com", "widgets")
+                .map(|r| r.kind.as_str()),
+            Some("Widget")
+        );
+    }
+}

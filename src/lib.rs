@@ -1,0 +1,28 @@
+//! # driftgate
+//!
+//! An admission webhook that denies edits which make the cluster diverge from Git.
+//!
+//! ## Layout
+//! - [`config`]: the config file, validated, with the defaults an operator expects.
+//! - [`manifest`]: one declared object and its identity; YAML parsing; files to objects.
+//! - [`kinds`]: the built-in table of resources (scope, plural → kind), extended by CRDs.
+//! - [`snapshot`]: the immutable declared state at a revision, and the live pointer to it.
+//! - [`git`]: reading a source's tree at a revision with gix (no worktree).
+//! - [`drift`]: comparing a request object with Git's declaration, by declared path.
+//! - [`policy`]: bypass identities, modes, ignore paths, break-glass.
+//! - [`admission`]: the AdmissionReview wire format, the decision, the answer.
+//! - [`server`]: the TLS webhook, the admin port, metrics, shutdown.
+//! - [`tls`]: certificates (`certs`) and the rustls server configuration.
+//! - [`cli`]: the `driftgate` commands.
+#![forbid(unsafe_code)]
+
+pub mod admission;
+pub mod cli;
+pub mod config;
+pub mod drift;
+pub mod git;
+pub mod kinds;
+pub mod manifest;
+pub mod policy;
+pub mod snapshot;
+pub mod sources;

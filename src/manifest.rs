@@ -1,0 +1,105 @@
+//! Declared objects: what one Kubernetes object in Git is, how it is identified, and how files
+//! become objects (`yaml` parses, `parse` turns documents into objects).
+
+pub mod parse;
+pub mod yaml;
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+/// An object's identity. Version is deliberately not part of it: the apiserver converts between
+/// versions, and a request in another version must still be compared.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    /// API group; `""` is the core group.
+    pub group: String,
+    pub kind: String,
+    /// `""` for cluster-scoped objects.
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn new(group: &str, kind: &str, namespace: &str, name: &str) -> ObjectKey {
+        ObjectKey {
+            group: group.to_string(),
+            kind: kind.to_string(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+    }
+
+    /// `apps/Deployment` or `ConfigMap` for the core group.
+    pub fn group_kind(&self) -> String {
+        if self.group.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{}/{}", self.group, self.kind)
+        }
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{} {}", self.group_kind(), self.name)
+        } else {
+            write!(f, "{} {}/{}", self.group_kind(), self.namespace, self.name)
+        }
+    }
+}
+
+/// How an object came to be declared, so a message can send the person to the right place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A plain manifest file.
+    File,
+    /// Rendered by kustomize from this directory.
+    Kustomize { dir: String },
+}
+
+/// One object as Git declares it.
+#[derive(Debug, Clone)]
+pub struct DeclaredObject {
+    pub key: ObjectKey,
+    /// `apps/v1`, `v1`.
+    pub api_version: String,
+    /// The object as written in Git (after rendering), YAML scalars resolved.
+    pub value: Value,
+    pub source: Arc<str>,
+    /// The file (or kustomization directory) that declares it, relative to the repository root.
+    pub file: Arc<str>,
+    /// 1-based line of the document in `file` (0 when rendered).
+    pub line: usize,
+    pub origin: Origin,
+    /// Kept from an earlier revision because its file no longer parses.
+    pub stale: bool,
+}
+
+impl DeclaredObject {
+    /// The version part of `apiVersion`.
+    pub fn version(&self) -> &str {
+        split_api_version(&self.api_version).1
+    }
+
+    /// "fleet: apps/web.yaml:12" or "fleet: apps/production (kustomize)".
+    pub fn location(&self) -> String {
+        match &self.origin {
+            Origin::File if self.line > 0 => {
+                format!("{}: {}:{}", self.source, self.file, self.line)
+            }
+            Origin::File => format!("{}: {}", self.source, self.file),
+            Origin::Kustomize { dir } => format!("{}: {} (kustomize)", self.source, dir),
+        }
+    }
+}
+
+/// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.rsplit_once('/') {
+        Some((group, version)) => (group, version),
+        None => ("", api_version),
+    }
+}

@@ -1,0 +1,182 @@
+//! Files to objects: which YAML documents are Kubernetes objects, `kind: List` expansion, and
+//! per-file errors with a line, so one bad file never hides the rest.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::yaml;
+use super::Origin;
+
+/// Largest manifest read; anything larger is reported rather than parsed (a 50 MB "manifest"
+/// is an accident or an attack, and parsing it would hold the sync thread and memory).
+pub const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
+
+/// An object read from a file, before the snapshot gives it an identity (scope and default
+/// namespace depend on CRDs that may sit in other files).
+#[derive(Debug, Clone)]
+pub struct RawObject {
+    pub api_version: String,
+    pub kind: String,
+    pub value: Value,
+    pub file: Arc<str>,
+    pub line: usize,
+    pub origin: Origin,
+}
+
+/// A file that could not be read as manifests.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileError {
+    pub source: String,
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {}:{}: {}",
+            self.source, self.file, self.line, self.message
+        )
+    }
+}
+
+/// What one file held.
+#[derive(Debug, Clone, Default)]
+pub struct FileObjects {
+    pub objects: Vec<RawObject>,
+    /// Documents that are not Kubernetes objects (no apiVersion/kind, kustomize configs, ...).
+    pub skipped_documents: usize,
+}
+
+/// Is this path a file worth reading as manifests?
+pub fn is_manifest_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower.ends_with(".yaml") || lower.ends_with(".yml")
+}
+
+/// Files kustomize reads as its own configuration, never as objects.
+pub fn is_kustomization_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    matches!(
+        name,
+        "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+    )
+}
+
+pub fn parse_file(source: &str, file: &str, bytes: &[u8]) -> Result<FileObjects, FileError> {
+    let err = |line: usize, message: String| FileError {
+        source: source.to_string(),
+        file: file.to_string(),
+        line,
+        message,
+    };
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(err(
+            0,
+            format!(
+                "file is {} bytes, over the {} byte limit for a manifest",
+                bytes.len(),
+                MAX_FILE_BYTES
+            ),
+        ));
+    }
+    if bytes.contains(&0) {
+        return Err(err(0, "binary file (contains NUL bytes), not YAML".into()));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        err(line, format!("not UTF-8: {e}"))
+    })?;
+    let docs = yaml::parse_documents(text).map_err(|e| err(e.line, e.message))?;
+    let file: Arc<str> = Arc::from(file);
+    let mut out = FileObjects::default();
+    for doc in docs {
+        collect(doc.value, &file, doc.line, &mut out);
+    }
+    Ok(out)
+}
+
+fn collect(value: Value, file: &Arc<str>, line: usize, out: &mut FileObjects) {
+    let api_version = value.get("apiVersion").and_then(Value::as_str);
+    let kind = value.get("kind").and_then(Value::as_str);
+    let (Some(api_version), Some(kind)) = (api_version, kind) else {
+        out.skipped_documents += 1;
+        return;
+    };
+    if api_version.starts_with("kustomize.config.k8s.io/")
+        || api_version.starts_with("config.kubernetes.io/")
+        || api_version.starts_with("builtin")
+    {
+        out.skipped_documents += 1;
+        return;
+    }
+    if kind.ends_with("List") && value.get("items").map(Value::is_array) == Some(true) {
+        if let Value::Object(mut map) = value {
+            if let Some(Value::Array(items)) = map.remove("items") {
+                for item in items {
+                    collect(item, file, line, out);
+                }
+            }
+        }
+        return;
+    }
+    if value
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .map(str::is_empty)
+        .unwrap_or(true)
+    {
+        // generateName objects cannot be matched to a request by name.
+        out.skipped_documents += 1;
+        return;
+    }
+    out.objects.push(RawObject {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+        value,
+        file: file.clone(),
+        line,
+        origin: Origin::File,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_document_list_and_skips() {
+        let text = b"# comment\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\nfoo: bar\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: s}\n---\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n";
+        let out = parse_file("src", "x.yaml", text).expect("parses");
+        let kinds: Vec<_> = out.objects.iter().map(|o| o.kind.as_str()).collect();
+        assert_eq!(kinds, ["ConfigMap", "Secret"]);
+        assert_eq!(out.skipped_documents, 2);
+        assert_eq!(out.objects[0].line, 2);
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let e = parse_file("src", "bad.yaml", b"a: 1\nb: [\n").expect_err("broken");
+        assert_eq!(e.file, "bad.yaml");
+        assert!(e.line >= 2);
+        let e = parse_file("src", "bin.yaml", b"\x00\x01").expect_err("binary");
+        assert!(e.message.contains("binary"));
+        let e = parse_file("src", "latin.yaml", b"a: 1\nb: \xff\n").expect_err("not utf-8");
+        assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn anchors_resolve() {
+        let text =
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: &l {x: y}}\ndata: *l\n";
+        let out = parse_file("s", "a.yaml", text).expect("parses");
+        assert_eq!(out.objects[0].value["data"]["x"], "y");
+    }
+}

@@ -1,0 +1,203 @@
+//! YAML as kustomize reads it: YAML 1.2 booleans only (`yes`, `on`, `y` stay strings), `0777` is
+//! octal, and a budget so alias bombs and deep nesting fail with an error instead of eating memory.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// One YAML document of a file, with the 1-based line its content starts on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub line: usize,
+    pub value: Value,
+}
+
+/// A parse error with the 1-based line of the file it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for YamlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Deepest nesting accepted; real Kubernetes objects stay far below 64.
+pub const MAX_DEPTH: usize = 128;
+
+fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    budget.max_aliases = 10_000;
+    budget.max_nodes = 2_000_000;
+    budget.max_total_scalar_bytes = 64 * 1024 * 1024;
+    let mut alias_limits = serde_saphyr::options::AliasLimits::default();
+    alias_limits.max_total_replayed_events = 1_000_000;
+    serde_saphyr::options! {
+        budget: Some(budget),
+        alias_limits: alias_limits,
+        strict_booleans: true,
+        legacy_octal_numbers: true,
+    }
+}
+
+fn message_of(err: &serde_saphyr::Error) -> (usize, String) {
+    let line = err
+        .location()
+        .map(|l| l.line() as usize)
+        .filter(|l| *l > 0)
+        .unwrap_or(1);
+    // The error's Display repeats the location and sometimes a snippet; keep its first line.
+    let text = err.to_string();
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or("invalid YAML")
+        .trim()
+        .to_string();
+    (line, first)
+}
+
+/// Parses a config-like document straight into `T`, so unknown keys are reported with their line.
+pub fn from_str_config<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_saphyr::from_str_with_options::<T>(text, options()).map_err(|e| {
+        let (line, message) = message_of(&e);
+        format!("line {line}: {message}")
+    })
+}
+
+/// Splits a file into its documents and parses each. The whole file fails on the first bad
+/// document: half a file is not a declaration anyone wrote.
+pub fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
+    let mut docs = Vec::new();
+    for (offset, chunk) in split_documents(text) {
+        if chunk.trim().is_empty() || is_only_comments(chunk) {
+            continue;
+        }
+        let value: Value = serde_saphyr::from_str_with_options(chunk, options()).map_err(|e| {
+            let (line, message) = message_of(&e);
+            YamlError {
+                line: offset + line,
+                message,
+            }
+        })?;
+        if value.is_null() {
+            continue;
+        }
+        docs.push(Document {
+            line: offset + first_content_line(chunk),
+            value: normalize_numbers(value),
+        });
+    }
+    Ok(docs)
+}
+
+fn is_only_comments(chunk: &str) -> bool {
+    chunk
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+}
+
+fn first_content_line(chunk: &str) -> usize {
+    chunk
+        .lines()
+        .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|i| i + 1)
+        .unwrap_or(1)
+}
+
+/// Splits on `---` and `...` markers at column 0. YAML forbids those markers inside content, so
+/// this split is exact, and it tells each document's starting line (the count of lines before it).
+fn split_documents(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start_byte = 0usize;
+    let mut start_line = 0usize;
+    let mut pos = 0usize;
+    for (line_no, line) in text.split_inclusive('\n').enumerate() {
+        let bare = line.trim_end_matches(['\n', '\r']);
+        let is_start = bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t");
+        let is_end = bare == "..." || bare.starts_with("... ");
+        if is_start || is_end {
+            out.push((start_line, &text[start_byte..pos]));
+            if is_start && bare.len() > 3 {
+                // `--- value` carries content on the marker line itself.
+                start_byte = pos + 4;
+                start_line = line_no;
+            } else {
+                start_byte = pos + line.len();
+                start_line = line_no + 1;
+            }
+        }
+        pos += line.len();
+    }
+    out.push((start_line, &text[start_byte..]));
+    out
+}
+
+/// YAML floats that are whole numbers (`1e3`) become integers, as kustomize writes them back.
+fn normalize_numbers(value: Value) -> Value {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(normalize_numbers).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, normalize_numbers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn scalars_resolve_as_kustomize_does() {
+        let docs =
+            parse_documents("a: yes\nb: on\nc: y\nd: 0777\ne: 1e3\nf: true\ng: ~\nh: '0777'\n")
+                .expect("parses");
+        assert_eq!(
+            docs[0].value,
+            json!({"a": "yes", "b": "on", "c": "y", "d": 511, "e": 1000, "f": true, "g": null, "h": "0777"})
+        );
+    }
+
+    #[test]
+    fn documents_keep_their_lines() {
+        let text = "# header\n---\na: 1\n---\n\n# c\nb: 2\n...\n---\nc: [\n";
+        let err = parse_documents(text).expect_err("last doc is broken");
+        assert!(err.line >= 10, "{err:?}");
+        let docs = parse_documents("a: 1\n---\n\nb: 2\n").expect("parses");
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].line, 1);
+        assert_eq!(docs[1].line, 4);
+    }
+
+    #[test]
+    fn alias_bomb_and_depth_fail_cleanly() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        let mut prev = 'a';
+        for c in 'b'..='m' {
+            bomb.push_str(&format!(
+                "{c}: &{c} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+            prev = c;
+        }
+        assert!(parse_documents(&bomb).is_err());
+        let deep = format!("{}1{}", "[".repeat(1000), "]".repeat(1000));
+        assert!(parse_documents(&deep).is_err());
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let err = parse_documents("a: 1\nb: 2\na: 3\n").expect_err("duplicate");
+        assert_eq!(err.line, 3, "{err:?}");
+    }
+}
