@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use gix::bstr::ByteSlice;
 
 use crate::config::Source;
+use crate::declare::Declarer;
 use crate::manifest::parse::{self, FileError};
 use crate::snapshot::{SourceRevision, SourceState};
 
@@ -38,11 +39,11 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A file in the tree at the revision: its path from the repository root and its content.
-#[derive(Debug, Clone)]
+/// A file in the tree at the revision: its path from the repository root and its blob id.
+/// Content is read only when the blob was not parsed before (see `declare`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeFile {
     pub path: String,
-    pub data: Vec<u8>,
     pub blob: gix::ObjectId,
 }
 
@@ -95,7 +96,6 @@ pub fn resolve<'r>(repo: &'r gix::Repository, source: &Source) -> Result<gix::Co
 /// Every file under the configured paths (whole tree when none), read from the object database.
 /// Symlinks and submodules are not followed; a symlink named like a manifest is reported.
 pub fn tree_files(
-    repo: &gix::Repository,
     commit: &gix::Commit<'_>,
     source: &Source,
     errors: &mut Vec<FileError>,
@@ -156,16 +156,19 @@ pub fn tree_files(
         if !parse::is_manifest_path(&path) && !parse::is_kustomization_file(&path) {
             continue;
         }
-        let object = repo
-            .find_object(entry.oid)
-            .map_err(|e| read_err(format!("{path}: {e}")))?;
         files.push(TreeFile {
             path,
-            data: object.data.clone(),
             blob: entry.oid,
         });
     }
     Ok(files)
+}
+
+/// Reads a blob's content from the object database.
+pub fn read_blob(repo: &gix::Repository, id: gix::ObjectId) -> Result<Vec<u8>, String> {
+    repo.find_object(id)
+        .map(|o| o.data.clone())
+        .map_err(|e| e.to_string())
 }
 
 /// Reads a local source at its ref: the files parsed into objects, errors listed per file.
@@ -176,38 +179,25 @@ pub fn read_local(source: &Source) -> Result<SourceState> {
         message: "not a local path or file:// URL".into(),
     })?;
     let repo = open(source, &path)?;
-    read_repo(&repo, source)
+    read_repo(&repo, source, &mut Declarer::default())
 }
 
-/// Reads an opened repository at the source's ref.
-pub fn read_repo(repo: &gix::Repository, source: &Source) -> Result<SourceState> {
+/// Reads an opened repository at the source's ref. `declarer` keeps parsed files between
+/// calls, so a later revision re-parses only the blobs that changed.
+pub fn read_repo(
+    repo: &gix::Repository,
+    source: &Source,
+    declarer: &mut Declarer,
+) -> Result<SourceState> {
     let commit = resolve(repo, source)?;
-    let mut state = SourceState {
-        name: source.name.clone(),
-        default_namespace: source.default_namespace.clone(),
-        revision: Some(SourceRevision {
-            source: source.name.clone(),
-            git_ref: display_ref(repo, source),
-            commit: commit.id.to_string(),
-        }),
-        ..SourceState::default()
+    let revision = SourceRevision {
+        source: source.name.clone(),
+        git_ref: display_ref(repo, source),
+        commit: commit.id.to_string(),
     };
-    let files = tree_files(repo, &commit, source, &mut state.errors)?;
-    for file in files {
-        if parse::is_kustomization_file(&file.path) {
-            state.skipped_documents += 1;
-            continue;
-        }
-        state.files_read += 1;
-        match parse::parse_file(&source.name, &file.path, &file.data) {
-            Ok(out) => {
-                state.skipped_documents += out.skipped_documents;
-                state.objects.extend(out.objects);
-            }
-            Err(e) => state.errors.push(e),
-        }
-    }
-    Ok(state)
+    let mut errors = Vec::new();
+    let files = tree_files(&commit, source, &mut errors)?;
+    Ok(declarer.declare(source, revision, &files, errors, &|id| read_blob(repo, id)))
 }
 
 /// The ref as people know it: `HEAD` shows as the branch it points at.

@@ -19,6 +19,7 @@
 pub mod admission;
 pub mod cli;
 pub mod config;
+pub mod declare;
 pub mod drift;
 pub mod git;
 pub mod kinds;

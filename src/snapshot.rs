@@ -210,7 +210,7 @@ fn declare(
         file: raw.file,
         line: raw.line,
         origin: raw.origin,
-        stale: false,
+        stale: raw.stale,
     }
 }
 
@@ -248,6 +248,7 @@ mod tests {
             file: Arc::from("f.yaml"),
             line: 1,
             origin: Origin::File,
+            stale: false,
         }
     }
 

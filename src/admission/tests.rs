@@ -29,6 +29,7 @@ fn snapshot() -> Snapshot {
         file: Arc::from(file),
         line: 1,
         origin: Origin::File,
+        stale: false,
     };
     Snapshot::build(vec![SourceState {
         name: "fleet".into(),

@@ -22,6 +22,8 @@ pub struct RawObject {
     pub file: Arc<str>,
     pub line: usize,
     pub origin: Origin,
+    /// Kept from an earlier revision because its file no longer parses.
+    pub stale: bool,
 }
 
 /// A file that could not be read as manifests.
@@ -144,6 +146,7 @@ fn collect(value: Value, file: &Arc<str>, line: usize, out: &mut FileObjects) {
         file: file.clone(),
         line,
         origin: Origin::File,
+        stale: false,
     });
 }
 
