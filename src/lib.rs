@@ -8,6 +8,7 @@
 //! - [`kinds`]: the built-in table of resources (scope, plural → kind), extended by CRDs.
 //! - [`snapshot`]: the immutable declared state at a revision, and the live pointer to it.
 //! - [`git`]: reading a source's tree at a revision with gix (no worktree).
+//! - [`sync`]: following Git: fetching remotes, polling, `/sync`, pinning, atomic snapshot swaps.
 //! - [`drift`]: comparing a request object with Git's declaration, by declared path.
 //! - [`policy`]: bypass identities, modes, ignore paths, break-glass.
 //! - [`admission`]: the AdmissionReview wire format, the decision, the answer.
@@ -27,3 +28,4 @@ pub mod manifest;
 pub mod policy;
 pub mod snapshot;
 pub mod sources;
+pub mod sync;

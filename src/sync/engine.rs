@@ -1,0 +1,350 @@
+//! The sync loop: one blocking thread per source, each polling its source every `interval`
+//! or at once when asked ("sync now"). After a source reads a new revision, the last good state
+//! of every source is merged into a new `Snapshot` and stored whole in `Live`: a request sees
+//! the old snapshot or the new one, never a mix, and never waits for a sync. Any failure keeps
+//! the last good state serving and is logged once per change of error.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::changes::{self, Changes};
+use super::metrics::{self, SyncMetrics};
+use super::source::{Outcome, SourceSync};
+use super::status::{unix_now, StatusBoard};
+use crate::config::Config;
+use crate::snapshot::{Live, Snapshot, SourceState};
+
+/// Wakes the source threads: a generation bumped by "sync now", and the stop flag.
+#[derive(Debug, Default)]
+struct Signal {
+    state: Mutex<SignalState>,
+    cond: Condvar,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct SignalState {
+    generation: u64,
+    stop: bool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    live: Arc<Live>,
+    status: Arc<StatusBoard>,
+    metrics: Arc<SyncMetrics>,
+    signal: Signal,
+    /// The last good state of each source, in configuration order.
+    good: Mutex<Vec<Option<SourceState>>>,
+}
+
+/// Cheap handle for whoever asks for a sync (the `/sync` endpoint) or shows status.
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    shared: Arc<Shared>,
+}
+
+impl Trigger {
+    /// Every source syncs now (a source in the middle of an attempt syncs again right after).
+    pub fn sync_now(&self) {
+        let mut state = lock(&self.shared.signal.state);
+        state.generation = state.generation.wrapping_add(1);
+        self.shared.signal.cond.notify_all();
+    }
+
+    pub fn status(&self) -> &Arc<StatusBoard> {
+        &self.shared.status
+    }
+
+    pub fn metrics(&self) -> &Arc<SyncMetrics> {
+        &self.shared.metrics
+    }
+
+    pub fn live(&self) -> &Arc<Live> {
+        &self.shared.live
+    }
+}
+
+/// One source and what it remembers.
+#[derive(Debug)]
+struct Worker {
+    index: usize,
+    interval: Duration,
+    sync: SourceSync,
+}
+
+/// Sources not started yet. `start` runs them on threads; `sync_once` runs one round inline.
+#[derive(Debug)]
+pub struct Syncer {
+    shared: Arc<Shared>,
+    workers: Vec<Worker>,
+}
+
+impl Syncer {
+    pub fn new(config: &Config, live: Arc<Live>) -> Syncer {
+        Syncer::with_kube_config(config, live, None)
+    }
+
+    /// `kube_config` is used by pinned sources instead of the inferred cluster configuration.
+    pub fn with_kube_config(
+        config: &Config,
+        live: Arc<Live>,
+        kube_config: Option<kube::Config>,
+    ) -> Syncer {
+        let status = StatusBoard::new(config.sources.iter().map(|s| s.name.clone()));
+        let shared = Arc::new(Shared {
+            live,
+            status: Arc::new(status),
+            metrics: Arc::new(SyncMetrics::default()),
+            signal: Signal::default(),
+            good: Mutex::new(vec![None; config.sources.len()]),
+        });
+        let workers = config
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(index, source)| Worker {
+                index,
+                interval: source.interval.max(Duration::from_millis(100)),
+                sync: SourceSync::new(source.clone(), &config.cache_dir, kube_config.clone()),
+            })
+            .collect();
+        Syncer { shared, workers }
+    }
+
+    pub fn trigger(&self) -> Trigger {
+        Trigger {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// One attempt per source, in order, on this thread. True when every source succeeded.
+    pub fn sync_once(&mut self) -> bool {
+        let mut all_ok = true;
+        for worker in &mut self.workers {
+            all_ok &= worker.attempt(&self.shared);
+        }
+        all_ok
+    }
+
+    /// Blobs parsed by each source's last read, in configuration order.
+    pub fn last_parsed(&self) -> Vec<usize> {
+        self.workers.iter().map(|w| w.sync.last_parsed()).collect()
+    }
+
+    /// Starts one thread per source; they stop when the handle is shut down or dropped.
+    pub fn start(self) -> std::io::Result<SyncHandle> {
+        let mut threads = Vec::with_capacity(self.workers.len());
+        for mut worker in self.workers {
+            let shared = self.shared.clone();
+            let name = format!("sync-{}", worker.sync.source.name);
+            threads.push(
+                std::thread::Builder::new()
+                    .name(name)
+                    .spawn(move || worker.run(&shared))?,
+            );
+        }
+        Ok(SyncHandle {
+            trigger: Trigger {
+                shared: self.shared,
+            },
+            threads,
+        })
+    }
+}
+
+/// The running sync threads.
+#[derive(Debug)]
+pub struct SyncHandle {
+    trigger: Trigger,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl SyncHandle {
+    pub fn trigger(&self) -> Trigger {
+        self.trigger.clone()
+    }
+
+    /// Stops the threads and waits for attempts in flight to finish.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        {
+            let shared = &self.trigger.shared;
+            let mut state = lock(&shared.signal.state);
+            state.stop = true;
+            shared.signal.cond.notify_all();
+        }
+        for thread in self.threads.drain(..) {
+            if thread.join().is_err() {
+                tracing::error!("a sync thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for SyncHandle {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+impl Worker {
+    fn run(&mut self, shared: &Shared) {
+        let mut seen = lock(&shared.signal.state).generation;
+        loop {
+            self.attempt(shared);
+            let state = lock(&shared.signal.state);
+            let (state, _) =
+                match shared
+                    .signal
+                    .cond
+                    .wait_timeout_while(state, self.interval, |s| !s.stop && s.generation == seen)
+                {
+                    Ok(woken) => woken,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+            if state.stop {
+                return;
+            }
+            seen = state.generation;
+        }
+    }
+
+    /// One attempt, with its status, metrics and logs. True on success.
+    fn attempt(&mut self, shared: &Shared) -> bool {
+        let name = self.sync.source.name.clone();
+        let started = Instant::now();
+        let result = match self.sync.attempt() {
+            Ok(Outcome::Unchanged { .. }) => Ok(None),
+            Ok(Outcome::Read {
+                state,
+                commit,
+                reparsed,
+            }) => {
+                let revision = state.revision.as_ref().map(|r| r.label());
+                let commit_hex = commit.to_string();
+                match merge(shared, self.index, *state) {
+                    Ok(changes) => {
+                        self.sync.mark_served(commit);
+                        Ok(Some((revision, commit_hex, changes, reparsed)))
+                    }
+                    Err(e) => Err(format!("source {name}: snapshot not updated: {e}")),
+                }
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let ok = result.is_ok();
+        let previous = shared.status.get(&name).unwrap_or_default();
+        let now = unix_now();
+        let status = shared.status.update(self.index, |s| {
+            s.last_attempt = Some(now);
+            match &result {
+                Ok(new) => {
+                    s.last_success = Some(now);
+                    s.last_error = None;
+                    s.consecutive_failures = 0;
+                    if let Some((revision, commit, changes, _)) = new {
+                        s.revision = revision.clone();
+                        s.commit = Some(commit.clone());
+                        s.objects = changes.total;
+                    }
+                }
+                Err(e) => {
+                    s.last_error = Some(e.clone());
+                    s.consecutive_failures += 1;
+                }
+            }
+        });
+        shared
+            .metrics
+            .record_attempt(&name, seconds, ok, status.consecutive_failures);
+        match &result {
+            Ok(Some((revision, _, changes, reparsed))) => {
+                if let Some(revision) = revision {
+                    shared
+                        .metrics
+                        .set_revision(&name, previous.revision.as_deref(), revision);
+                }
+                shared
+                    .metrics
+                    .objects
+                    .get_or_create(&metrics::source(&name))
+                    .set(i64::try_from(changes.total).unwrap_or(i64::MAX));
+                tracing::info!(
+                    source = %name,
+                    revision = revision.as_deref().unwrap_or(""),
+                    added = changes.added,
+                    changed = changes.changed,
+                    removed = changes.removed,
+                    objects = changes.total,
+                    reparsed_files = reparsed,
+                    ms = (seconds * 1000.0) as u64,
+                    "new revision"
+                );
+            }
+            Ok(None) => {}
+            Err(e) => {
+                if previous.last_error.as_deref() != Some(e.as_str()) {
+                    tracing::warn!(
+                        source = %name,
+                        serving = previous.revision.as_deref().unwrap_or("nothing yet"),
+                        error = %e,
+                        "sync failed; the last good state keeps serving"
+                    );
+                }
+            }
+        }
+        if ok && previous.last_error.is_some() {
+            tracing::info!(source = %name, "sync recovered");
+        }
+        ok
+    }
+}
+
+/// Stores `state` as the source's last good state and, once every source has one, builds and
+/// swaps in the merged snapshot. A snapshot that cannot be built (a key declared twice) leaves
+/// the previous state and snapshot in place.
+fn merge(
+    shared: &Shared,
+    index: usize,
+    state: SourceState,
+) -> Result<Changes, crate::snapshot::Error> {
+    let mut good = lock(&shared.good);
+    let name = state.name.clone();
+    let objects = state.objects.len();
+    let previous = good.get_mut(index).and_then(|slot| slot.replace(state));
+    if good.iter().any(Option::is_none) {
+        return Ok(Changes {
+            added: objects,
+            total: objects,
+            ..Changes::default()
+        });
+    }
+    let states: Vec<SourceState> = good.iter().flatten().cloned().collect();
+    match Snapshot::build(states) {
+        Ok(snapshot) => {
+            let old = shared.live.load();
+            let changes = changes::count(old.as_deref(), &snapshot, &name);
+            shared.live.store(Arc::new(snapshot));
+            shared.status.set_ready();
+            Ok(changes)
+        }
+        Err(e) => {
+            if let Some(slot) = good.get_mut(index) {
+                *slot = previous;
+            }
+            Err(e)
+        }
+    }
+}
