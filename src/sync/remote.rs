@@ -131,7 +131,7 @@ pub fn fetch_ref(repo: &gix::Repository, source: &Source) -> Result<gix::ObjectI
     fetch(repo, source, &spec, &source.git_ref)?;
     let not_found = || Error::NotFound {
         source_name: source.name.clone(),
-        url: source.url.clone(),
+        url: redact_url(&source.url),
         what: format!("ref {:?}", source.git_ref),
     };
     let mut reference = repo.find_reference(TIP_REF).map_err(|_| not_found())?;
@@ -156,7 +156,7 @@ pub fn fetch_commit(
     } else {
         Err(Error::NotFound {
             source_name: source.name.clone(),
-            url: source.url.clone(),
+            url: redact_url(&source.url),
             what: format!("commit {id}"),
         })
     }
@@ -172,7 +172,7 @@ pub fn has_commit(repo: &gix::Repository, id: gix::ObjectId) -> bool {
 fn fetch(repo: &gix::Repository, source: &Source, refspec: &str, what: &str) -> Result<()> {
     let fetch_err = |message: String| Error::Fetch {
         source_name: source.name.clone(),
-        url: source.url.clone(),
+        url: redact_url(&source.url),
         what: what.to_string(),
         message,
     };
@@ -183,12 +183,14 @@ fn fetch(repo: &gix::Repository, source: &Source, refspec: &str, what: &str) -> 
     })?;
     let remote = repo
         .remote_at(source.url.as_str())
-        .map_err(|e| fetch_err(format!("{e:#}")))?
+        .map_err(|e| fetch_err(describe(&e)))?
+        // Only the one ref: no implicit `refs/tags/*` (tag following would fetch every tag).
+        .with_fetch_tags(gix::remote::fetch::Tags::None)
         .with_refspecs(Some(refspec), gix::remote::Direction::Fetch)
-        .map_err(|e| fetch_err(format!("{e:#}")))?;
+        .map_err(|e| fetch_err(describe(&e)))?;
     let connection = remote
         .connect(gix::remote::Direction::Fetch)
-        .map_err(|e| fetch_err(format!("{e:#}")))?;
+        .map_err(|e| fetch_err(describe(&e)))?;
     let username = source.username.clone();
     let connection = connection.with_credentials(move |action| {
         super::credentials::answer(action, &username, token.as_ref())
@@ -196,10 +198,37 @@ fn fetch(repo: &gix::Repository, source: &Source, refspec: &str, what: &str) -> 
     let interrupt = AtomicBool::new(false);
     connection
         .prepare_fetch(gix::progress::Discard, Default::default())
-        .map_err(|e| fetch_err(format!("{e:#}")))?
+        .map_err(|e| fetch_err(describe(&e)))?
         .receive(gix::progress::Discard, &interrupt)
-        .map_err(|e| fetch_err(format!("{e:#}")))?;
+        .map_err(|e| fetch_err(describe(&e)))?;
     Ok(())
+}
+
+/// The URL without a password or token written into it, for errors and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+/// An error and its causes on one line (`connection failed: … : Connection refused`).
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let next = e.to_string();
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = e.source();
+    }
+    text
 }
 
 /// A repository handle whose `core.sshCommand` uses the source's key, so the key applies to
@@ -242,6 +271,16 @@ mod tests {
         let odd = cache_name("../../etc/x y", "u");
         assert!(!odd.contains('/') && !odd.starts_with('.'), "{odd}");
         assert!(cache_name("", "u").starts_with("source-"));
+    }
+
+    #[test]
+    fn urls_lose_their_secrets() {
+        assert_eq!(
+            redact_url("https://user:tok@example.com/a.git"),
+            "https://***@example.com/a.git"
+        );
+        assert_eq!(redact_url("git://h/a@b.git"), "git://h/a@b.git");
+        assert_eq!(redact_url("/srv/repo"), "/srv/repo");
     }
 
     #[test]

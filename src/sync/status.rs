@@ -101,8 +101,7 @@ impl StatusBoard {
             .filter_map(|s| {
                 s.last_error.map(|e| {
                     format!(
-                        "source {}: {} (failing {} time(s); serving {})",
-                        s.name,
+                        "{} (failing {} time(s); serving {})",
                         e,
                         s.consecutive_failures,
                         s.revision.as_deref().unwrap_or("nothing yet")
@@ -128,7 +127,7 @@ mod tests {
         let problems = board.problems();
         assert_eq!(problems.len(), 1);
         assert!(
-            problems[0].contains("source b: unreachable"),
+            problems[0].starts_with("unreachable (failing 2 time(s)"),
             "{problems:?}"
         );
         assert_eq!(board.get("b").map(|s| s.consecutive_failures), Some(2));
