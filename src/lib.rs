@@ -13,6 +13,7 @@
 //! - [`admission`]: the AdmissionReview wire format, the decision, the answer.
 //! - [`server`]: the TLS webhook, the admin port, metrics, shutdown.
 //! - [`tls`]: certificates (`certs`) and the rustls server configuration.
+//! - [`webhook_config`]: the Validating/MutatingWebhookConfiguration for what Git declares.
 //! - [`cli`]: the `driftgate` commands.
 #![forbid(unsafe_code)]
 
@@ -27,3 +28,4 @@ pub mod manifest;
 pub mod policy;
 pub mod snapshot;
 pub mod sources;
+pub mod webhook_config;
