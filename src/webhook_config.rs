@@ -68,7 +68,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Where the apiserver sends reviews.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    Service { name: String, namespace: String },
+    Service {
+        name: String,
+        namespace: String,
+    },
     /// Base URL; `/validate` and `/mutate` are appended.
     Url(String),
 }
@@ -309,7 +312,10 @@ fn crd_scale(crd: &Value) -> Option<(String, String)> {
     let per_version = spec
         .get("versions")
         .and_then(Value::as_array)
-        .is_some_and(|vs| vs.iter().any(|v| v.pointer("/subresources/scale").is_some()));
+        .is_some_and(|vs| {
+            vs.iter()
+                .any(|v| v.pointer("/subresources/scale").is_some())
+        });
     (top || per_version).then(|| (group.to_string(), plural.to_string()))
 }
 

@@ -33,12 +33,8 @@ pub fn run(args: WebhookConfigArgs) -> ExitCode {
     for err in &snapshot.errors {
         tracing::warn!(file = %err.file, line = err.line, "skipped: {}", err.message);
     }
-    let registration = Registration::build(
-        &snapshot,
-        &Policy::from_config(&config),
-        &target,
-        &ca_pem,
-    );
+    let registration =
+        Registration::build(&snapshot, &Policy::from_config(&config), &target, &ca_pem);
     for warning in &registration.warnings {
         tracing::warn!("{warning}");
     }

@@ -198,7 +198,14 @@ fn rules_come_from_what_git_declares() {
     assert!(reg.warnings[0].contains("example.org/v2/Gadget"));
     let mutating = &reg.mutating.webhooks.as_ref().expect("webhooks")[0];
     assert_eq!(mutating.failure_policy.as_deref(), Some("Ignore"));
-    assert_eq!(mutating.client_config.service.as_ref().and_then(|s| s.path.as_deref()), Some("/mutate"));
+    assert_eq!(
+        mutating
+            .client_config
+            .service
+            .as_ref()
+            .and_then(|s| s.path.as_deref()),
+        Some("/mutate")
+    );
     let mutating_resources: Vec<String> = mutating
         .rules
         .as_ref()
@@ -213,7 +220,12 @@ fn rules_come_from_what_git_declares() {
 fn output_round_trips_through_yaml_and_json() {
     let snap = snapshot(FIXTURE);
     let target = Target::url("https://127.0.0.1:8443").expect("url");
-    let reg = Registration::build(&snap, &Policy::from_config(&embedded_config()), &target, b"-----BEGIN CERTIFICATE-----\n");
+    let reg = Registration::build(
+        &snap,
+        &Policy::from_config(&embedded_config()),
+        &target,
+        b"-----BEGIN CERTIFICATE-----\n",
+    );
     let yaml = reg.to_yaml().expect("yaml");
     let docs = parse_documents(&yaml).expect("our YAML parses");
     let json = reg.to_json().expect("json");
