@@ -250,3 +250,14 @@ fn a_missing_or_non_pem_ca_is_refused() {
     std::fs::write(&missing, "not a certificate").expect("write");
     assert!(matches!(read_ca(&missing), Err(Error::NotPem { .. })));
 }
+
+/// Renewal trusts two CAs at once (certs/README.md): a bundle passes through unchanged.
+#[test]
+fn a_ca_bundle_is_kept_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("both.crt");
+    let bundle = "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n\
+                  -----BEGIN CERTIFICATE-----\nBB==\n-----END CERTIFICATE-----\n";
+    std::fs::write(&path, bundle).expect("write");
+    assert_eq!(read_ca(&path).expect("bundle"), bundle.as_bytes());
+}
