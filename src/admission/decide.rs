@@ -117,7 +117,12 @@ pub fn request_key(req: &Request, snapshot: &Snapshot) -> Option<ObjectKey> {
         .or_else(|| req.object_name())
         .unwrap_or_default();
     let namespace = if snapshot.catalog.is_namespaced(group, &kind) {
-        req.namespace.clone().unwrap_or_default()
+        // Old captures omit request.namespace; the object still says where it lives.
+        req.namespace
+            .clone()
+            .filter(|ns| !ns.is_empty())
+            .or_else(|| req.object_namespace())
+            .unwrap_or_default()
     } else {
         String::new()
     };
