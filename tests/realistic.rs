@@ -125,7 +125,8 @@ fn defaulted_object_with_sidecar_is_in_sync() {
 fn real_edits_are_caught_at_their_path() {
     let w = world();
     let live = live();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         (
             "spec.template.spec.containers[name=podinfod].image",
             Box::new(|v| {
