@@ -206,7 +206,11 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
             finish(&mut decision, req, policy, mode, old.as_ref())?;
         }
         _ => {
-            let new = req.object()?.unwrap_or(Value::Null);
+            // CREATE and UPDATE always carry the object; without it there is nothing to compare,
+            // and allowing would let a malformed request through.
+            let new = req.object()?.ok_or(Error::MissingObject {
+                operation: req.operation.clone(),
+            })?;
             let old = req.old_object()?;
             let ignore = policy.ignores_for(&key);
             let opts = drift::Options {

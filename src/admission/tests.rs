@@ -471,3 +471,27 @@ fn secret_values_never_appear_in_messages() {
     );
     assert!(text.contains("(secret value)"), "{text}");
 }
+
+#[test]
+fn update_without_object_is_malformed() {
+    let req = Req::new("UPDATE", Value::Null, deployment(3, "nginx:1.25"));
+    let err = validate(
+        &req.body(),
+        &snapshot(),
+        &Policy::from_config(&Config::default()),
+    )
+    .expect_err("malformed");
+    assert!(
+        err.to_string().contains("request.object is missing"),
+        "{err}"
+    );
+    // A bypassed user's request is never parsed that far.
+    let mut flux = Req::new("UPDATE", Value::Null, Value::Null);
+    flux.user = "system:kube-controller-manager";
+    assert!(validate(
+        &flux.body(),
+        &snapshot(),
+        &Policy::from_config(&Config::default())
+    )
+    .is_ok());
+}
