@@ -235,7 +235,11 @@ impl DeclaredResources {
             .collect();
         let mut by_group_version: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
         let mut guessed = BTreeSet::new();
+        let mut unguarded = 0usize;
         for object in snapshot.objects() {
+            if EXCLUDED_NAMESPACES.contains(&object.key.namespace.as_str()) {
+                unguarded += 1;
+            }
             let (group, version) = split_api_version(&object.api_version);
             let kind = object.key.kind.as_str();
             if kind == "CustomResourceDefinition" && group == "apiextensions.k8s.io" {
@@ -265,6 +269,13 @@ impl DeclaredResources {
                 .insert(plural);
         }
         let mut warnings: Vec<String> = guessed.into_iter().collect();
+        if unguarded > 0 {
+            warnings.push(format!(
+                "Git declares {unguarded} object(s) in {}: the webhooks never see those \
+                 namespaces, so edits there are not checked",
+                EXCLUDED_NAMESPACES.join(" or ")
+            ));
+        }
         if by_group_version.is_empty() {
             warnings.push("Git declares no objects: the webhooks register no rules".to_string());
         }

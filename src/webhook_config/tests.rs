@@ -131,6 +131,7 @@ const FIXTURE: &[(&str, &str)] = &[
         "apps.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n---\n\
          apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: kube-system}\n---\n\
          apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\n\
          metadata: {name: other}\n---\n\
          apiVersion: example.org/v2\nkind: Gadget\nmetadata: {name: g}\n",
@@ -194,8 +195,9 @@ fn rules_come_from_what_git_declares() {
             ("example.org".into(), "v2".into(), s(&["gadgets"])),
         ]
     );
-    assert_eq!(reg.warnings.len(), 1, "{:?}", reg.warnings);
+    assert_eq!(reg.warnings.len(), 2, "{:?}", reg.warnings);
     assert!(reg.warnings[0].contains("example.org/v2/Gadget"));
+    assert!(reg.warnings[1].contains("1 object(s) in kube-system"));
     let mutating = &reg.mutating.webhooks.as_ref().expect("webhooks")[0];
     assert_eq!(mutating.failure_policy.as_deref(), Some("Ignore"));
     assert_eq!(
