@@ -651,9 +651,11 @@ fn webhook_config_registers_what_git_declares() {
     // YAML (the default) says the same.
     let out = webhook_config(&["--repo", repo_arg, "--ca", ca_arg]);
     assert!(out.status.success());
-    let docs = parse_documents(&String::from_utf8(out.stdout).expect("utf-8")).expect("YAML");
+    let yaml = String::from_utf8(out.stdout).expect("utf-8");
+    let docs = parse_documents(&yaml).expect("YAML");
     let docs: Vec<Value> = docs.into_iter().map(|d| d.value).collect();
     assert_eq!(docs.as_slice(), items.as_slice());
+    kubectl_reads_the_same(&yaml, items);
 
     // --url: out-of-cluster.
     let out = webhook_config(&[
@@ -675,6 +677,47 @@ fn webhook_config_registers_what_git_declares() {
         list["items"][1]["webhooks"][0]["clientConfig"]["url"],
         "https://127.0.0.1:8443/mutate"
     );
+}
+
+/// kubectl reads YAML with Go's YAML 1.1 rules (`on`, `y` are booleans there): feed our output
+/// through `kubectl kustomize` and check it reads back as the same objects.
+fn kubectl_reads_the_same(yaml: &str, items: &[Value]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("webhooks.yaml"), yaml).expect("write");
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        "resources: [webhooks.yaml]\n",
+    )
+    .expect("write");
+    let output = match Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir.path())
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "notice: kubectl not found; skipping the kubectl read of webhook-config output"
+            );
+            return;
+        }
+        Err(e) => panic!("cannot run kubectl: {e}"),
+    };
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rendered =
+        parse_documents(&String::from_utf8(output.stdout).expect("utf-8")).expect("kubectl's YAML");
+    assert_eq!(rendered.len(), items.len());
+    for doc in rendered {
+        let same = items
+            .iter()
+            .find(|i| i["kind"] == doc.value["kind"])
+            .expect("same kinds");
+        assert_eq!(&doc.value, same);
+    }
 }
 
 #[test]
