@@ -25,14 +25,14 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM debian:bookworm-slim AS kustomize
 ARG KUSTOMIZE_VERSION=v5.5.0
-# Set by BuildKit to the platform being built (amd64, arm64).
-ARG TARGETARCH=amd64
+# Set by BuildKit to the platform being built (amd64, arm64); amd64 for the legacy builder.
+ARG TARGETARCH
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /tmp/kustomize
 RUN base="https://github.com/kubernetes-sigs/kustomize/releases/download/kustomize%2F${KUSTOMIZE_VERSION}" \
- && file="kustomize_${KUSTOMIZE_VERSION}_linux_${TARGETARCH}.tar.gz" \
+ && file="kustomize_${KUSTOMIZE_VERSION}_linux_${TARGETARCH:-amd64}.tar.gz" \
  && curl -fsSLO "${base}/${file}" \
  && curl -fsSLO "${base}/checksums.txt" \
  && grep " ${file}\$" checksums.txt | sha256sum -c - \
