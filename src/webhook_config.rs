@@ -247,8 +247,14 @@ impl DeclaredResources {
                     scalable.insert(resource);
                 }
             }
-            // The apiserver never sends webhook or admission-policy objects to webhooks.
-            if group == "admissionregistration.k8s.io" || version.is_empty() || kind.is_empty() {
+            // The apiserver never calls webhooks for webhook configurations (so nothing can
+            // block its own removal); admission policies are registered in case it does.
+            let exempt = group == "admissionregistration.k8s.io"
+                && matches!(
+                    kind,
+                    "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration"
+                );
+            if exempt || version.is_empty() || kind.is_empty() {
                 continue;
             }
             let plural = match snapshot.catalog.by_kind(group, kind) {
