@@ -237,7 +237,7 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
                         req.kind.group, req.kind.version, declared.api_version
                     ));
                 }
-                (declared.value.clone(), new.clone(), old.clone())
+                ((*declared.value).clone(), new.clone(), old.clone())
             };
             let diffs = drift::diff(&key.kind, &declared_view, &new_view, &opts);
             for d in diffs {
