@@ -839,3 +839,36 @@ fn pinned_source_follows_what_flux_applied_over_git_daemon() {
         .revision_label()
         .contains(short(&applied)));
 }
+
+#[test]
+fn unreachable_https_remote_fails_without_leaking_the_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "ghp_supersecret\n").expect("write");
+    let port = free_port();
+    let cfg = config(
+        &format!(
+            "{{name: fleet, url: \"https://user:pw-in-url@127.0.0.1:{port}/fleet.git\", ref: main, \
+             tokenFile: {}}}",
+            token.display()
+        ),
+        &dir.path().join("cache"),
+    );
+    let live = Arc::new(Live::new());
+    let mut syncer = Syncer::new(&cfg, live.clone());
+    assert!(!syncer.sync_once());
+    assert!(live.load().is_none(), "nothing to serve yet");
+    let trigger = syncer.trigger();
+    assert!(!trigger.status().is_ready());
+    let error = trigger
+        .status()
+        .get("fleet")
+        .and_then(|s| s.last_error)
+        .expect("error");
+    eprintln!("{error}");
+    assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+    assert!(
+        !error.contains("supersecret") && !error.contains("pw-in-url"),
+        "{error}"
+    );
+}

@@ -176,7 +176,7 @@ fn fetch(repo: &gix::Repository, source: &Source, refspec: &str, what: &str) -> 
         what: what.to_string(),
         message,
     };
-    let repo = with_ssh_key(repo, source)?;
+    let repo = with_transport_config(repo, source)?;
     let token = super::credentials::token(source).map_err(|message| Error::Credentials {
         source_name: source.name.clone(),
         message,
@@ -231,27 +231,36 @@ fn describe(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// A repository handle whose `core.sshCommand` uses the source's key, so the key applies to
-/// this fetch only and nothing is written to the cache's config.
-fn with_ssh_key(repo: &gix::Repository, source: &Source) -> Result<gix::Repository> {
+/// A repository handle configured for this fetch only (nothing is written to the cache's
+/// config): HTTP connect and stall timeouts, so a dead server fails the attempt instead of
+/// holding the source's thread, and `core.sshCommand` with the source's key if it has one.
+fn with_transport_config(repo: &gix::Repository, source: &Source) -> Result<gix::Repository> {
+    let config_err = |message: String| Error::Credentials {
+        source_name: source.name.clone(),
+        message,
+    };
     let mut repo = repo.clone();
+    let mut config = repo.config_snapshot_mut();
+    config
+        .set_raw_value(gix::config::tree::gitoxide::Http::CONNECT_TIMEOUT, "30000")
+        .map_err(|e| config_err(e.to_string()))?;
+    config
+        .set_raw_value(gix::config::tree::Http::LOW_SPEED_LIMIT, "1")
+        .map_err(|e| config_err(e.to_string()))?;
+    config
+        .set_raw_value(gix::config::tree::Http::LOW_SPEED_TIME, "60")
+        .map_err(|e| config_err(e.to_string()))?;
     if let Some(key) = &source.ssh_key_file {
         let command = format!(
-            "ssh -i '{}' -o IdentitiesOnly=yes -o BatchMode=yes",
+            "ssh -i '{}' -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=30 \
+             -o ServerAliveInterval=15 -o ServerAliveCountMax=4",
             key.display().to_string().replace('\'', "")
         );
-        let mut config = repo.config_snapshot_mut();
         config
             .set_raw_value(gix::config::tree::Core::SSH_COMMAND, command.as_str())
-            .map_err(|e| Error::Credentials {
-                source_name: source.name.clone(),
-                message: e.to_string(),
-            })?;
-        config.commit().map_err(|e| Error::Credentials {
-            source_name: source.name.clone(),
-            message: e.to_string(),
-        })?;
+            .map_err(|e| config_err(e.to_string()))?;
     }
+    config.commit().map_err(|e| config_err(e.to_string()))?;
     Ok(repo)
 }
 
