@@ -727,6 +727,22 @@ fn pin_readers_read_flux_and_argo_status() {
     ] {
         assert_eq!(reader.read(&pin).expect("read").to_string(), id, "{pin:?}");
     }
+    // From a blocking task of another runtime too (the demo loads sources that way).
+    let outer = tokio::runtime::Runtime::new().expect("runtime");
+    let config = fixtures.kube_config();
+    let from_task = outer
+        .block_on(outer.spawn_blocking(move || {
+            let reader = PinReader::new(Some(config)).expect("client");
+            reader.read(&RevisionFrom {
+                kind: PinKind::Application,
+                name: "shop".into(),
+                namespace: "argocd".into(),
+                api_version: None,
+            })
+        }))
+        .expect("joins")
+        .expect("read");
+    assert_eq!(from_task.to_string(), id);
     let err = reader
         .read(&pin(PinKind::Kustomization, "gone", "flux-system"))
         .expect_err("404");

@@ -121,7 +121,7 @@ impl PinReader {
             .enable_all()
             .build()
             .map_err(|e| client_err(e.to_string()))?;
-        let client = runtime.block_on(async {
+        let client = block_on(&runtime, async {
             let config = match config {
                 Some(config) => config,
                 None => kube::Config::infer()
@@ -142,15 +142,27 @@ impl PinReader {
         let resource = kube::api::ApiResource::from_gvk_with_plural(&gvk, info.plural);
         let api: kube::Api<kube::api::DynamicObject> =
             kube::Api::namespaced_with(self.client.clone(), &pin.namespace, &resource);
-        let object = self
-            .runtime
-            .block_on(api.get(&pin.name))
-            .map_err(|source| Error::Read {
-                object: format!("{} {}/{}", info.kind, pin.namespace, pin.name),
-                source,
-            })?;
+        let object = block_on(&self.runtime, api.get(&pin.name)).map_err(|source| Error::Read {
+            object: format!("{} {}/{}", info.kind, pin.namespace, pin.name),
+            source,
+        })?;
         revision_in(pin.kind, &object.data, &pin.name)
     }
+}
+
+/// Runs `future` to completion on a scoped thread of its own: `block_on` panics on a thread
+/// that is already inside a runtime (a `spawn_blocking` caller such as the demo's loader).
+fn block_on<F>(runtime: &tokio::runtime::Runtime, future: F) -> F::Output
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    std::thread::scope(
+        |scope| match scope.spawn(|| runtime.block_on(future)).join() {
+            Ok(output) => output,
+            Err(panic) => std::panic::resume_unwind(panic),
+        },
+    )
 }
 
 #[cfg(test)]

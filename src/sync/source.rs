@@ -81,9 +81,31 @@ impl SourceSync {
         self.served = Some(commit);
     }
 
+    /// Fetches if needed and reads the chosen commit, unless it is the one already served.
     pub fn attempt(&mut self) -> Result<Outcome> {
+        let (repo, commit_id) = self.choose()?;
+        if self.served == Some(commit_id) {
+            return Ok(Outcome::Unchanged { commit: commit_id });
+        }
+        let state = self.read(&repo, commit_id)?;
+        Ok(Outcome::Read {
+            state: Box::new(state),
+            commit: commit_id,
+            reparsed: self.declarer.last_parsed,
+        })
+    }
+
+    /// Fetches if needed and reads the chosen commit, whatever was served before (one-shot
+    /// commands).
+    pub fn read_current(&mut self) -> Result<SourceState> {
+        let (repo, commit_id) = self.choose()?;
+        self.read(&repo, commit_id)
+    }
+
+    /// The repository holding the commit to serve, and that commit.
+    fn choose(&mut self) -> Result<(gix::Repository, gix::ObjectId)> {
         let pinned = self.pinned()?;
-        let (repo, commit_id) = match &self.location {
+        match &self.location {
             Location::Local(path) => {
                 let repo = git::open(&self.source, path)?;
                 let id = match pinned {
@@ -97,36 +119,38 @@ impl SourceSync {
                     }
                     None => git::resolve(&repo, &self.source)?.id,
                 };
-                (repo, id)
+                Ok((repo, id))
             }
             Location::Remote { cache, .. } => {
                 let repo = remote::open_cache(&self.source, cache)?;
                 let id = match pinned {
                     Some(id) if remote::has_commit(&repo, id) => id,
                     Some(id) => {
-                        // Usually the tip of the tracked branch brings it; else ask by id.
+                        // Usually the tip of the tracked branch brings it (its error, if any,
+                        // is superseded by fetching the commit by id); else ask by id.
                         let _ = remote::fetch_ref(&repo, &self.source);
                         remote::fetch_commit(&repo, &self.source, id)?
                     }
                     None => remote::fetch_ref(&repo, &self.source)?,
                 };
-                (repo, id)
+                Ok((repo, id))
             }
-        };
-        if self.served == Some(commit_id) {
-            return Ok(Outcome::Unchanged { commit: commit_id });
         }
-        let commit = git::find_commit(&repo, &self.source, commit_id)?;
+    }
+
+    fn read(&mut self, repo: &gix::Repository, commit_id: gix::ObjectId) -> Result<SourceState> {
+        let commit = git::find_commit(repo, &self.source, commit_id)?;
         let label_ref = match &self.location {
-            Location::Local(_) => git::display_ref(&repo, &self.source),
+            Location::Local(_) => git::display_ref(repo, &self.source),
             Location::Remote { .. } => self.source.git_ref.clone(),
         };
-        let state = git::read_commit(&repo, &self.source, &commit, label_ref, &mut self.declarer)?;
-        Ok(Outcome::Read {
-            state: Box::new(state),
-            commit: commit_id,
-            reparsed: self.declarer.last_parsed,
-        })
+        Ok(git::read_commit(
+            repo,
+            &self.source,
+            &commit,
+            label_ref,
+            &mut self.declarer,
+        )?)
     }
 
     /// The commit `revisionFrom` names, if the source is pinned.
