@@ -8,8 +8,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config};
 
+pub mod certs;
 pub mod check;
 pub mod index;
+pub mod serve;
 
 /// Exit code for bad input or config.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -220,6 +222,8 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Index(args) => index::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Certs(args) => certs::run(args),
         other => fail(1, format!("{other:?}: not built yet")),
     }
 }
