@@ -111,8 +111,7 @@ impl Server {
     pub async fn bind(config: &Config, state: AppState, options: Options) -> Result<Server> {
         let server = &config.server;
         let reloader = Reloader::load(&server.cert_file, &server.key_file)?;
-        let tls_config =
-            tls::server_config(reloader.resolver(), server.client_ca_file.as_deref())?;
+        let tls_config = tls::server_config(reloader.resolver(), server.client_ca_file.as_deref())?;
         let tls_listener = bind("server.listen", &server.listen).await?;
         let admin_listener = bind("server.adminListen", &server.admin_listen).await?;
         Ok(Server {

@@ -108,12 +108,16 @@ mod tests {
     #[test]
     fn reports_each_source() {
         let status = SyncStatus::new(["a", "b"]);
-        assert!(status.render(SystemTime::now()).contains("source b: not loaded yet"));
+        assert!(status
+            .render(SystemTime::now())
+            .contains("source b: not loaded yet"));
         status.succeeded("a", "main@sha1:0123");
         status.failed("a", &"fetch failed");
         let text = status.render(SystemTime::now());
         assert!(
-            text.contains("source a: main@sha1:0123, loaded 0s ago; last attempt failed: fetch failed"),
+            text.contains(
+                "source a: main@sha1:0123, loaded 0s ago; last attempt failed: fetch failed"
+            ),
             "{text}"
         );
         status.succeeded("a", "main@sha1:4567");

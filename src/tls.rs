@@ -56,7 +56,10 @@ pub fn provider() -> Arc<CryptoProvider> {
 /// The TLS port's configuration: the reloading resolver for the serving pair, ALPN `h2` and
 /// `http/1.1` (the apiserver pins the latter), and, with a client CA, mandatory client
 /// certificates so nothing else in the cluster can post reviews with forged user info.
-pub fn server_config(resolver: Arc<CertResolver>, client_ca: Option<&Path>) -> Result<ServerConfig> {
+pub fn server_config(
+    resolver: Arc<CertResolver>,
+    client_ca: Option<&Path>,
+) -> Result<ServerConfig> {
     let provider = provider();
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

@@ -51,7 +51,9 @@ fn config(args: &ServeArgs) -> Result<Config, crate::config::Error> {
 
 async fn serve(config: Config) -> ExitCode {
     let live = Arc::new(Live::new());
-    let status = Arc::new(SyncStatus::new(config.sources.iter().map(|s| s.name.clone())));
+    let status = Arc::new(SyncStatus::new(
+        config.sources.iter().map(|s| s.name.clone()),
+    ));
     let state = AppState::new(&config, live.clone(), status.clone());
     let server = match Server::bind(&config, state, Options::default()).await {
         Ok(s) => s,

@@ -45,10 +45,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    state
-        .metrics
-        .snapshot
-        .observe(state.live.load().as_deref());
+    state.metrics.snapshot.observe(state.live.load().as_deref());
     (
         [(
             header::CONTENT_TYPE,

@@ -59,7 +59,11 @@ impl IntoResponse for RejectError {
 
 /// Reads at most `limit` bytes. A declared length over the limit is refused before reading
 /// anything; an undeclared (chunked) one is cut off as soon as it passes the limit.
-pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, RejectError> {
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, RejectError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -69,7 +73,9 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(RejectError::TooLarge { limit }),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(RejectError::TooLarge { limit })
+        }
         Err(e) => Err(RejectError::Read(e.to_string())),
     }
 }
@@ -141,9 +147,9 @@ fn not_ready(
             });
         }
         NotReady::Allow => {
-            response
-                .warnings
-                .push(format!("{message}: allowed without a check (server.notReady: allow)"));
+            response.warnings.push(format!(
+                "{message}: allowed without a check (server.notReady: allow)"
+            ));
         }
     }
     Ok((

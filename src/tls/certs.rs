@@ -59,12 +59,35 @@ impl Authority {
     pub fn new(common_name: &str) -> Result<Authority> {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
         let mut params = CertificateParams::default();
-        params.distinguished_name.push(DnType::CommonName, common_name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        // Path length 1: room for one intermediate below the root.
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         set_validity(&mut params, CA_DAYS);
         params.serial_number = Some(serial_for(&key));
         let cert = params.self_signed(&key)?;
+        Ok(Authority {
+            cert_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        })
+    }
+
+    /// An intermediate CA signed by this one; serve its leaves with the intermediate appended
+    /// (`leaf + intermediate` in `tls.crt`), as cert-manager does with a CA issuer.
+    pub fn intermediate(&self, common_name: &str) -> Result<Authority> {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let mut params = CertificateParams::default();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.use_authority_key_identifier_extension = true;
+        set_validity(&mut params, CA_DAYS);
+        params.serial_number = Some(serial_for(&key));
+        let cert = params.signed_by(&key, &self.issuer)?;
         Ok(Authority {
             cert_pem: cert.pem(),
             issuer: Issuer::new(params, key),
@@ -90,7 +113,9 @@ impl Authority {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
         let mut params = CertificateParams::new(names.to_vec())?;
         if let Some(first) = names.first() {
-            params.distinguished_name.push(DnType::CommonName, first.as_str());
+            params
+                .distinguished_name
+                .push(DnType::CommonName, first.as_str());
         }
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![usage];
