@@ -636,6 +636,83 @@ async fn tls_keep_alive_reuses_one_connection_and_h2_works() {
     server.shutdown().await;
 }
 
+/// Reads until the peer closes; panics if it stays open past the deadline.
+async fn until_closed<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Vec<u8> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server kept a stalled connection open");
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_clients_are_cut_off() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let repo = make_repo(tmp.path());
+    let pki = Pki::new(tmp.path());
+    let config = config(&repo, &pki, "");
+    let limits = server::Limits {
+        handshake_timeout: Duration::from_millis(300),
+        header_read_timeout: Duration::from_millis(300),
+        ..server::Limits::default()
+    };
+    let options = Options {
+        limits,
+        ..Options::default()
+    };
+    let server = Running::start(&config, options).await;
+
+    // TCP connected, no ClientHello.
+    let started = Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(server.tls)
+        .await
+        .expect("connect");
+    until_closed(&mut silent).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "closed after the handshake timeout, not before"
+    );
+    let failures = &server.state.metrics.server.handshake_failures;
+    wait_for("the handshake timeout counted", || failures.get() == 1).await;
+
+    // Handshake done, request headers never finished.
+    let tcp = tokio::net::TcpStream::connect(server.tls)
+        .await
+        .expect("connect");
+    let name = rustls_pki_types::ServerName::try_from(NAME).expect("name");
+    let mut stream = rustls_client(&pki)
+        .connect(name, tcp)
+        .await
+        .expect("handshake");
+    stream
+        .write_all(b"POST /validate HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    stream.flush().await.expect("flush");
+    let answer = until_closed(&mut stream).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(!answer.contains("200 OK"), "{answer}");
+
+    // Others are still served.
+    let client = client_builder(&pki, server.tls).build().expect("client");
+    let response = client
+        .post(server.url())
+        .body(review("admission.k8s.io/v1", "after", "1"))
+        .send()
+        .await
+        .expect("served");
+    assert_eq!(response.status(), 200);
+    server.shutdown().await;
+}
+
 /// The serial number of a DER certificate (Certificate → tbsCertificate → [0] version → serial).
 fn serial(der: &[u8]) -> Vec<u8> {
     fn header(der: &[u8]) -> (u8, usize, usize) {

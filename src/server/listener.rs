@@ -23,11 +23,14 @@ use crate::metrics::Metrics;
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub handshake_timeout: Duration,
-    /// A client must send a request's headers within this (slow-loris).
+    /// A client must send a request's headers within this (slow-loris). hyper starts the clock
+    /// when it waits for the next request head, so it is also how long an idle keep-alive
+    /// connection stays open; the apiserver's Go client retries on a server-closed idle one.
     pub header_read_timeout: Duration,
     /// Open connections per port; beyond it the kernel backlog holds new ones.
     pub max_connections: usize,
-    /// How long in-flight requests may take to finish once shutdown starts.
+    /// How long in-flight requests may take to finish once shutdown starts; [`super::Server`]
+    /// sets it from `server.shutdownGrace`.
     pub grace: Duration,
 }
 
@@ -35,7 +38,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             handshake_timeout: Duration::from_secs(10),
-            header_read_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(30),
             max_connections: 1024,
             grace: Duration::from_secs(20),
         }

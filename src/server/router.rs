@@ -22,6 +22,7 @@ use crate::config::NotReady;
 use crate::metrics::{Endpoint, EndpointLabels, Operation, Outcome, RequestLabels};
 
 pub fn tls_router(state: AppState) -> Router {
+    // `POST /mutate` (annotate mode) joins here via `Server::merge_tls`, from the audit part.
     Router::new()
         .route("/validate", post(validate))
         .with_state(state)

@@ -87,26 +87,31 @@ pub struct Reloader {
     resolver: Arc<CertResolver>,
     cert_path: PathBuf,
     key_path: PathBuf,
-    /// The bytes last seen, installed or rejected, so each change is judged (and logged) once.
+    /// The bytes of the pair being served.
+    installed: Files,
+    /// What the last poll saw, served or not, so each change is judged (and logged) once.
     seen: Seen,
 }
 
+type Files = (Vec<u8>, Vec<u8>);
+
 #[derive(Debug, PartialEq, Eq)]
 enum Seen {
-    Files(Vec<u8>, Vec<u8>),
+    Files(Files),
     Unreadable(String),
 }
 
 impl Reloader {
     /// Loads the pair once; at startup an unusable pair is an error, not a fallback.
     pub fn load(cert_path: &Path, key_path: &Path) -> Result<Reloader> {
-        let (cert, key) = read_both(cert_path, key_path)?;
-        let pair = load_pair(&cert, &key, cert_path, key_path)?;
+        let files = read_both(cert_path, key_path)?;
+        let pair = load_pair(&files.0, &files.1, cert_path, key_path)?;
         Ok(Reloader {
             resolver: Arc::new(CertResolver::new(pair)),
             cert_path: cert_path.to_path_buf(),
             key_path: key_path.to_path_buf(),
-            seen: Seen::Files(cert, key),
+            seen: Seen::Files(files.clone()),
+            installed: files,
         })
     }
 
@@ -117,33 +122,31 @@ impl Reloader {
     /// Reads the files and installs them when they changed and form a valid pair. Small local
     /// files (a mounted Secret), so the read is done in place.
     pub fn poll(&mut self) -> Poll {
-        let (seen, result) = match read_both(&self.cert_path, &self.key_path) {
-            Ok((cert, key)) => {
-                let result = match Seen::Files(cert.clone(), key.clone()) == self.seen {
-                    true => None,
-                    false => Some(load_pair(&cert, &key, &self.cert_path, &self.key_path)),
-                };
-                (Seen::Files(cert, key), result)
-            }
-            Err(e) => {
-                let seen = Seen::Unreadable(e.to_string());
-                let result = (seen != self.seen).then_some(Err(e));
-                (seen, result)
-            }
+        let (seen, read) = match read_both(&self.cert_path, &self.key_path) {
+            Ok(files) => (Seen::Files(files.clone()), Ok(files)),
+            Err(e) => (Seen::Unreadable(e.to_string()), Err(e)),
         };
+        if seen == self.seen {
+            return Poll::Unchanged;
+        }
         self.seen = seen;
-        match result {
-            None => Poll::Unchanged,
-            Some(Ok(pair)) => {
+        let files = match read {
+            Ok(files) if files == self.installed => return Poll::Unchanged,
+            Ok(files) => files,
+            Err(e) => return Poll::Rejected(e),
+        };
+        match load_pair(&files.0, &files.1, &self.cert_path, &self.key_path) {
+            Ok(pair) => {
                 self.resolver.set(pair);
+                self.installed = files;
                 Poll::Reloaded
             }
-            Some(Err(e)) => Poll::Rejected(e),
+            Err(e) => Poll::Rejected(e),
         }
     }
 }
 
-fn read_both(cert_path: &Path, key_path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
+fn read_both(cert_path: &Path, key_path: &Path) -> Result<Files> {
     let read = |path: &Path| {
         std::fs::read(path).map_err(|source| Error::Read {
             path: path.to_path_buf(),
@@ -151,4 +154,86 @@ fn read_both(cert_path: &Path, key_path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
         })
     };
     Ok((read(cert_path)?, read(key_path)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::certs::{service_names, Authority};
+
+    fn write(dir: &Path, cert: &str, key: &str) {
+        std::fs::write(dir.join("tls.crt"), cert).expect("crt");
+        std::fs::write(dir.join("tls.key"), key).expect("key");
+    }
+
+    fn served(reloader: &Reloader) -> Vec<u8> {
+        reloader.resolver().current().cert[0].to_vec()
+    }
+
+    fn der(pem: &str) -> Vec<u8> {
+        rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+            .expect("pem")
+            .to_vec()
+    }
+
+    #[test]
+    fn installs_good_pairs_and_keeps_the_old_one_over_bad_ones() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (crt, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+        let ca = Authority::new("ca").expect("ca");
+        let names = service_names("s", "n");
+        let one = ca.issue_server(&names).expect("pair");
+        let two = ca.issue_server(&names).expect("pair");
+        write(dir.path(), &one.cert_pem, &one.key_pem);
+        let mut reloader = Reloader::load(&crt, &key).expect("loads");
+        assert!(matches!(reloader.poll(), Poll::Unchanged));
+
+        // Mismatched: reported once, then quiet; the first pair stays.
+        write(dir.path(), &two.cert_pem, &one.key_pem);
+        assert!(matches!(
+            reloader.poll(),
+            Poll::Rejected(Error::Pair { .. })
+        ));
+        assert!(matches!(reloader.poll(), Poll::Unchanged));
+        assert_eq!(served(&reloader), der(&one.cert_pem));
+
+        // Unreadable, then back to the pair already served: nothing to install.
+        std::fs::remove_file(&key).expect("rm");
+        assert!(matches!(
+            reloader.poll(),
+            Poll::Rejected(Error::Read { .. })
+        ));
+        assert!(matches!(reloader.poll(), Poll::Unchanged));
+        write(dir.path(), &one.cert_pem, &one.key_pem);
+        assert!(matches!(reloader.poll(), Poll::Unchanged));
+
+        // A chain (leaf, intermediate) with its key is installed.
+        let intermediate = ca.intermediate("i").expect("intermediate");
+        let three = intermediate.issue_server(&names).expect("pair");
+        let chain = format!("{}{}", three.cert_pem, intermediate.cert_pem());
+        write(dir.path(), &chain, &three.key_pem);
+        assert!(matches!(reloader.poll(), Poll::Reloaded));
+        assert_eq!(served(&reloader), der(&three.cert_pem));
+        assert_eq!(reloader.resolver().current().cert.len(), 2);
+
+        write(dir.path(), "garbage", &three.key_pem);
+        assert!(matches!(
+            reloader.poll(),
+            Poll::Rejected(Error::NoCertificate { .. })
+        ));
+        assert_eq!(served(&reloader), der(&three.cert_pem));
+    }
+
+    #[test]
+    fn startup_refuses_a_bad_pair() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ca = Authority::new("ca").expect("ca");
+        let names = service_names("s", "n");
+        let one = ca.issue_server(&names).expect("pair");
+        let two = ca.issue_server(&names).expect("pair");
+        write(dir.path(), &one.cert_pem, &two.key_pem);
+        let err = Reloader::load(&dir.path().join("tls.crt"), &dir.path().join("tls.key"))
+            .expect_err("mismatch");
+        assert!(err.to_string().contains("not a usable pair"), "{err}");
+    }
 }
