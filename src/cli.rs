@@ -12,6 +12,7 @@ pub mod certs;
 pub mod check;
 pub mod index;
 pub mod serve;
+pub mod webhook_config;
 
 /// Exit code for bad input or config.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -175,6 +176,15 @@ pub struct WebhookConfigArgs {
     /// Call the webhook at this URL instead of the Service (out-of-cluster testing).
     #[arg(long)]
     pub url: Option<String>,
+    /// `yaml`: two documents for `kubectl apply -f -`; `json`: one `v1 List`.
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub output: WebhookFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WebhookFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +235,7 @@ pub fn main() -> ExitCode {
         Command::Index(args) => index::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Certs(args) => certs::run(args),
+        Command::WebhookConfig(args) => webhook_config::run(args),
         other => fail(1, format!("{other:?}: not built yet")),
     }
 }

@@ -15,6 +15,7 @@
 //! - [`metrics`]: the Prometheus registry (`driftgate_…`), extended by each part.
 //! - [`status`]: per-source load status, filled by the loader, read by `/readyz`.
 //! - [`tls`]: certificates (`certs`) and the rustls server configuration.
+//! - [`webhook_config`]: the Validating/MutatingWebhookConfiguration for what Git declares.
 //! - [`cli`]: the `driftgate` commands.
 #![forbid(unsafe_code)]
 
@@ -33,3 +34,4 @@ pub mod snapshot;
 pub mod sources;
 pub mod status;
 pub mod tls;
+pub mod webhook_config;
