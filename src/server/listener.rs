@@ -107,6 +107,7 @@ pub async fn serve(
     }
     // Closing the socket makes new connections fail fast instead of waiting in the backlog.
     drop(listener);
+    while connections.try_join_next().is_some() {}
     let open = connections.len();
     if open > 0 {
         tracing::info!(open, "waiting for open connections to finish");
