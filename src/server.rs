@@ -20,6 +20,7 @@ use std::time::Duration;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::config::{Config, NotReady};
 use crate::metrics::{Metrics, ReloadLabels, ReloadResult};
@@ -163,7 +164,9 @@ impl Server {
             client_auth = self.client_auth,
             "listening"
         );
-        let reload = tokio::spawn(watch_certs(
+        // JoinSets abort their tasks when dropped, so dropping this future stops everything.
+        let mut reload = JoinSet::new();
+        reload.spawn(watch_certs(
             self.reloader,
             self.options.cert_poll_interval,
             self.state.metrics.clone(),
@@ -172,7 +175,8 @@ impl Server {
             grace: self.grace,
             ..self.options.limits
         };
-        let tls = tokio::spawn(listener::serve(
+        let mut listeners = JoinSet::new();
+        listeners.spawn(listener::serve(
             self.tls_listener,
             Some(tokio_rustls::TlsAcceptor::from(self.tls_config)),
             self.tls_router,
@@ -180,7 +184,7 @@ impl Server {
             Some(self.state.metrics.clone()),
             stop_rx.clone(),
         ));
-        let admin = tokio::spawn(listener::serve(
+        listeners.spawn(listener::serve(
             self.admin_listener,
             None,
             self.admin_router,
@@ -192,12 +196,12 @@ impl Server {
         tracing::info!(grace = ?self.grace, "shutting down: no new connections, draining");
         // A send error means every receiver is gone: the loops have already ended.
         let _ = stop_tx.send(true);
-        for task in [tls, admin] {
-            if let Err(e) = task.await {
+        while let Some(done) = listeners.join_next().await {
+            if let Err(e) = done {
                 tracing::error!("a listener task failed: {e}");
             }
         }
-        reload.abort();
+        reload.abort_all();
         tracing::info!("drained");
         Ok(())
     }
