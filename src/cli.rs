@@ -8,8 +8,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config};
 
+pub mod certs;
 pub mod check;
 pub mod index;
+pub mod serve;
 pub mod webhook_config;
 
 /// Exit code for bad input or config.
@@ -210,7 +212,8 @@ fn init_logging(filter: &str, json: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if json {
         builder.json().init();
     } else {
@@ -230,6 +233,8 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Index(args) => index::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Certs(args) => certs::run(args),
         Command::WebhookConfig(args) => webhook_config::run(args),
         other => fail(1, format!("{other:?}: not built yet")),
     }
