@@ -173,7 +173,10 @@ fn run(size: usize) -> Result<(), String> {
 
     let started = Instant::now();
     if !syncer.sync_once() {
-        return Err(format!("{:?}", syncer.trigger().status().problems()));
+        return Err(syncer
+            .trigger()
+            .status()
+            .render(std::time::SystemTime::now()));
     }
     let initial = started.elapsed();
     let objects = live.load().map_or(0, |s| s.len());
@@ -195,7 +198,10 @@ fn run(size: usize) -> Result<(), String> {
     }
     let started = Instant::now();
     if !syncer.sync_once() {
-        return Err(format!("{:?}", syncer.trigger().status().problems()));
+        return Err(syncer
+            .trigger()
+            .status()
+            .render(std::time::SystemTime::now()));
     }
     let reindex = started.elapsed();
     let reparsed = syncer.last_parsed();

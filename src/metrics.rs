@@ -269,6 +269,7 @@ pub struct Metrics {
     registry: Registry,
     pub server: ServerMetrics,
     pub snapshot: SnapshotMetrics,
+    pub sync: crate::sync::SyncMetrics,
 }
 
 impl Default for Metrics {
@@ -282,10 +283,12 @@ impl Metrics {
         let mut registry = Registry::with_prefix("driftgate");
         let server = ServerMetrics::register(&mut registry);
         let snapshot = SnapshotMetrics::register(&mut registry);
+        let sync = crate::sync::SyncMetrics::register(&mut registry);
         Metrics {
             registry,
             server,
             snapshot,
+            sync,
         }
     }
 

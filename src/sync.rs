@@ -8,7 +8,7 @@
 //! - [`source`]: one attempt for one source: choose the commit, fetch it, read it.
 //! - [`engine`]: the threads, "sync now", merging and swapping snapshots, failure handling.
 //! - [`changes`]: objects added/changed/removed by a new revision, for the log.
-//! - [`status`]: per-source status for `/readyz`; [`metrics`]: the Prometheus side.
+//! - [`metrics`]: the Prometheus side; per-source status goes to [`crate::status`].
 //! - [`hook`]: `POST /sync` with GitHub signature checking.
 
 pub mod changes;
@@ -19,8 +19,6 @@ pub mod metrics;
 pub mod pin;
 pub mod remote;
 pub mod source;
-pub mod status;
 
 pub use engine::{SyncHandle, Syncer, Trigger};
 pub use metrics::SyncMetrics;
-pub use status::{SourceStatus, StatusBoard};

@@ -8,12 +8,14 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use driftgate::admission::{self, Verdict};
 use driftgate::config::Config;
+use driftgate::metrics::Metrics;
 use driftgate::policy::Policy;
 use driftgate::snapshot::Live;
+use driftgate::sync::engine::Parts;
 use driftgate::sync::{hook, Syncer};
 use serde_json::{json, Value};
 
@@ -224,14 +226,19 @@ fn follows_pushes_force_pushes_and_outages_over_git_daemon() {
     );
     let policy = Policy::from_config(&cfg);
     let live = Arc::new(Live::new());
-    let handle = Syncer::new(&cfg, live.clone())
+    let metrics = Metrics::new();
+    let parts = Parts {
+        metrics: Some(metrics.sync.clone()),
+        ..Parts::default()
+    };
+    let handle = Syncer::with_parts(&cfg, live.clone(), parts)
         .start()
         .expect("threads start");
     let trigger = handle.trigger();
     let body = review_body();
 
     wait_for("first snapshot", Duration::from_secs(30), || {
-        trigger.status().is_ready()
+        trigger.is_ready()
     });
     let (verdict, revision) = ask(&live, &policy, &body).expect("snapshot");
     assert_eq!(verdict, Verdict::Denied);
@@ -275,7 +282,7 @@ fn follows_pushes_force_pushes_and_outages_over_git_daemon() {
     let (verdict, revision) = ask(&live, &policy, &body).expect("still served");
     assert_eq!(verdict, Verdict::Denied);
     assert!(revision.contains(short(&first)), "{revision}");
-    let metrics = trigger.metrics().encode();
+    let metrics = metrics.encode();
     assert!(
         metrics.contains(r#"driftgate_source_syncs_total{source="fleet",result="failure"}"#),
         "{metrics}"
@@ -291,9 +298,12 @@ fn follows_pushes_force_pushes_and_outages_over_git_daemon() {
         )),
         "{metrics}"
     );
-    let problems = trigger.status().problems();
-    eprintln!("while the remote is down: {problems:?}");
-    assert!(problems.iter().any(|p| p.contains("fetch")), "{problems:?}");
+    let detail = trigger.status().render(SystemTime::now());
+    eprintln!("while the remote is down: {detail}");
+    assert!(
+        detail.contains("last attempt failed (") && detail.contains("fetch"),
+        "{detail}"
+    );
 
     // A commit lands while the remote is down; when it comes back, both are picked up.
     let third = repos.commit(&[("apps/web.yaml", &deployment(5)), ("apps/extra.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra, namespace: shop}\ndata: {a: b}\n")], "back to five");
@@ -358,7 +368,7 @@ fn sync_endpoint_checks_the_github_signature() {
         .expect("threads start");
     let trigger = handle.trigger();
     wait_for("first snapshot", Duration::from_secs(20), || {
-        trigger.status().is_ready()
+        trigger.is_ready()
     });
     assert!(live
         .load()
@@ -783,12 +793,23 @@ fn pinned_source_follows_what_flux_applied_over_git_daemon() {
     );
     let policy = Policy::from_config(&cfg);
     let live = Arc::new(Live::new());
-    let mut syncer = Syncer::with_kube_config(&cfg, live.clone(), Some(fixtures.kube_config()));
+    let mut syncer = Syncer::with_parts(
+        &cfg,
+        live.clone(),
+        Parts {
+            kube_config: Some(fixtures.kube_config()),
+            ..Parts::default()
+        },
+    );
     let trigger = syncer.trigger();
     let body = review_body();
 
     // The branch is ahead; the snapshot is what Flux applied.
-    assert!(syncer.sync_once(), "{:?}", trigger.status().problems());
+    assert!(
+        syncer.sync_once(),
+        "{}",
+        trigger.status().render(SystemTime::now())
+    );
     let (verdict, revision) = ask(&live, &policy, &body).expect("served");
     assert_eq!(
         (verdict, revision),
@@ -800,7 +821,11 @@ fn pinned_source_follows_what_flux_applied_over_git_daemon() {
         KUSTOMIZATION,
         flux_kustomization(&format!("main@sha1:{ahead}")),
     );
-    assert!(syncer.sync_once(), "{:?}", trigger.status().problems());
+    assert!(
+        syncer.sync_once(),
+        "{}",
+        trigger.status().render(SystemTime::now())
+    );
     let (verdict, revision) = ask(&live, &policy, &body).expect("served");
     assert_eq!(
         (verdict, revision),
@@ -813,7 +838,11 @@ fn pinned_source_follows_what_flux_applied_over_git_daemon() {
         KUSTOMIZATION,
         flux_kustomization(&format!("main@sha1:{later}")),
     );
-    assert!(syncer.sync_once(), "{:?}", trigger.status().problems());
+    assert!(
+        syncer.sync_once(),
+        "{}",
+        trigger.status().render(SystemTime::now())
+    );
     assert!(live
         .load()
         .expect("live")
@@ -847,7 +876,7 @@ fn pinned_source_follows_what_flux_applied_over_git_daemon() {
     assert!(
         syncer.sync_once(),
         "{:?}",
-        syncer.trigger().status().problems()
+        syncer.trigger().status().render(SystemTime::now())
     );
     assert!(live
         .load()
@@ -875,7 +904,7 @@ fn unreachable_https_remote_fails_without_leaking_the_token() {
     assert!(!syncer.sync_once());
     assert!(live.load().is_none(), "nothing to serve yet");
     let trigger = syncer.trigger();
-    assert!(!trigger.status().is_ready());
+    assert!(!trigger.is_ready());
     let error = trigger
         .status()
         .get("fleet")

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use super::changes::{self, Changes};
 use super::metrics::{self, SyncMetrics};
 use super::source::{Outcome, SourceSync};
-use super::status::{unix_now, StatusBoard};
 use crate::config::Config;
 use crate::snapshot::{Live, Snapshot, SourceState};
+use crate::status::SyncStatus;
 
 /// Wakes the source threads: a generation bumped by "sync now", and the stop flag.
 #[derive(Debug, Default)]
@@ -38,8 +38,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug)]
 struct Shared {
     live: Arc<Live>,
-    status: Arc<StatusBoard>,
-    metrics: Arc<SyncMetrics>,
+    status: Arc<SyncStatus>,
+    metrics: SyncMetrics,
     signal: Signal,
     /// The last good state of each source, in configuration order.
     good: Mutex<Vec<Option<SourceState>>>,
@@ -59,12 +59,18 @@ impl Trigger {
         self.shared.signal.cond.notify_all();
     }
 
-    pub fn status(&self) -> &Arc<StatusBoard> {
+    pub fn status(&self) -> &Arc<SyncStatus> {
         &self.shared.status
     }
 
-    pub fn metrics(&self) -> &Arc<SyncMetrics> {
+    pub fn metrics(&self) -> &SyncMetrics {
         &self.shared.metrics
+    }
+
+    /// True once a snapshot holding every source is live (and from then on: a failing sync
+    /// keeps the last good snapshot serving).
+    pub fn is_ready(&self) -> bool {
+        self.shared.live.load().is_some()
     }
 
     pub fn live(&self) -> &Arc<Live> {
@@ -87,22 +93,36 @@ pub struct Syncer {
     workers: Vec<Worker>,
 }
 
+/// What a `Syncer` reports into and reads with; defaults are private to the syncer.
+#[derive(Debug, Default)]
+pub struct Parts {
+    /// Per-source status shared with `/readyz`.
+    pub status: Option<Arc<SyncStatus>>,
+    /// Series registered in the server's registry (`Metrics::sync`).
+    pub metrics: Option<SyncMetrics>,
+    /// Used by pinned sources instead of the inferred cluster configuration (tests).
+    pub kube_config: Option<kube::Config>,
+}
+
 impl Syncer {
+    /// A syncer with its own status and metrics (one-shot use, tests, benchmarks).
     pub fn new(config: &Config, live: Arc<Live>) -> Syncer {
-        Syncer::with_kube_config(config, live, None)
+        Syncer::with_parts(config, live, Parts::default())
     }
 
-    /// `kube_config` is used by pinned sources instead of the inferred cluster configuration.
-    pub fn with_kube_config(
-        config: &Config,
-        live: Arc<Live>,
-        kube_config: Option<kube::Config>,
-    ) -> Syncer {
-        let status = StatusBoard::new(config.sources.iter().map(|s| s.name.clone()));
+    pub fn with_parts(config: &Config, live: Arc<Live>, parts: Parts) -> Syncer {
+        let status = parts.status.unwrap_or_else(|| {
+            Arc::new(SyncStatus::new(
+                config.sources.iter().map(|s| s.name.clone()),
+            ))
+        });
+        let metrics = parts.metrics.unwrap_or_else(|| {
+            SyncMetrics::register(&mut prometheus_client::registry::Registry::default())
+        });
         let shared = Arc::new(Shared {
             live,
-            status: Arc::new(status),
-            metrics: Arc::new(SyncMetrics::default()),
+            status,
+            metrics,
             signal: Signal::default(),
             good: Mutex::new(vec![None; config.sources.len()]),
         });
@@ -113,7 +133,7 @@ impl Syncer {
             .map(|(index, source)| Worker {
                 index,
                 interval: source.interval.max(Duration::from_millis(100)),
-                sync: SourceSync::new(source.clone(), &config.cache_dir, kube_config.clone()),
+                sync: SourceSync::new(source.clone(), &config.cache_dir, parts.kube_config.clone()),
             })
             .collect();
         Syncer { shared, workers }
@@ -172,29 +192,30 @@ impl SyncHandle {
         self.trigger.clone()
     }
 
-    /// Stops the threads and waits for attempts in flight to finish.
+    /// Stops the threads and waits for attempts in flight to finish (a fetch from a dead
+    /// server can take until its timeout).
     pub fn shutdown(mut self) {
-        self.stop_and_join();
-    }
-
-    fn stop_and_join(&mut self) {
-        {
-            let shared = &self.trigger.shared;
-            let mut state = lock(&shared.signal.state);
-            state.stop = true;
-            shared.signal.cond.notify_all();
-        }
+        self.stop();
         for thread in self.threads.drain(..) {
             if thread.join().is_err() {
                 tracing::error!("a sync thread panicked");
             }
         }
     }
+
+    fn stop(&self) {
+        let shared = &self.trigger.shared;
+        let mut state = lock(&shared.signal.state);
+        state.stop = true;
+        shared.signal.cond.notify_all();
+    }
 }
 
+/// Dropping stops the threads after their current attempt without waiting for it, so a
+/// process shutting down is never held by a slow remote.
 impl Drop for SyncHandle {
     fn drop(&mut self) {
-        self.stop_and_join();
+        self.stop();
     }
 }
 
@@ -246,8 +267,8 @@ impl Worker {
         let seconds = started.elapsed().as_secs_f64();
         let ok = result.is_ok();
         let previous = shared.status.get(&name).unwrap_or_default();
-        let now = unix_now();
-        let status = shared.status.update(self.index, |s| {
+        let now = std::time::SystemTime::now();
+        let status = shared.status.update(&name, |s| {
             s.last_attempt = Some(now);
             match &result {
                 Ok(new) => {
@@ -337,7 +358,6 @@ fn merge(
             let old = shared.live.load();
             let changes = changes::count(old.as_deref(), &snapshot, &name);
             shared.live.store(Arc::new(snapshot));
-            shared.status.set_ready();
             Ok(changes)
         }
         Err(e) => {

@@ -1,5 +1,5 @@
-//! The sync side's Prometheus metrics, typed by label structs. Kept in one struct that
-//! registers itself, so the server's registry can take it whole.
+//! The sync side's Prometheus metrics, typed by label structs; registered into the crate's
+//! `driftgate`-prefixed registry as `Metrics::sync`. Cloning shares the series.
 
 use std::sync::atomic::AtomicU64;
 
@@ -40,7 +40,7 @@ impl MetricConstructor<Histogram> for DurationBuckets {
 
 type Timestamp = Gauge<f64, AtomicU64>;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SyncMetrics {
     /// 1 for the revision each source serves; the old revision's series is removed.
     pub revision_info: Family<RevisionLabels, Gauge>,
@@ -52,18 +52,12 @@ pub struct SyncMetrics {
     pub syncs: Family<ResultLabels, Counter>,
 }
 
-impl Default for SyncMetrics {
-    fn default() -> Self {
-        SyncMetrics {
-            revision_info: Family::default(),
-            last_attempt: Family::default(),
-            last_success: Family::default(),
-            duration: Family::new_with_constructor(DurationBuckets),
-            objects: Family::default(),
-            consecutive_failures: Family::default(),
-            syncs: Family::default(),
-        }
-    }
+/// Seconds since the Unix epoch, for the timestamp gauges.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 pub fn source(name: &str) -> SourceLabels {
@@ -73,43 +67,49 @@ pub fn source(name: &str) -> SourceLabels {
 }
 
 impl SyncMetrics {
-    /// Registers every metric under its full `driftgate_…` name (use an unprefixed registry).
-    pub fn register(&self, registry: &mut Registry) {
+    /// Registers every metric into `registry` (prefixed `driftgate` by the caller).
+    pub fn register(registry: &mut Registry) -> SyncMetrics {
+        let m = SyncMetrics {
+            revision_info: Family::default(),
+            last_attempt: Family::default(),
+            last_success: Family::default(),
+            duration: Family::new_with_constructor(DurationBuckets),
+            objects: Family::default(),
+            consecutive_failures: Family::default(),
+            syncs: Family::default(),
+        };
         registry.register(
-            "driftgate_source_revision_info",
+            "source_revision_info",
             "The revision each source serves (value 1)",
-            self.revision_info.clone(),
+            m.revision_info.clone(),
         );
         registry.register(
-            "driftgate_source_last_sync_attempt_timestamp_seconds",
+            "source_last_sync_attempt_timestamp_seconds",
             "Unix time of the last sync attempt",
-            self.last_attempt.clone(),
+            m.last_attempt.clone(),
         );
         registry.register(
-            "driftgate_source_last_sync_success_timestamp_seconds",
+            "source_last_sync_success_timestamp_seconds",
             "Unix time of the last successful sync",
-            self.last_success.clone(),
+            m.last_success.clone(),
         );
         registry.register(
-            "driftgate_source_sync_duration_seconds",
+            "source_sync_duration_seconds",
             "Time a sync attempt took (fetch, read, index)",
-            self.duration.clone(),
+            m.duration.clone(),
         );
         registry.register(
-            "driftgate_source_objects",
+            "source_objects",
             "Objects the source declares in the served snapshot",
-            self.objects.clone(),
+            m.objects.clone(),
         );
         registry.register(
-            "driftgate_source_consecutive_failures",
+            "source_consecutive_failures",
             "Sync attempts failed in a row (0 when the last succeeded)",
-            self.consecutive_failures.clone(),
+            m.consecutive_failures.clone(),
         );
-        registry.register(
-            "driftgate_source_syncs",
-            "Sync attempts by result",
-            self.syncs.clone(),
-        );
+        registry.register("source_syncs", "Sync attempts by result", m.syncs.clone());
+        m
     }
 
     /// Moves the source's revision series to `revision`.
@@ -130,7 +130,7 @@ impl SyncMetrics {
 
     pub fn record_attempt(&self, name: &str, seconds: f64, ok: bool, failures: u64) {
         let labels = source(name);
-        let now = super::status::unix_now();
+        let now = unix_now();
         self.last_attempt.get_or_create(&labels).set(now);
         if ok {
             self.last_success.get_or_create(&labels).set(now);
@@ -146,29 +146,18 @@ impl SyncMetrics {
             })
             .inc();
     }
-
-    /// The metrics in Prometheus text form, for tests and a standalone admin port.
-    pub fn encode(&self) -> String {
-        let mut registry = Registry::default();
-        self.register(&mut registry);
-        let mut out = String::new();
-        // Encoding into a String cannot fail for these metric types.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
-        out
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn revision_series_moves() {
-        let m = SyncMetrics::default();
+        let metrics = crate::metrics::Metrics::new();
+        let m = &metrics.sync;
         m.set_revision("fleet", None, "main@sha1:aaaa");
         m.set_revision("fleet", Some("main@sha1:aaaa"), "main@sha1:bbbb");
         m.record_attempt("fleet", 0.2, false, 3);
-        let text = m.encode();
+        let text = metrics.encode();
         assert!(
             text.contains(
                 r#"driftgate_source_revision_info{source="fleet",revision="main@sha1:bbbb"} 1"#
