@@ -357,7 +357,20 @@ fn merge(
         Ok(snapshot) => {
             let old = shared.live.load();
             let changes = changes::count(old.as_deref(), &snapshot, &name);
+            let first = old.is_none().then(|| {
+                (
+                    snapshot.revision_label().to_string(),
+                    snapshot.len(),
+                    snapshot.errors.clone(),
+                )
+            });
             shared.live.store(Arc::new(snapshot));
+            if let Some((revision, objects, errors)) = first {
+                for error in &errors {
+                    tracing::warn!(file = %error.file, line = error.line, "skipped: {}", error.message);
+                }
+                tracing::info!(revision, objects, "declared state loaded; ready");
+            }
             Ok(changes)
         }
         Err(e) => {
