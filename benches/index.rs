@@ -142,11 +142,20 @@ fn generate(dir: &Path, size: usize) -> Result<(), String> {
 }
 
 fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+/// Resident memory now: what the index holds between syncs.
+fn rss_mb() -> f64 {
+    status_mb("VmRSS:")
+}
+
+fn status_mb(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
@@ -205,14 +214,17 @@ fn run(size: usize) -> Result<(), String> {
     }
     let reindex = started.elapsed();
     let reparsed = syncer.last_parsed();
+    let held = rss_mb();
 
     println!(
         "objects {size:>7}: generate {:>7.2?}  initial index {:>7.2?}  unchanged poll {:>7.2?}  \
-         one-file re-index {:>7.2?} (parsed {reparsed:?})  peak RSS {:.0} MB (before indexing {:.0} MB)",
+         one-file re-index {:>7.2?} (parsed {reparsed:?})  RSS held {:.0} MB, peak {:.0} MB \
+         (before indexing {:.0} MB)",
         generated,
         initial,
         unchanged,
         reindex,
+        held,
         peak_rss_mb(),
         rss_before
     );

@@ -865,6 +865,24 @@ fn pinned_source_follows_what_flux_applied_over_git_daemon() {
         .revision_label()
         .contains(short(&later)));
 
+    // No ref: the remote's HEAD is followed.
+    let cfg = config(
+        &format!("{{name: fleet, url: \"git://127.0.0.1:{port}/served.git\"}}"),
+        &cache.path().join("head"),
+    );
+    let live = Arc::new(Live::new());
+    let mut syncer = Syncer::new(&cfg, live.clone());
+    assert!(
+        syncer.sync_once(),
+        "{}",
+        syncer.trigger().status().render(SystemTime::now())
+    );
+    assert_eq!(
+        live.load().expect("live").revision_label(),
+        format!("main@sha1:{}", short(&later)),
+        "HEAD is labelled with the branch it points to"
+    );
+
     // A source whose ref is a commit id is fetched by id into an empty cache.
     let cache = tempfile::tempdir().expect("tempdir");
     let cfg = config(

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
+use gix::bstr::ByteSlice;
 use sha2::{Digest, Sha256};
 
 use crate::config::Source;
@@ -120,15 +121,27 @@ pub fn open_cache(source: &Source, cache: &Path) -> Result<gix::Repository> {
     gix::init_bare(cache).map_err(|e| cache_err(e.to_string()))
 }
 
+/// What the source's ref points to on the remote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tip {
+    pub commit: gix::ObjectId,
+    /// The branch a symbolic ref (`HEAD`) pointed to, for labels (`main@sha1:…`).
+    pub branch: Option<String>,
+}
+
 /// Fetches the source's ref into the cache and returns the commit it points to. A branch
 /// or tag always asks the remote (it may have moved, or been force-pushed or deleted); a commit
 /// id is fetched only when the cache does not hold it yet.
-pub fn fetch_ref(repo: &gix::Repository, source: &Source) -> Result<gix::ObjectId> {
+pub fn fetch_ref(repo: &gix::Repository, source: &Source) -> Result<Tip> {
     if let Some(id) = as_commit_id(&source.git_ref) {
-        return fetch_commit(repo, source, id);
+        return fetch_commit(repo, source, id).map(|commit| Tip {
+            commit,
+            branch: None,
+        });
     }
     let spec = format!("+{}:{TIP_REF}", source.git_ref);
-    fetch(repo, source, &spec, &source.git_ref)?;
+    let target = fetch(repo, source, &spec, &source.git_ref)?;
+    let branch = target.map(|t| t.strip_prefix("refs/heads/").unwrap_or(&t).to_string());
     let not_found = || Error::NotFound {
         source_name: source.name.clone(),
         url: redact_url(&source.url),
@@ -136,7 +149,10 @@ pub fn fetch_ref(repo: &gix::Repository, source: &Source) -> Result<gix::ObjectI
     };
     let mut reference = repo.find_reference(TIP_REF).map_err(|_| not_found())?;
     let commit = reference.peel_to_commit().map_err(|_| not_found())?;
-    Ok(commit.id)
+    Ok(Tip {
+        commit: commit.id,
+        branch,
+    })
 }
 
 /// Makes sure `id` is in the cache, fetching it by id if needed (servers with protocol v2
@@ -169,7 +185,13 @@ pub fn has_commit(repo: &gix::Repository, id: gix::ObjectId) -> bool {
         .is_some_and(|o| o.kind == gix::object::Kind::Commit)
 }
 
-fn fetch(repo: &gix::Repository, source: &Source, refspec: &str, what: &str) -> Result<()> {
+/// Fetches `refspec`; returns the target of the matched remote ref when it is symbolic.
+fn fetch(
+    repo: &gix::Repository,
+    source: &Source,
+    refspec: &str,
+    what: &str,
+) -> Result<Option<String>> {
     let fetch_err = |message: String| Error::Fetch {
         source_name: source.name.clone(),
         url: redact_url(&source.url),
@@ -196,12 +218,17 @@ fn fetch(repo: &gix::Repository, source: &Source, refspec: &str, what: &str) -> 
         super::credentials::answer(action, &username, token.as_ref())
     });
     let interrupt = AtomicBool::new(false);
-    connection
+    let outcome = connection
         .prepare_fetch(gix::progress::Discard, Default::default())
         .map_err(|e| fetch_err(describe(&e)))?
         .receive(gix::progress::Discard, &interrupt)
         .map_err(|e| fetch_err(describe(&e)))?;
-    Ok(())
+    Ok(outcome
+        .ref_map
+        .mappings
+        .iter()
+        .find_map(|m| m.remote.as_target())
+        .map(|t| t.to_str_lossy().into_owned()))
 }
 
 /// The URL without a password or token written into it, for errors and logs.

@@ -57,6 +57,8 @@ pub struct SourceSync {
     kube_config: Option<kube::Config>,
     /// The commit whose state is being served; set by the engine once it is merged.
     served: Option<gix::ObjectId>,
+    /// The branch the remote's `HEAD` pointed to at the last fetch, for labels.
+    remote_branch: Option<String>,
 }
 
 impl SourceSync {
@@ -68,6 +70,7 @@ impl SourceSync {
             pins: None,
             kube_config,
             served: None,
+            remote_branch: None,
         }
     }
 
@@ -128,10 +131,16 @@ impl SourceSync {
                     Some(id) => {
                         // Usually the tip of the tracked branch brings it (its error, if any,
                         // is superseded by fetching the commit by id); else ask by id.
-                        let _ = remote::fetch_ref(&repo, &self.source);
+                        if let Ok(tip) = remote::fetch_ref(&repo, &self.source) {
+                            self.remote_branch = tip.branch;
+                        }
                         remote::fetch_commit(&repo, &self.source, id)?
                     }
-                    None => remote::fetch_ref(&repo, &self.source)?,
+                    None => {
+                        let tip = remote::fetch_ref(&repo, &self.source)?;
+                        self.remote_branch = tip.branch;
+                        tip.commit
+                    }
                 };
                 Ok((repo, id))
             }
@@ -142,7 +151,10 @@ impl SourceSync {
         let commit = git::find_commit(repo, &self.source, commit_id)?;
         let label_ref = match &self.location {
             Location::Local(_) => git::display_ref(repo, &self.source),
-            Location::Remote { .. } => self.source.git_ref.clone(),
+            Location::Remote { .. } => self
+                .remote_branch
+                .clone()
+                .unwrap_or_else(|| self.source.git_ref.clone()),
         };
         Ok(git::read_commit(
             repo,
