@@ -23,6 +23,7 @@ pub mod admission;
 pub mod cli;
 pub mod config;
 pub mod declare;
+pub mod demo;
 pub mod drift;
 pub mod git;
 pub mod kinds;
