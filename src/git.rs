@@ -171,7 +171,9 @@ pub fn tree_files(
 pub enum EntryKind {
     Tree,
     Blob,
-    /// Symlinks and submodules: never followed, never exported.
+    /// Never followed, never exported: a link could point out of the tree.
+    Link,
+    /// Submodules.
     Other,
 }
 
@@ -209,6 +211,8 @@ pub fn tree_entries(commit: &gix::Commit<'_>, source: &Source) -> Result<Vec<Tre
             EntryKind::Tree
         } else if e.mode.is_blob() {
             EntryKind::Blob
+        } else if e.mode.is_link() {
+            EntryKind::Link
         } else {
             EntryKind::Other
         },

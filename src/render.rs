@@ -134,7 +134,17 @@ pub fn declare(
         None => {
             let planned = plan::plan(&index, &scope, source.render, read)
                 .map_err(|e| e.into_error(&source.name))?;
-            let mut state = declarer.declare(source, revision, &planned.plain, Vec::new(), read);
+            let links = planned
+                .links
+                .iter()
+                .map(|file| FileError {
+                    source: source.name.clone(),
+                    file: file.clone(),
+                    line: 0,
+                    message: "symlink: not followed (declare the file itself)".into(),
+                })
+                .collect();
+            let mut state = declarer.declare(source, revision, &planned.plain, links, read);
             for build in planned.roots {
                 let rendered = render(source, &index, &build, &mut declarer.renderer, read)?;
                 add_rendered(&mut state, &rendered);

@@ -61,13 +61,12 @@ pub fn export(
                     match k {
                         EntryKind::Tree => make_dir(&target(dest, p)?)?,
                         EntryKind::Blob => write(dest, p, blob, read, &mut total)?,
-                        // Symlinks are not followed: a link could point out of the export.
-                        EntryKind::Other => {}
+                        EntryKind::Link | EntryKind::Other => {}
                     }
                 }
             }
             EntryKind::Blob => write(dest, path, *id, read, &mut total)?,
-            EntryKind::Other => {}
+            EntryKind::Link | EntryKind::Other => {}
         }
     }
     Ok(())

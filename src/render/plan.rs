@@ -263,6 +263,8 @@ impl NotAKustomization {
 pub struct Planned {
     pub roots: Vec<Build>,
     pub plain: Vec<TreeFile>,
+    /// Plain paths named like manifests that are symlinks: reported, never followed.
+    pub links: Vec<String>,
 }
 
 /// Plans the reading of `scope` (cleaned configured paths; `""` is the whole tree).
@@ -323,12 +325,19 @@ pub fn plan(
         })
         .collect();
     let mut plain = BTreeMap::new();
+    let mut links = BTreeSet::new();
     for s in scope {
         let files: Vec<(&str, EntryKind, ObjectId)> = match index.get(s) {
-            Some((EntryKind::Blob, id)) => vec![(s.as_str(), EntryKind::Blob, id)],
+            Some((kind, id)) if kind != EntryKind::Tree => vec![(s.as_str(), kind, id)],
             _ => index.beneath(s).collect(),
         };
         for (path, kind, id) in files {
+            if kind == EntryKind::Link
+                && parse::is_manifest_path(path)
+                && !roots.iter().any(|r| r.inputs.covers(path))
+            {
+                links.insert(path.to_string());
+            }
             if kind != EntryKind::Blob
                 || !parse::is_manifest_path(path)
                 || parse::is_kustomization_file(path)
@@ -346,6 +355,7 @@ pub fn plan(
             .into_iter()
             .map(|(path, id)| super::plain_file(&path, id))
             .collect(),
+        links: links.into_iter().collect(),
     })
 }
 
@@ -402,6 +412,7 @@ mod tests {
             ("common", Tree, 5),
             ("common/cm.yaml", Blob, 15),
             ("loose.yaml", Blob, 16),
+            ("apps/link.yaml", EntryKind::Link, 17),
         ]);
         let read = |blob: ObjectId| -> Result<Vec<u8>, String> {
             if blob == id(12) {
@@ -419,6 +430,7 @@ mod tests {
         assert_eq!(inputs.remote, ["https://github.com/x/y//z?ref=v1"]);
         let plain: Vec<_> = planned.plain.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(plain, ["loose.yaml"]);
+        assert_eq!(planned.links, ["apps/link.yaml"]);
 
         let only_base = plan(&idx, &["apps/base".into()], Render::Auto, &read).expect("plans");
         assert_eq!(only_base.roots.len(), 1);
