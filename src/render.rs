@@ -49,6 +49,14 @@ pub enum Error {
         dir: String,
         url: String,
     },
+    #[error(
+        "source {source_name}: {dir} (kustomize): resource {path:?} lies outside the repository"
+    )]
+    OutsideTree {
+        source_name: String,
+        dir: String,
+        path: String,
+    },
     #[error("source {source_name}: {dir} (kustomize): cannot export the inputs: {source}")]
     Export {
         source_name: String,
@@ -211,6 +219,13 @@ pub fn render(
                 url: url.clone(),
             });
         }
+    }
+    if let Some(path) = build.inputs.outside.first() {
+        return Err(Error::OutsideTree {
+            source_name: source.name.clone(),
+            dir: dir_label,
+            path: path.clone(),
+        });
     }
     // Remote bases are not content-addressed by the tree, so their output is never cached.
     let key = build.inputs.remote.is_empty().then(|| {

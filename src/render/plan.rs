@@ -125,6 +125,9 @@ pub struct Inputs {
     pub entries: BTreeMap<String, (EntryKind, ObjectId)>,
     /// Resource entries that are URLs, not paths of this tree.
     pub remote: Vec<String>,
+    /// Resource entries that climb above the repository root: kustomize would read the host's
+    /// file system there, so such a build is refused.
+    pub outside: Vec<String>,
 }
 
 impl Inputs {
@@ -173,6 +176,13 @@ pub fn inputs(
             // An unreadable or broken kustomization is kustomize's to report, with its message.
             let Ok(bytes) = read(blob) else { continue };
             for (text, is_resource) in references(&bytes) {
+                if is_resource
+                    && !looks_remote(&text)
+                    && resolve(&kdir, &text).is_none()
+                    && !inputs.outside.contains(&text)
+                {
+                    inputs.outside.push(text.clone());
+                }
                 let mut found = false;
                 let after_eq = text.split_once('=').map(|(_, p)| p);
                 for candidate in std::iter::once(text.as_str()).chain(after_eq) {
@@ -437,5 +447,11 @@ mod tests {
         assert_eq!(only_base.roots[0].dir, "apps/base");
         let err = plan(&idx, &["common".into()], Render::Kustomize, &read).expect_err("no file");
         assert_eq!(err, NotAKustomization("common".into()));
+
+        let escaping = |_: ObjectId| -> Result<Vec<u8>, String> {
+            Ok(b"resources: [../../../../etc, /abs]\n".to_vec())
+        };
+        let planned = plan(&idx, &["apps/prod".into()], Render::Auto, &escaping).expect("plans");
+        assert_eq!(planned.roots[0].inputs.outside, ["../../../../etc", "/abs"]);
     }
 }
