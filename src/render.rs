@@ -23,7 +23,9 @@ pub mod kustomize;
 pub mod plan;
 pub mod postbuild;
 
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use gix::ObjectId;
@@ -153,9 +155,10 @@ pub fn declare(
                 })
                 .collect();
             let mut state = declarer.declare(source, revision, &planned.plain, links, read);
-            for build in planned.roots {
-                let rendered = render(source, &index, &build, &mut declarer.renderer, read)?;
-                add_rendered(&mut state, &rendered);
+            let rendered =
+                render_all(source, &index, &planned.roots, &mut declarer.renderer, read)?;
+            for r in &rendered {
+                add_rendered(&mut state, r);
             }
             state
         }
@@ -202,91 +205,167 @@ fn add_rendered(state: &mut SourceState, rendered: &Rendered) {
     state.objects.extend(rendered.objects.iter().cloned());
 }
 
-/// Renders one build, from the cache when its inputs are unchanged.
-pub fn render(
+/// Renders builds, each from the cache when its inputs are unchanged. Exports are written one
+/// after the other (the object database is read from this thread), then the kustomize runs go
+/// in parallel, a few at a time: a cold sync of many overlays is bound by them.
+pub fn render_all(
     source: &Source,
     index: &TreeIndex,
-    build: &Build,
+    builds: &[Build],
     renderer: &mut Renderer,
     read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
-) -> Result<Rendered> {
-    let dir_label = display_dir(&build.dir);
+) -> Result<Vec<Rendered>> {
+    let mut results: Vec<Option<Rendered>> = vec![None; builds.len()];
+    let mut pending = Vec::new();
+    for (i, build) in builds.iter().enumerate() {
+        refuse(source, build)?;
+        // Remote bases are not content-addressed by the tree, so their output is never cached.
+        let key = build.inputs.remote.is_empty().then(|| {
+            cache::key(
+                &source.kustomize_command,
+                &build.dir,
+                build.flux.as_ref(),
+                &build.inputs,
+            )
+        });
+        if let Some(hit) = key.as_ref().and_then(|k| renderer.cache.get(k)) {
+            results[i] = Some(hit);
+            continue;
+        }
+        pending.push((i, key, export_build(source, index, build, read)?));
+    }
+    let jobs: Vec<(&Path, String)> = pending
+        .iter()
+        .map(|(i, _, tmp)| (tmp.path(), run_dir(&builds[*i].dir)))
+        .collect();
+    let outputs = run_parallel(&source.kustomize_command, &jobs, &renderer.limits);
+    for ((i, key, tmp), output) in pending.into_iter().zip(outputs) {
+        drop(tmp);
+        let build = &builds[i];
+        let output = output.map_err(|e| Error::Run {
+            source_name: source.name.clone(),
+            dir: display_dir(&build.dir),
+            source: e,
+        })?;
+        let rendered = finish(source, build, &output)?;
+        if let Some(k) = key {
+            renderer.cache.insert(k, rendered.clone());
+        }
+        results[i] = Some(rendered);
+    }
+    Ok(results.into_iter().flatten().collect())
+}
+
+/// What a build may never do, whatever its output would be.
+fn refuse(source: &Source, build: &Build) -> Result<()> {
+    if let Some(path) = build.inputs.outside.first() {
+        return Err(Error::OutsideTree {
+            source_name: source.name.clone(),
+            dir: display_dir(&build.dir),
+            path: path.clone(),
+        });
+    }
     if let Some(url) = build.inputs.remote.first() {
         if !source.allow_remote_bases {
             return Err(Error::RemoteBase {
                 source_name: source.name.clone(),
-                dir: dir_label,
+                dir: display_dir(&build.dir),
                 url: url.clone(),
             });
         }
     }
-    if let Some(path) = build.inputs.outside.first() {
-        return Err(Error::OutsideTree {
-            source_name: source.name.clone(),
-            dir: dir_label,
-            path: path.clone(),
-        });
-    }
-    // Remote bases are not content-addressed by the tree, so their output is never cached.
-    let key = build.inputs.remote.is_empty().then(|| {
-        cache::key(
-            &source.kustomize_command,
-            &build.dir,
-            build.flux.as_ref(),
-            &build.inputs,
-        )
-    });
-    if let Some(hit) = key.as_ref().and_then(|k| renderer.cache.get(k)) {
-        return Ok(hit);
-    }
+    Ok(())
+}
+
+/// Writes the build's inputs (and Flux's changes) to a temporary directory, removed on drop.
+fn export_build(
+    source: &Source,
+    index: &TreeIndex,
+    build: &Build,
+    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+) -> Result<tempfile::TempDir> {
+    let export_err = |e: export::Error| Error::Export {
+        source_name: source.name.clone(),
+        dir: display_dir(&build.dir),
+        source: e,
+    };
     let tmp = tempfile::Builder::new()
         .prefix("driftgate-render-")
         .tempdir()
-        .map_err(|e| Error::Export {
-            source_name: source.name.clone(),
-            dir: dir_label.clone(),
-            source: export::Error::Io(e),
-        })?;
-    let export_err = |source_err: export::Error| Error::Export {
-        source_name: source.name.clone(),
-        dir: dir_label.clone(),
-        source: source_err,
-    };
+        .map_err(|e| export_err(export::Error::Io(e)))?;
     export::export(index, &build.inputs, tmp.path(), read).map_err(export_err)?;
     if let Some(options) = &build.flux {
         flux::prepare(tmp.path(), &build.dir, index, options).map_err(export_err)?;
     }
-    let run_dir = if build.dir.is_empty() {
+    Ok(tmp)
+}
+
+/// The directory argument given to kustomize, relative to the export.
+fn run_dir(dir: &str) -> String {
+    if dir.is_empty() {
         ".".to_string()
     } else {
-        build.dir.clone()
-    };
-    let output = kustomize::run(
-        &source.kustomize_command,
-        tmp.path(),
-        &run_dir,
-        &renderer.limits,
-    )
-    .map_err(|e| Error::Run {
-        source_name: source.name.clone(),
-        dir: dir_label.clone(),
-        source: e,
-    })?;
-    drop(tmp);
+        dir.to_string()
+    }
+}
+
+/// Most kustomize runs at once; each is a process of its own.
+const MAX_PARALLEL: usize = 4;
+
+fn run_parallel(
+    command: &[String],
+    jobs: &[(&Path, String)],
+    limits: &Limits,
+) -> Vec<Result<Vec<u8>, kustomize::Error>> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, MAX_PARALLEL)
+        .min(jobs.len());
+    if workers <= 1 {
+        return jobs
+            .iter()
+            .map(|(root, dir)| kustomize::run(command, root, dir, limits))
+            .collect();
+    }
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((root, dir)) = jobs.get(i) else {
+                    break;
+                };
+                let _ = tx.send((i, kustomize::run(command, root, dir, limits)));
+            });
+        }
+    });
+    drop(tx);
+    let mut out: Vec<Option<Result<Vec<u8>, kustomize::Error>>> =
+        (0..jobs.len()).map(|_| None).collect();
+    for (i, result) in rx {
+        out[i] = Some(result);
+    }
+    out.into_iter()
+        .map(|r| r.unwrap_or(Err(kustomize::Error::Lost)))
+        .collect()
+}
+
+/// Flux's post-build step, then the output to objects.
+fn finish(source: &Source, build: &Build, output: &[u8]) -> Result<Rendered> {
     let output = match &build.flux {
-        Some(options) => flux::post_build(&output, options).map_err(|message| Error::Output {
+        Some(options) => flux::post_build(output, options).map_err(|message| Error::Output {
             source_name: source.name.clone(),
-            dir: dir_label.clone(),
+            dir: display_dir(&build.dir),
             line: 0,
             message,
         })?,
-        None => output,
+        None => output.to_vec(),
     };
-    let rendered = parse_output(&source.name, &build.dir, &output)?;
-    if let Some(k) = key {
-        renderer.cache.insert(k, rendered.clone());
-    }
-    Ok(rendered)
+    parse_output(&source.name, &build.dir, &output)
 }
 
 /// The rendered YAML stream to objects that remember the kustomization directory.

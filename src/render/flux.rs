@@ -276,23 +276,19 @@ pub fn declare(
         ..SourceState::default()
     };
     let mut built: HashSet<(String, String)> = HashSet::new();
-    let renderer = &mut declarer.renderer;
-    let mut build = |dir: &str, options: BuildOptions, state: &mut SourceState| -> Result<()> {
+    let mut round: Vec<Build> = Vec::new();
+    let mut queue = |dir: &str, options: BuildOptions, round: &mut Vec<Build>| {
         let id = (
             dir.to_string(),
             serde_json::to_string(&options).unwrap_or_default(),
         );
-        if !built.insert(id) {
-            return Ok(());
+        if built.insert(id) {
+            round.push(Build {
+                dir: dir.to_string(),
+                inputs: plan::inputs(index, dir, read),
+                flux: Some(options),
+            });
         }
-        let build = Build {
-            dir: dir.to_string(),
-            inputs: plan::inputs(index, dir, read),
-            flux: Some(options),
-        };
-        let rendered = super::render(source, index, &build, renderer, read)?;
-        super::add_rendered(state, &rendered);
-        Ok(())
     };
     for dir in scope {
         if !index.is_dir(dir) {
@@ -300,19 +296,22 @@ pub fn declare(
                 "discover: flux reads directories, and {dir:?} is a file"
             )));
         }
-        build(dir, BuildOptions::default(), &mut state)?;
+        queue(dir, BuildOptions::default(), &mut round);
     }
+    // Each round renders what the previous one's Kustomizations point at.
     let mut seen: HashSet<(String, String)> = HashSet::new();
-    loop {
+    while !round.is_empty() {
+        let rendered = super::render_all(source, index, &round, &mut declarer.renderer, read)?;
+        for r in &rendered {
+            super::add_rendered(&mut state, r);
+        }
+        round.clear();
         let pending: Vec<FluxKustomization> = state
             .objects
             .iter()
             .filter_map(|o| read_kustomization(o, &source.default_namespace))
             .filter(|k| !seen.contains(&(k.namespace.clone(), k.name.clone())))
             .collect();
-        if pending.is_empty() {
-            break;
-        }
         for k in pending {
             seen.insert((k.namespace.clone(), k.name.clone()));
             let note = |message: String| FileError {
@@ -334,7 +333,7 @@ pub fn declare(
                             "postBuild.substituteFrom values live in the cluster, not in Git: only inline substitute values and ${VAR:=default} defaults are applied".into(),
                         ));
                     }
-                    build(&dir, k.options.clone(), &mut state)?;
+                    queue(&dir, k.options.clone(), &mut round);
                 }
                 Located::Elsewhere(why) => {
                     state.errors.push(note(format!(

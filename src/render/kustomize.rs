@@ -19,6 +19,8 @@ const MAX_STDERR: usize = 16 * 1024;
 pub enum Error {
     #[error("the kustomize command is empty")]
     NoCommand,
+    #[error("the render worker stopped without a result")]
+    Lost,
     #[error("cannot start {command:?}: {source}")]
     Spawn {
         command: String,
