@@ -10,6 +10,7 @@ use crate::config::{self, Config};
 
 pub mod check;
 pub mod index;
+pub mod webhook_config;
 
 /// Exit code for bad input or config.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -173,6 +174,15 @@ pub struct WebhookConfigArgs {
     /// Call the webhook at this URL instead of the Service (out-of-cluster testing).
     #[arg(long)]
     pub url: Option<String>,
+    /// `yaml`: two documents for `kubectl apply -f -`; `json`: one `v1 List`.
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub output: WebhookFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WebhookFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +230,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Index(args) => index::run(args),
+        Command::WebhookConfig(args) => webhook_config::run(args),
         other => fail(1, format!("{other:?}: not built yet")),
     }
 }

@@ -14,6 +14,7 @@
 //! - [`admission`]: the AdmissionReview wire format, the decision, the answer.
 //! - [`server`]: the TLS webhook, the admin port, metrics, shutdown.
 //! - [`tls`]: certificates (`certs`) and the rustls server configuration.
+//! - [`webhook_config`]: the Validating/MutatingWebhookConfiguration for what Git declares.
 //! - [`cli`]: the `driftgate` commands.
 #![forbid(unsafe_code)]
 
@@ -29,3 +30,4 @@ pub mod policy;
 pub mod render;
 pub mod snapshot;
 pub mod sources;
+pub mod webhook_config;
