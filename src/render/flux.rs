@@ -469,5 +469,14 @@ mod tests {
         );
         assert_eq!(parse_discover("argo"), None);
         assert_eq!(parse_discover("flux:nobody"), None);
+        let config = |discover: &str| {
+            crate::config::Config::from_yaml(
+                &format!("sources:\n  - name: s\n    url: /r\n    discover: {discover}\n"),
+                "test.yaml",
+            )
+        };
+        assert!(config("flux:infra/fleet").is_ok());
+        let err = config("argo").expect_err("bad discover is a startup error");
+        assert!(err.to_string().contains("discover"), "{err}");
     }
 }
