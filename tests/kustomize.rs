@@ -607,7 +607,7 @@ fn remote_bases_are_refused_unless_allowed() {
 
 #[test]
 fn a_render_that_hangs_or_floods_is_cut_off() {
-    let (_tmp, repo, _) = overlay_repo();
+    let (tmp, repo, _) = overlay_repo();
     let limits = Limits {
         timeout: Duration::from_secs(1),
         max_output: 1024 * 1024,
@@ -640,6 +640,29 @@ fn a_render_that_hangs_or_floods_is_cut_off() {
             started.elapsed()
         );
     }
+    // What the command started goes with it: the group is killed, not only the shell.
+    let pid_file = tmp.path().join("sleeper.pid");
+    let script = format!("sleep 30 & echo $! > {}; wait", pid_file.display());
+    let src = source(
+        &repo,
+        "main",
+        &["overlays/a"],
+        json!({"kustomizeCommand": ["sh", "-c", script, "sh"]}),
+    );
+    let mut declarer = Declarer::default();
+    declarer.renderer.limits = limits;
+    read(&src, &mut declarer).expect_err("cut off");
+    let pid = std::fs::read_to_string(&pid_file).expect("pid written");
+    let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while proc_dir.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !proc_dir.exists(),
+        "the sleeping grandchild {} survived",
+        pid.trim()
+    );
 }
 
 /// kustomize resolves YAML scalars the way yaml.rs does: `yes`/`on`/`y` stay strings, `0777` is
