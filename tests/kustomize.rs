@@ -354,7 +354,13 @@ fn flux_discovery_follows_cluster_kustomizations() {
         );
         let dirs: std::collections::BTreeSet<String> = state.objects.iter().map(dir_of).collect();
         assert!(dirs.contains("clusters/production"), "{rev}: {dirs:?}");
-        Snapshot::build(vec![state]).unwrap_or_else(|e| panic!("{rev}: {e}"));
+        let snapshot = Snapshot::build(vec![state]).unwrap_or_else(|e| panic!("{rev}: {e}"));
+        let declared = snapshot
+            .objects()
+            .find(|o| o.key.kind == "HelmRelease" && o.key.name == "podinfo")
+            .expect("podinfo declared");
+        assert_eq!(declared.key.namespace, "podinfo");
+        assert_eq!(declared.location(), "fleet: apps/production (kustomize)");
     }
 }
 
