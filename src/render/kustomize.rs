@@ -166,6 +166,10 @@ pub fn run(
             stderr,
         });
     }
+    // A successful build may still warn (deprecated fields): operators should see it once.
+    if !stderr.trim().is_empty() {
+        tracing::warn!(command = %shown, "kustomize: {}", stderr.trim());
+    }
     Ok(output)
 }
 
