@@ -368,29 +368,34 @@ fn finish(source: &Source, build: &Build, output: &[u8]) -> Result<Rendered> {
     parse_output(&source.name, &build.dir, &output)
 }
 
-/// The rendered YAML stream to objects that remember the kustomization directory.
+/// The rendered YAML stream to objects that remember the kustomization directory. Parsed one
+/// document at a time: the per-file limit on manifests is about one file someone wrote, while a
+/// build's whole output (CRD bundles) may be larger and is bounded by `Limits::max_output`.
 fn parse_output(source_name: &str, dir: &str, output: &[u8]) -> Result<Rendered> {
     let label = display_dir(dir);
-    let parsed =
-        parse::parse_file(source_name, &label, output).map_err(|e: FileError| Error::Output {
-            source_name: source_name.to_string(),
-            dir: label.clone(),
-            line: e.line,
-            message: e.message,
-        })?;
-    let objects = parsed
-        .objects
-        .into_iter()
-        .map(|mut o| {
+    let output_err = |line: usize, message: String| Error::Output {
+        source_name: source_name.to_string(),
+        dir: label.clone(),
+        line,
+        message,
+    };
+    let text = std::str::from_utf8(output).map_err(|e| output_err(0, format!("not UTF-8: {e}")))?;
+    let mut objects = Vec::new();
+    let mut skipped_documents = 0;
+    for doc in postbuild::split_documents(text) {
+        let parsed = parse::parse_file(source_name, &label, doc.as_bytes())
+            .map_err(|e: FileError| output_err(e.line, e.message))?;
+        skipped_documents += parsed.skipped_documents;
+        objects.extend(parsed.objects.into_iter().map(|mut o| {
             o.origin = Origin::Kustomize { dir: label.clone() };
             o.line = 0;
             o
-        })
-        .collect();
+        }));
+    }
     Ok(Rendered {
         dir: label,
         objects: Arc::new(objects),
-        skipped_documents: parsed.skipped_documents,
+        skipped_documents,
     })
 }
 
@@ -403,10 +408,39 @@ pub fn display_dir(dir: &str) -> String {
     }
 }
 
-/// Plain manifest files of the tree in `scope`, for sources read without rendering.
+/// A file the plan leaves to the plain reader.
 pub(crate) fn plain_file(path: &str, id: ObjectId) -> TreeFile {
     TreeFile {
         path: path.to_string(),
         blob: id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_larger_than_one_manifest_file_parses_per_document() {
+        let big = "x".repeat(parse::MAX_FILE_BYTES / 2 + 1);
+        let doc = |name: &str| {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  v: {big}\n"
+            )
+        };
+        let output = format!("{}---\n{}---\nnot: an object\n", doc("a"), doc("b"));
+        assert!(output.len() > parse::MAX_FILE_BYTES);
+        let rendered = parse_output("s", "apps/prod", output.as_bytes()).expect("parses");
+        assert_eq!(rendered.objects.len(), 2);
+        assert_eq!(rendered.skipped_documents, 1);
+        assert_eq!(
+            rendered.objects[1].origin,
+            Origin::Kustomize {
+                dir: "apps/prod".into()
+            }
+        );
+        assert_eq!(&*rendered.objects[1].file, "apps/prod");
+        let err = parse_output("s", "", b"a: [\n").expect_err("broken output");
+        assert!(err.to_string().contains(". (kustomize)"), "{err}");
     }
 }

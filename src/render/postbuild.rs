@@ -40,7 +40,7 @@ pub fn post_build(output: &[u8], options: &BuildOptions) -> Result<Vec<u8>, Stri
 }
 
 /// kustomize writes documents separated by `---` lines.
-fn split_documents(text: &str) -> Vec<&str> {
+pub(crate) fn split_documents(text: &str) -> Vec<&str> {
     let mut docs = Vec::new();
     let mut start = 0;
     let mut pos = 0;
