@@ -124,7 +124,7 @@ fn keyed(objects: &[RawObject]) -> Vec<(String, String, String, String, Value)> 
                 o.kind.clone(),
                 s("/metadata/namespace"),
                 s("/metadata/name"),
-                o.value.clone(),
+                Value::clone(&o.value),
             )
         })
         .collect();
