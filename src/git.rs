@@ -251,16 +251,28 @@ pub fn read_repo(
         git_ref: display_ref(repo, source),
         commit: commit.id.to_string(),
     };
+    declare_commit(repo, source, &commit, revision, declarer)
+}
+
+/// The declared state of one commit: its manifests read as plain files, or, when the source
+/// renders (`render`, `discover`), its kustomizations built from the whole tree.
+pub fn declare_commit(
+    repo: &gix::Repository,
+    source: &Source,
+    commit: &gix::Commit<'_>,
+    revision: SourceRevision,
+    declarer: &mut Declarer,
+) -> Result<SourceState> {
+    let read = |id| read_blob(repo, id);
     if crate::render::applies(source) {
-        let entries = tree_entries(&commit, source)?;
-        let read = |id| read_blob(repo, id);
+        let entries = tree_entries(commit, source)?;
         return Ok(crate::render::declare(
             source, revision, &entries, declarer, &read,
         )?);
     }
     let mut errors = Vec::new();
-    let files = tree_files(&commit, source, &mut errors)?;
-    Ok(declarer.declare(source, revision, &files, errors, &|id| read_blob(repo, id)))
+    let files = tree_files(commit, source, &mut errors)?;
+    Ok(declarer.declare(source, revision, &files, errors, &read))
 }
 
 /// The ref as people know it: `HEAD` shows as the branch it points at.
