@@ -11,11 +11,13 @@
 //! - [`kustomize`]: runs the command with a timeout and an output limit.
 //! - [`cache`]: rendered objects by the hash of their inputs.
 //! - [`flux`]: `discover: flux`, following Flux `Kustomization` objects declared in the repository.
+//! - [`artifact`]: Flux `ExternalArtifact`s assembled from this repository, mapped back to the tree.
 //! - [`postbuild`]: Flux's `postBuild` variable substitution.
 //!
 //! A failed render fails the whole source: a snapshot missing an overlay's objects would let
 //! edits to them through as undeclared, so the caller keeps the last good snapshot instead.
 
+pub mod artifact;
 pub mod cache;
 pub mod export;
 pub mod flux;

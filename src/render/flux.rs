@@ -12,8 +12,8 @@
 //! `GitRepository` at the same URL on another branch (flux2-multi-tenancy does), which is not
 //! this revision. An `ExternalArtifact` made by an `ArtifactGenerator` declared in the repository
 //! from that `GitRepository` is followed through its `copy` rules (`@alias/dir/**` →
-//! `@artifact/dest/`); the build runs at the mapped directory of the tree, which is exact when
-//! the rules keep the relative layout between the directories a build reads.
+//! `@artifact/dest/`); the build runs at the mapped directory of the tree when every input keeps
+//! its relative place in the artifact, and is listed as out of scope otherwise (see `artifact`).
 //!
 //! Kustomizations whose source is anything else are out of scope and listed in the snapshot's
 //! errors as notes. The service accounts that Kustomizations and HelmReleases name in
@@ -33,6 +33,7 @@ use crate::manifest::parse::{FileError, RawObject};
 use crate::manifest::yaml;
 use crate::snapshot::{SourceRevision, SourceState};
 
+use super::artifact::{self, ArtifactMap};
 use super::export;
 use super::plan::{self, TreeIndex, KUSTOMIZATION_FILES};
 use super::{Build, Error, Result};
@@ -155,7 +156,11 @@ pub fn read_kustomization(raw: &RawObject, default_namespace: &str) -> Option<Fl
 /// Where a Kustomization's path lies: in this tree, or elsewhere (with the reason).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Located {
-    Here(String),
+    Here {
+        dir: String,
+        /// Set when the path is inside an artifact assembled from this repository.
+        artifact: Option<(String, ArtifactMap)>,
+    },
     Elsewhere(String),
 }
 
@@ -166,10 +171,17 @@ pub fn locate(k: &FluxKustomization, objects: &[RawObject], repo: &(String, Stri
     };
     let this = |ns: &str, name: &str| ns == repo.0 && name == repo.1;
     match k.source_kind.as_str() {
-        "GitRepository" if this(&k.source_namespace, &k.source_name) => Located::Here(path),
+        "GitRepository" if this(&k.source_namespace, &k.source_name) => Located::Here {
+            dir: path,
+            artifact: None,
+        },
         "ExternalArtifact" => {
-            match artifact_dir(k, objects, &this, &path) {
-                Some(dir) => Located::Here(dir),
+            let map = artifact::find(objects, &k.source_namespace, &k.source_name, &this);
+            match map.and_then(|m| m.to_tree(&path).map(|dir| (dir, m))) {
+                Some((dir, map)) => Located::Here {
+                    dir,
+                    artifact: Some((path, map)),
+                },
                 None => Located::Elsewhere(format!(
                     "source ExternalArtifact {}/{} is not produced from GitRepository {}/{} by an ArtifactGenerator declared here",
                     k.source_namespace, k.source_name, repo.0, repo.1
@@ -181,73 +193,6 @@ pub fn locate(k: &FluxKustomization, objects: &[RawObject], repo: &(String, Stri
             k.source_namespace, k.source_name, repo.0, repo.1
         )),
     }
-}
-
-/// The tree directory an ArtifactGenerator copies to `path` of the artifact, if it copies it
-/// from this repository.
-fn artifact_dir(
-    k: &FluxKustomization,
-    objects: &[RawObject],
-    this: &dyn Fn(&str, &str) -> bool,
-    path: &str,
-) -> Option<String> {
-    let mut best: Option<(usize, String)> = None;
-    for raw in objects {
-        if !is_flux_kind(raw, "source.extensions.fluxcd.io", "ArtifactGenerator") {
-            continue;
-        }
-        let v = &raw.value;
-        let ns = str_at(v, "/metadata/namespace").unwrap_or(&k.namespace);
-        if ns != k.source_namespace {
-            continue;
-        }
-        let aliases: Vec<String> = v
-            .pointer("/spec/sources")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter(|s| {
-                str_at(s, "/kind") == Some("GitRepository")
-                    && this(
-                        str_at(s, "/namespace").unwrap_or(ns),
-                        str_at(s, "/name").unwrap_or(""),
-                    )
-            })
-            .filter_map(|s| str_at(s, "/alias").map(str::to_string))
-            .collect();
-        let artifacts = v.pointer("/spec/artifacts").and_then(Value::as_array);
-        for artifact in artifacts.into_iter().flatten() {
-            if str_at(artifact, "/name") != Some(k.source_name.as_str()) {
-                continue;
-            }
-            let copies = artifact.pointer("/copy").and_then(Value::as_array);
-            for copy in copies.into_iter().flatten() {
-                let (Some(from), Some(to)) = (str_at(copy, "/from"), str_at(copy, "/to")) else {
-                    continue;
-                };
-                let Some(src) = aliases.iter().find_map(|a| {
-                    let rest = from.strip_prefix(&format!("@{a}/"))?;
-                    let dir = rest.strip_suffix("/**").or(rest.strip_suffix("**"))?;
-                    (!dir.contains(['*', '?', '['])).then(|| dir.trim_end_matches('/').to_string())
-                }) else {
-                    continue;
-                };
-                let Some(dst) = to.strip_prefix("@artifact") else {
-                    continue;
-                };
-                let dst = dst.trim_matches('/');
-                if !plan::is_within(path, dst) {
-                    continue;
-                }
-                let rest = path[dst.len()..].trim_start_matches('/');
-                let mapped = plan::join(&src, rest).trim_end_matches('/').to_string();
-                if best.as_ref().is_none_or(|(len, _)| dst.len() > *len) {
-                    best = Some((dst.len(), mapped));
-                }
-            }
-        }
-    }
-    best.map(|(_, dir)| dir)
 }
 
 /// The source's state under `discover: flux`.
@@ -321,12 +266,22 @@ pub fn declare(
                 message: format!("Flux Kustomization {}/{}: {message}", k.namespace, k.name),
             };
             match locate(&k, &state.objects, &repo) {
-                Located::Here(dir) => {
+                Located::Here { dir, artifact } => {
                     if !index.is_dir(&dir) {
                         return Err(flux_err(format!(
                             "Flux Kustomization {}/{} (in {}): spec.path {:?} is not a directory of the tree",
                             k.namespace, k.name, k.file, k.path
                         )));
+                    }
+                    if let Some((path, map)) = &artifact {
+                        let inputs = plan::inputs(index, &dir, read);
+                        if let Err(why) = map.verify(path, &dir, &inputs) {
+                            state.errors.push(note(format!(
+                                "artifact {}/{} cannot be built from the tree ({why}); its objects are out of scope",
+                                k.source_namespace, k.source_name
+                            )));
+                            continue;
+                        }
                     }
                     if k.substitute_from {
                         state.errors.push(note(

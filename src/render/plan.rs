@@ -80,9 +80,11 @@ impl TreeIndex {
     }
 }
 
-/// `dir/name`, or `name` at the root.
+/// `dir/name`, or `name` at the root (and `dir` for an empty name).
 pub fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() {
+    if name.is_empty() {
+        dir.to_string()
+    } else if dir.is_empty() {
         name.to_string()
     } else {
         format!("{dir}/{name}")
