@@ -760,3 +760,74 @@ fn render_timings() {
         }
     }
 }
+
+/// End to end: a tenant's objects rendered by Flux discovery are guarded, the denial points at
+/// the overlay, and the tenant's own service account (which Flux impersonates) passes.
+#[test]
+fn rendered_objects_are_guarded_and_the_tenant_account_passes() {
+    if !kubectl() {
+        return;
+    }
+    let Some(bundle) = corpus_bundle(CORPUS[1]) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let checkout = clone_bundle(&bundle, tmp.path());
+    let src = source(
+        &checkout,
+        "main",
+        &["clusters/production"],
+        json!({"discover": "flux"}),
+    );
+    let state = read(&src, &mut Declarer::default()).expect("reads");
+    let snapshot = Snapshot::build(vec![state]).expect("no duplicates");
+    let policy = driftgate::policy::Policy::from_config(&driftgate::config::Config::default());
+    let review = |user: &str| {
+        json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": "5f1d0c1e-9a43-4f8e-8a4b-2b1c3d4e5f60",
+                "kind": {"group": "", "version": "v1", "kind": "ServiceAccount"},
+                "resource": {"group": "", "version": "v1", "resource": "serviceaccounts"},
+                "name": "dev-team",
+                "namespace": "apps",
+                "operation": "DELETE",
+                "userInfo": {"username": user, "groups": ["system:authenticated"]},
+                "object": null,
+                "oldObject": {
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": {"name": "dev-team", "namespace": "apps"}
+                }
+            }
+        })
+        .to_string()
+    };
+    let (answer, decision) =
+        driftgate::admission::validate(review("alice").as_bytes(), &snapshot, &policy)
+            .expect("valid review");
+    assert_eq!(
+        decision.verdict,
+        driftgate::admission::decide::Verdict::Denied,
+        "{answer}"
+    );
+    let message = answer
+        .pointer("/response/status/message")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    assert!(
+        message.contains("tenants/production (kustomize)"),
+        "{message}"
+    );
+    let (_, decision) = driftgate::admission::validate(
+        review("system:serviceaccount:apps:dev-team").as_bytes(),
+        &snapshot,
+        &policy,
+    )
+    .expect("valid review");
+    assert_eq!(
+        decision.verdict,
+        driftgate::admission::decide::Verdict::Allowed
+    );
+}
