@@ -26,8 +26,7 @@ pub mod plan;
 pub mod postbuild;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::Duration;
 
 use gix::ObjectId;
@@ -240,7 +239,7 @@ pub fn render_all(
         .iter()
         .map(|(i, _, tmp)| (tmp.path(), run_dir(&builds[*i].dir)))
         .collect();
-    let outputs = run_parallel(&source.kustomize_command, &jobs, &renderer.limits);
+    let outputs = kustomize::run_all(&source.kustomize_command, &jobs, &renderer.limits);
     for ((i, key, tmp), output) in pending.into_iter().zip(outputs) {
         drop(tmp);
         let build = &builds[i];
@@ -309,51 +308,6 @@ fn run_dir(dir: &str) -> String {
     } else {
         dir.to_string()
     }
-}
-
-/// Most kustomize runs at once; each is a process of its own.
-const MAX_PARALLEL: usize = 4;
-
-fn run_parallel(
-    command: &[String],
-    jobs: &[(&Path, String)],
-    limits: &Limits,
-) -> Vec<Result<Vec<u8>, kustomize::Error>> {
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, MAX_PARALLEL)
-        .min(jobs.len());
-    if workers <= 1 {
-        return jobs
-            .iter()
-            .map(|(root, dir)| kustomize::run(command, root, dir, limits))
-            .collect();
-    }
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            let tx = tx.clone();
-            let next = &next;
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((root, dir)) = jobs.get(i) else {
-                    break;
-                };
-                let _ = tx.send((i, kustomize::run(command, root, dir, limits)));
-            });
-        }
-    });
-    drop(tx);
-    let mut out: Vec<Option<Result<Vec<u8>, kustomize::Error>>> =
-        (0..jobs.len()).map(|_| None).collect();
-    for (i, result) in rx {
-        out[i] = Some(result);
-    }
-    out.into_iter()
-        .map(|r| r.unwrap_or(Err(kustomize::Error::Lost)))
-        .collect()
 }
 
 /// Flux's post-build step, then the output to objects.

@@ -7,6 +7,7 @@ use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -171,6 +172,51 @@ pub fn run(
         tracing::warn!(command = %shown, "kustomize: {}", stderr.trim());
     }
     Ok(output)
+}
+
+/// Most kustomize runs at once; each is a process of its own.
+const MAX_PARALLEL: usize = 4;
+
+/// Runs every job (export root, directory), a few at a time; results in the jobs' order.
+pub fn run_all(
+    command: &[String],
+    jobs: &[(&Path, String)],
+    limits: &Limits,
+) -> Vec<Result<Vec<u8>, Error>> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, MAX_PARALLEL)
+        .min(jobs.len());
+    if workers <= 1 {
+        return jobs
+            .iter()
+            .map(|(root, dir)| run(command, root, dir, limits))
+            .collect();
+    }
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((root, dir)) = jobs.get(i) else {
+                    break;
+                };
+                let _ = tx.send((i, run(command, root, dir, limits)));
+            });
+        }
+    });
+    drop(tx);
+    let mut out: Vec<Option<Result<Vec<u8>, Error>>> = (0..jobs.len()).map(|_| None).collect();
+    for (i, result) in rx {
+        out[i] = Some(result);
+    }
+    out.into_iter()
+        .map(|r| r.unwrap_or(Err(Error::Lost)))
+        .collect()
 }
 
 /// Waits for the exit after stdout closed, up to the deadline.
