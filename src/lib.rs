@@ -9,6 +9,7 @@
 //! - [`snapshot`]: the immutable declared state at a revision, and the live pointer to it.
 //! - [`git`]: reading a source's tree at a revision with gix (no worktree).
 //! - [`sync`]: following Git: fetching remotes, polling, `/sync`, pinning, atomic snapshot swaps.
+//! - [`render`]: kustomize overlays and Flux `Kustomization`s rendered into declared objects.
 //! - [`drift`]: comparing a request object with Git's declaration, by declared path.
 //! - [`policy`]: bypass identities, modes, ignore paths, break-glass.
 //! - [`admission`]: the AdmissionReview wire format, the decision, the answer.
@@ -24,12 +25,14 @@ pub mod admission;
 pub mod cli;
 pub mod config;
 pub mod declare;
+pub mod demo;
 pub mod drift;
 pub mod git;
 pub mod kinds;
 pub mod manifest;
 pub mod metrics;
 pub mod policy;
+pub mod render;
 pub mod server;
 pub mod snapshot;
 pub mod sources;

@@ -11,8 +11,9 @@ use crate::sync::source::SourceSync;
 pub enum Error {
     #[error(transparent)]
     Git(#[from] git::Error),
+    /// Boxed: a fetch error carries URLs and messages, and this error travels by value.
     #[error(transparent)]
-    Sync(#[from] crate::sync::source::Error),
+    Sync(Box<crate::sync::source::Error>),
     #[error(transparent)]
     Snapshot(#[from] snapshot::Error),
 }
@@ -23,7 +24,7 @@ pub fn load_once(config: &Config) -> Result<Snapshot, Error> {
     let mut states: Vec<SourceState> = Vec::with_capacity(config.sources.len());
     for source in &config.sources {
         let mut sync = SourceSync::new(source.clone(), &config.cache_dir, None);
-        states.push(sync.read_current()?);
+        states.push(sync.read_current().map_err(|e| Error::Sync(Box::new(e)))?);
     }
     Ok(Snapshot::build(states)?)
 }
