@@ -13,6 +13,8 @@ pub struct Changes {
     pub removed: usize,
     /// Objects the source declares in the new snapshot.
     pub total: usize,
+    /// Files of the source that did not parse or render at this revision.
+    pub file_errors: usize,
 }
 
 /// Compares the objects `source` declares in `old` (if any) and `new`.
@@ -79,7 +81,8 @@ mod tests {
                 added: 1,
                 changed: 1,
                 removed: 1,
-                total: 3
+                total: 3,
+                file_errors: 0
             }
         );
         assert_eq!(count(None, &new, "s").added, 3);

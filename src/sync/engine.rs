@@ -245,25 +245,38 @@ impl Worker {
     fn attempt(&mut self, shared: &Shared) -> bool {
         let name = self.sync.source.name.clone();
         let started = Instant::now();
-        let result = match self.sync.attempt() {
-            Ok(Outcome::Unchanged { .. }) => Ok(None),
-            Ok(Outcome::Read {
-                state,
-                commit,
-                reparsed,
-            }) => {
-                let revision = state.revision.as_ref().map(|r| r.label());
-                let commit_hex = commit.to_string();
-                match merge(shared, self.index, *state) {
-                    Ok(changes) => {
-                        self.sync.mark_served(commit);
-                        Ok(Some((revision, commit_hex, changes, reparsed)))
+        // A panic (a gix bug on odd repository data, say) fails this attempt, not the thread:
+        // the source keeps being polled and the last good snapshot keeps serving.
+        let attempt =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match self.sync.attempt() {
+                Ok(Outcome::Unchanged { .. }) => Ok(None),
+                Ok(Outcome::Read {
+                    state,
+                    commit,
+                    reparsed,
+                }) => {
+                    let revision = state.revision.as_ref().map(|r| r.label());
+                    let commit_hex = commit.to_string();
+                    match merge(shared, self.index, *state) {
+                        Ok(changes) => {
+                            self.sync.mark_served(commit);
+                            Ok(Some((revision, commit_hex, changes, reparsed)))
+                        }
+                        Err(e) => Err(format!("source {name}: snapshot not updated: {e}")),
                     }
-                    Err(e) => Err(format!("source {name}: snapshot not updated: {e}")),
                 }
-            }
-            Err(e) => Err(e.to_string()),
-        };
+                Err(e) => Err(e.to_string()),
+            }));
+        let result = attempt.unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(format!(
+                "source {name}: the sync attempt panicked: {message}"
+            ))
+        });
         let seconds = started.elapsed().as_secs_f64();
         let ok = result.is_ok();
         let previous = shared.status.get(&name).unwrap_or_default();
@@ -309,6 +322,7 @@ impl Worker {
                     changed = changes.changed,
                     removed = changes.removed,
                     objects = changes.total,
+                    file_errors = changes.file_errors,
                     reparsed_files = reparsed,
                     ms = (seconds * 1000.0) as u64,
                     "new revision"
@@ -344,11 +358,13 @@ fn merge(
     let mut good = lock(&shared.good);
     let name = state.name.clone();
     let objects = state.objects.len();
+    let file_errors = state.errors.len();
     let previous = good.get_mut(index).and_then(|slot| slot.replace(state));
     if good.iter().any(Option::is_none) {
         return Ok(Changes {
             added: objects,
             total: objects,
+            file_errors,
             ..Changes::default()
         });
     }
@@ -356,7 +372,10 @@ fn merge(
     match Snapshot::build(states) {
         Ok(snapshot) => {
             let old = shared.live.load();
-            let changes = changes::count(old.as_deref(), &snapshot, &name);
+            let changes = Changes {
+                file_errors,
+                ..changes::count(old.as_deref(), &snapshot, &name)
+            };
             let first = old.is_none().then(|| {
                 (
                     snapshot.revision_label().to_string(),
