@@ -3,8 +3,9 @@
 //! Measures the initial index, the re-index after one file changes, a poll that finds nothing
 //! new, and the peak memory (VmHWM) of the process.
 //!
-//! `cargo bench --bench index` runs every size, each in a fresh process so peak memory is its
-//! own; `cargo bench --bench index -- 100000` runs one size. Targets: 100,000 objects indexed in
+//! `cargo bench --bench index` runs every size with `render: auto` (the default) and `plain`,
+//! each in a fresh process so peak memory is its own; `cargo bench --bench index -- 100000
+//! plain` runs one. Targets: 100,000 objects indexed in
 //! under 5 s on 2 cores and held in under 500 MB; one changed file re-indexed in under 100 ms.
 
 use std::io::Write;
@@ -19,32 +20,44 @@ use driftgate::sync::Syncer;
 
 const SIZES: [usize; 2] = [10_000, 100_000];
 
+/// `render: auto` (the default: directories are checked for kustomizations) and `plain`.
+const RENDERS: [&str; 2] = ["auto", "plain"];
+
 fn main() -> ExitCode {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sizes: Vec<usize> = args
+        .iter()
         .filter_map(|a| a.replace('_', "").parse().ok())
         .collect();
-    match sizes.as_slice() {
-        [] => {
-            // One process per size: VmHWM is a per-process high-water mark.
+    let render = args.iter().find(|a| RENDERS.contains(&a.as_str())).cloned();
+    match (sizes.as_slice(), render) {
+        ([], _) => {
+            // One process per run: VmHWM is a per-process high-water mark.
             let Ok(exe) = std::env::current_exe() else {
                 eprintln!("cannot find the benchmark binary");
                 return ExitCode::FAILURE;
             };
             for size in SIZES {
-                match Command::new(&exe).arg(size.to_string()).status() {
-                    Ok(status) if status.success() => {}
-                    other => {
-                        eprintln!("size {size}: {other:?}");
-                        return ExitCode::FAILURE;
+                for render in RENDERS {
+                    match Command::new(&exe)
+                        .arg(size.to_string())
+                        .arg(render)
+                        .status()
+                    {
+                        Ok(status) if status.success() => {}
+                        other => {
+                            eprintln!("size {size} {render}: {other:?}");
+                            return ExitCode::FAILURE;
+                        }
                     }
                 }
             }
             ExitCode::SUCCESS
         }
-        sizes => {
+        (sizes, render) => {
+            let render = render.unwrap_or_else(|| "auto".to_string());
             for &size in sizes {
-                if let Err(e) = run(size) {
+                if let Err(e) = run(size, &render) {
                     eprintln!("size {size}: {e}");
                     return ExitCode::FAILURE;
                 }
@@ -162,7 +175,7 @@ fn status_mb(field: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn run(size: usize) -> Result<(), String> {
+fn run(size: usize, render: &str) -> Result<(), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let started = Instant::now();
     generate(dir.path(), size)?;
@@ -171,7 +184,7 @@ fn run(size: usize) -> Result<(), String> {
 
     let config = Config::from_yaml(
         &format!(
-            "sources: [{{name: bench, url: {:?}, ref: main}}]",
+            "sources: [{{name: bench, url: {:?}, ref: main, render: {render}}}]",
             dir.path().display().to_string()
         ),
         "bench",
@@ -217,7 +230,7 @@ fn run(size: usize) -> Result<(), String> {
     let held = rss_mb();
 
     println!(
-        "objects {size:>7}: generate {:>7.2?}  initial index {:>7.2?}  unchanged poll {:>7.2?}  \
+        "objects {size:>7} render {render:<5}: generate {:>7.2?}  initial index {:>7.2?}  unchanged poll {:>7.2?}  \
          one-file re-index {:>7.2?} (parsed {reparsed:?})  RSS held {:.0} MB, peak {:.0} MB \
          (before indexing {:.0} MB)",
         generated,

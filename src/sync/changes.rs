@@ -1,9 +1,8 @@
 //! What a new revision changed for one source, counted for the log line that announces it.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::manifest::ObjectKey;
 use crate::snapshot::Snapshot;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,27 +16,38 @@ pub struct Changes {
     pub file_errors: usize,
 }
 
-/// Compares the objects `source` declares in `old` (if any) and `new`.
+/// Compares the objects `source` declares in `old` (if any) and `new`. Objects of files that
+/// did not change share their parsed value with the old snapshot, so they are recognised by
+/// pointer; only the others are looked up by key.
 pub fn count(old: Option<&Snapshot>, new: &Snapshot, source: &str) -> Changes {
-    let mut before: HashMap<&ObjectKey, &Arc<serde_json::Value>> = HashMap::new();
-    if let Some(old) = old {
-        for object in old.objects().filter(|o| &*o.source == source) {
-            before.insert(&object.key, &object.value);
-        }
-    }
     let mut changes = Changes::default();
+    let Some(old) = old else {
+        changes.total = new.objects().filter(|o| &*o.source == source).count();
+        changes.added = changes.total;
+        return changes;
+    };
+    let mut old_count: usize = 0;
+    let mut shared: HashSet<*const serde_json::Value> = HashSet::new();
+    for object in old.objects().filter(|o| &*o.source == source) {
+        old_count += 1;
+        shared.insert(Arc::as_ptr(&object.value));
+    }
     for object in new.objects().filter(|o| &*o.source == source) {
         changes.total += 1;
-        match before.remove(&object.key) {
-            None => changes.added += 1,
-            // Unchanged files share their parsed value: the pointer answers without a walk.
-            Some(value) if !Arc::ptr_eq(value, &object.value) && **value != *object.value => {
-                changes.changed += 1
+        if shared.contains(&Arc::as_ptr(&object.value)) {
+            continue;
+        }
+        match old.get(&object.key) {
+            Some(before) if &*before.source == source => {
+                if before.value != object.value {
+                    changes.changed += 1;
+                }
             }
-            Some(_) => {}
+            _ => changes.added += 1,
         }
     }
-    changes.removed = before.len();
+    // Keys are unique per snapshot: every old key still present is matched by a new object.
+    changes.removed = old_count.saturating_sub(changes.total - changes.added);
     changes
 }
 
@@ -86,6 +96,35 @@ mod tests {
             }
         );
         assert_eq!(count(None, &new, "s").added, 3);
+
+        // Shared values (unchanged files) are matched by pointer.
+        let state = |objects: Vec<RawObject>| SourceState {
+            name: "s".into(),
+            default_namespace: "default".into(),
+            objects,
+            ..SourceState::default()
+        };
+        let raws: Vec<RawObject> = old
+            .objects()
+            .map(|o| RawObject {
+                api_version: o.api_version.clone(),
+                kind: o.key.kind.clone(),
+                value: o.value.clone(),
+                file: o.file.clone(),
+                line: 1,
+                origin: Origin::File,
+                stale: false,
+            })
+            .collect();
+        let same = Snapshot::build(vec![state(raws.clone())]).expect("builds");
+        assert_eq!(count(Some(&old), &same, "s").changed, 0);
+        let mut edited = raws;
+        edited[0].value = Arc::new(
+            json!({"metadata": {"name": edited[0].value["metadata"]["name"]}, "data": {"k": "new"}}),
+        );
+        let edited = Snapshot::build(vec![state(edited)]).expect("builds");
+        let c = count(Some(&old), &edited, "s");
+        assert_eq!((c.added, c.changed, c.removed, c.total), (0, 1, 0, 3));
         assert_eq!(count(None, &new, "other").total, 0);
     }
 }
