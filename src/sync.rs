@@ -8,6 +8,7 @@
 //! - [`source`]: one attempt for one source: choose the commit, fetch it, read it.
 //! - [`engine`]: the threads, "sync now", merging and swapping snapshots, failure handling.
 //! - [`changes`]: objects added/changed/removed by a new revision, for the log.
+//! - [`report`]: status, metrics and logs of one attempt (errors logged once per change).
 //! - [`metrics`]: the Prometheus side; per-source status goes to [`crate::status`].
 //! - [`hook`]: `POST /sync` with GitHub signature checking.
 
@@ -18,6 +19,7 @@ pub mod hook;
 pub mod metrics;
 pub mod pin;
 pub mod remote;
+pub mod report;
 pub mod source;
 
 pub use engine::{SyncHandle, Syncer, Trigger};

@@ -9,7 +9,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::changes::{self, Changes};
-use super::metrics::{self, SyncMetrics};
+use super::metrics::SyncMetrics;
+use super::report;
 use super::source::{Outcome, SourceSync};
 use crate::config::Config;
 use crate::snapshot::{Live, Snapshot, SourceState};
@@ -247,7 +248,7 @@ impl Worker {
         let started = Instant::now();
         // A panic (a gix bug on odd repository data, say) fails this attempt, not the thread:
         // the source keeps being polled and the last good snapshot keeps serving.
-        let attempt =
+        let attempt: std::thread::Result<report::Result> =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match self.sync.attempt() {
                 Ok(Outcome::Unchanged { .. }) => Ok(None),
                 Ok(Outcome::Read {
@@ -260,7 +261,12 @@ impl Worker {
                     match merge(shared, self.index, *state) {
                         Ok(changes) => {
                             self.sync.mark_served(commit);
-                            Ok(Some((revision, commit_hex, changes, reparsed)))
+                            Ok(Some(report::NewRevision {
+                                revision,
+                                commit: commit_hex,
+                                changes,
+                                reparsed,
+                            }))
                         }
                         Err(e) => Err(format!("source {name}: snapshot not updated: {e}")),
                     }
@@ -278,72 +284,7 @@ impl Worker {
             ))
         });
         let seconds = started.elapsed().as_secs_f64();
-        let ok = result.is_ok();
-        let previous = shared.status.get(&name).unwrap_or_default();
-        let now = std::time::SystemTime::now();
-        let status = shared.status.update(&name, |s| {
-            s.last_attempt = Some(now);
-            match &result {
-                Ok(new) => {
-                    s.last_success = Some(now);
-                    s.last_error = None;
-                    s.consecutive_failures = 0;
-                    if let Some((revision, commit, changes, _)) = new {
-                        s.revision = revision.clone();
-                        s.commit = Some(commit.clone());
-                        s.objects = changes.total;
-                    }
-                }
-                Err(e) => {
-                    s.last_error = Some(e.clone());
-                    s.consecutive_failures += 1;
-                }
-            }
-        });
-        shared
-            .metrics
-            .record_attempt(&name, seconds, ok, status.consecutive_failures);
-        match &result {
-            Ok(Some((revision, _, changes, reparsed))) => {
-                if let Some(revision) = revision {
-                    shared
-                        .metrics
-                        .set_revision(&name, previous.revision.as_deref(), revision);
-                }
-                shared
-                    .metrics
-                    .objects
-                    .get_or_create(&metrics::source(&name))
-                    .set(i64::try_from(changes.total).unwrap_or(i64::MAX));
-                tracing::info!(
-                    source = %name,
-                    revision = revision.as_deref().unwrap_or(""),
-                    added = changes.added,
-                    changed = changes.changed,
-                    removed = changes.removed,
-                    objects = changes.total,
-                    file_errors = changes.file_errors,
-                    reparsed_files = reparsed,
-                    ms = (seconds * 1000.0) as u64,
-                    "new revision"
-                );
-            }
-            Ok(None) => {}
-            Err(e) => {
-                if previous.last_error.as_deref() != Some(e.as_str()) {
-                    tracing::warn!(
-                        source = %name,
-                        serving = previous.revision.as_deref().unwrap_or("nothing yet"),
-                        error = %e,
-                        "sync failed; the last good state keeps serving"
-                    );
-                }
-            }
-        }
-        if ok && previous.last_error.is_some() {
-            tracing::info!(source = %name, "sync recovered");
-        }
-        ok
+        report::attempt(&shared.status, &shared.metrics, &name, seconds, result)
     }
 }
 
