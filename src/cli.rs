@@ -10,6 +10,7 @@ use crate::config::{self, Config};
 
 pub mod check;
 pub mod index;
+pub mod report;
 
 /// Exit code for bad input or config.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -220,6 +221,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Index(args) => index::run(args),
+        Command::Report(args) => report::run(args),
         other => fail(1, format!("{other:?}: not built yet")),
     }
 }

@@ -10,13 +10,15 @@
 //! - [`git`]: reading a source's tree at a revision with gix (no worktree).
 //! - [`drift`]: comparing a request object with Git's declaration, by declared path.
 //! - [`policy`]: bypass identities, modes, ignore paths, break-glass.
-//! - [`admission`]: the AdmissionReview wire format, the decision, the answer.
+//! - [`admission`]: the AdmissionReview wire format, the decision, the answer (and annotate mode).
+//! - [`audit`]: the audit trail (records, SQLite/PostgreSQL store, background writer, reports, Events).
 //! - [`server`]: the TLS webhook, the admin port, metrics, shutdown.
 //! - [`tls`]: certificates (`certs`) and the rustls server configuration.
 //! - [`cli`]: the `driftgate` commands.
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod declare;
