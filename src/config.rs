@@ -371,7 +371,23 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::from_yaml(&text, &path.display().to_string())
+        let mut config = Config::from_yaml(&text, &path.display().to_string())?;
+        config.resolve_relative_sources(path.parent().unwrap_or(Path::new(".")));
+        Ok(config)
+    }
+
+    /// A relative local source path that does not exist from the working directory is taken
+    /// relative to the config file, so a config can sit beside the repository it names.
+    fn resolve_relative_sources(&mut self, config_dir: &Path) {
+        for source in &mut self.sources {
+            let url = source.url.as_str();
+            if url.contains("://") || url.starts_with("git@") || Path::new(url).is_absolute() {
+                continue;
+            }
+            if !Path::new(url).exists() && config_dir.join(url).exists() {
+                source.url = config_dir.join(url).display().to_string();
+            }
+        }
     }
 
     /// Parses and validates; `origin` names the file in errors.

@@ -117,7 +117,12 @@ pub fn request_key(req: &Request, snapshot: &Snapshot) -> Option<ObjectKey> {
         .or_else(|| req.object_name())
         .unwrap_or_default();
     let namespace = if snapshot.catalog.is_namespaced(group, &kind) {
-        req.namespace.clone().unwrap_or_default()
+        // Old captures omit request.namespace; the object still says where it lives.
+        req.namespace
+            .clone()
+            .filter(|ns| !ns.is_empty())
+            .or_else(|| req.object_namespace())
+            .unwrap_or_default()
     } else {
         String::new()
     };
@@ -201,7 +206,11 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
             finish(&mut decision, req, policy, mode, old.as_ref())?;
         }
         _ => {
-            let new = req.object()?.unwrap_or(Value::Null);
+            // CREATE and UPDATE always carry the object; without it there is nothing to compare,
+            // and allowing would let a malformed request through.
+            let new = req.object()?.ok_or(Error::MissingObject {
+                operation: req.operation.clone(),
+            })?;
             let old = req.old_object()?;
             let ignore = policy.ignores_for(&key);
             let opts = drift::Options {
@@ -235,7 +244,7 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
                 .into_iter()
                 .filter(|d| !super::annotate::is_own_annotation(&d.path))
             {
-                classify(&mut decision, d, old_view.as_ref(), op);
+                classify(&mut decision, d, &new_view, old_view.as_ref(), op);
             }
             if decision.violations.is_empty() {
                 decision.reason = Reason::InSync;
@@ -251,11 +260,12 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
 
 /// UPDATE: only divergence the request introduces is a violation. A field already diverged in
 /// the stored object and left as it is (new = old ≠ Git) is warned about, not denied.
-fn classify(decision: &mut Decision, d: FieldDiff, old: Option<&Value>, op: &str) {
+fn classify(decision: &mut Decision, d: FieldDiff, new: &Value, old: Option<&Value>, op: &str) {
     let old_value = old.and_then(|o| d.path.resolve(o)).cloned();
+    // Compare the stored forms (a Secret's diff carries decoded text, the objects base64).
     let preexisting = op == "UPDATE"
         && old.is_some()
-        && drift::normalize::equal(d.actual.as_ref(), old_value.as_ref(), &d.path);
+        && drift::normalize::equal(d.path.resolve(new), old_value.as_ref(), &d.path);
     let v = Violation {
         path: display_path(&d.path),
         git: d.git,

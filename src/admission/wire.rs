@@ -21,6 +21,8 @@ pub enum Error {
     NoRequest,
     #[error("request.uid is missing or empty")]
     NoUid,
+    #[error("request.object is missing or null on {operation}")]
+    MissingObject { operation: String },
     #[error("request.{field} is not valid: {source}")]
     Object {
         field: &'static str,
@@ -91,6 +93,15 @@ pub struct Request {
     pub dry_run: Option<bool>,
 }
 
+/// Just the identity part of an object's metadata.
+#[derive(Debug, Deserialize)]
+struct Meta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    namespace: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ReviewIn {
@@ -148,24 +159,24 @@ impl Request {
         parse_raw(self.old_object.as_deref(), "oldObject")
     }
 
-    /// `metadata.name` of the new object without parsing the rest (CREATE with no request.name).
+    /// `metadata.name` of the object without parsing the rest (CREATE with no request.name).
     pub fn object_name(&self) -> Option<String> {
-        #[derive(Deserialize)]
-        struct Meta {
-            #[serde(default)]
-            name: Option<String>,
-        }
+        self.object_meta()?.name.filter(|n| !n.is_empty())
+    }
+
+    /// `metadata.namespace` of the object without parsing the rest.
+    pub fn object_namespace(&self) -> Option<String> {
+        self.object_meta()?.namespace.filter(|n| !n.is_empty())
+    }
+
+    fn object_meta(&self) -> Option<Meta> {
         #[derive(Deserialize)]
         struct Obj {
             #[serde(default)]
             metadata: Option<Meta>,
         }
-        let raw = self.object.as_deref()?;
-        serde_json::from_str::<Obj>(raw.get())
-            .ok()?
-            .metadata?
-            .name
-            .filter(|n| !n.is_empty())
+        let raw = self.object.as_deref().or(self.old_object.as_deref())?;
+        serde_json::from_str::<Obj>(raw.get()).ok()?.metadata
     }
 }
 

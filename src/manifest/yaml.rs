@@ -51,13 +51,14 @@ fn message_of(err: &serde_saphyr::Error) -> (usize, String) {
         .unwrap_or(1);
     // The error's Display repeats the location and sometimes a snippet; keep its first line.
     let text = err.to_string();
-    let first = text
-        .lines()
-        .next()
-        .unwrap_or("invalid YAML")
-        .trim()
-        .to_string();
-    (line, first)
+    let first = text.lines().next().unwrap_or("invalid YAML").trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    // Drop the error's own "line L column C: " prefix; callers say the line themselves.
+    let bare = match first.split_once(": ") {
+        Some((loc, rest)) if loc.starts_with("line ") => rest,
+        _ => first,
+    };
+    (line, bare.to_string())
 }
 
 /// Parses a config-like document straight into `T`, so unknown keys are reported with their line.

@@ -1,0 +1,125 @@
+//! Shared test fixtures: real Git repositories made with the `git` command in temp dirs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A throwaway repository on branch `main`.
+pub struct GitRepo {
+    pub dir: tempfile::TempDir,
+}
+
+impl GitRepo {
+    pub fn new() -> GitRepo {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = GitRepo { dir };
+        repo.git(&["-c", "init.defaultBranch=main", "init", "-q"]);
+        repo.git(&["config", "user.name", "Test"]);
+        repo.git(&["config", "user.email", "test@example.com"]);
+        repo.git(&["config", "commit.gpgsign", "false"]);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let path = self.dir.path().join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, text).expect("write");
+    }
+
+    pub fn remove(&self, rel: &str) {
+        std::fs::remove_file(self.dir.path().join(rel)).expect("remove");
+    }
+
+    /// Commits everything and returns the new commit id.
+    pub fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+}
+
+/// The driftgate binary built for these tests.
+pub fn driftgate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_driftgate"))
+}
+
+/// `../shared/corpus` relative to the crate root, when present.
+pub fn corpus_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("notice: ../shared/corpus is absent; skipping corpus checks");
+        None
+    }
+}
+
+pub fn deployment(name: &str, namespace: &str, replicas: u32, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n      - name: {name}\n        image: {image}\n"
+    )
+}
+
+/// An AdmissionReview v1 as the apiserver sends it for a Deployment.
+pub fn deployment_review(
+    op: &str,
+    user: &str,
+    object: serde_json::Value,
+    old: serde_json::Value,
+) -> serde_json::Value {
+    let name = object
+        .pointer("/metadata/name")
+        .or_else(|| old.pointer("/metadata/name"))
+        .cloned()
+        .unwrap_or_default();
+    let namespace = object
+        .pointer("/metadata/namespace")
+        .or_else(|| old.pointer("/metadata/namespace"))
+        .cloned()
+        .unwrap_or_default();
+    serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "3b0d8a4c-0f3e-4c55-9d2f-6f1f2b9b1a00",
+            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+            "requestResource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "name": name,
+            "namespace": namespace,
+            "operation": op,
+            "userInfo": {"username": user, "groups": ["system:authenticated"]},
+            "object": object,
+            "oldObject": old,
+            "dryRun": false,
+            "options": {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"}
+        }
+    })
+}
+
+/// YAML text to the JSON the apiserver would carry.
+pub fn yaml_to_json(text: &str) -> serde_json::Value {
+    let docs = driftgate::manifest::yaml::parse_documents(text).expect("yaml");
+    docs.into_iter().next().expect("one document").value
+}
