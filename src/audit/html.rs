@@ -106,23 +106,26 @@ fn chart(by_day: &[DayCount]) -> String {
         return "<p class=\"muted\">No records in this range.</p>".into();
     }
     let (w, h, left, bottom, top) = (960.0_f64, 220.0_f64, 40.0, 28.0, 10.0);
-    let max = days.iter().map(|d| d.total).max().unwrap_or(1).max(1) as f64;
+    // Whole-number gridlines: four steps of a round size.
+    let highest = days.iter().map(|d| d.total).max().unwrap_or(1).max(1);
+    let step = highest.div_ceil(4);
+    let max = (step * 4) as f64;
     let plot_h = h - bottom - top;
     let slot = (w - left - 10.0) / days.len() as f64;
     let bar_w = (slot * 0.7).max(1.0);
     let mut svg = format!(
         "<svg role=\"img\" aria-label=\"Blocked edits per day\" viewBox=\"0 0 {w} {h}\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\" xmlns=\"http://www.w3.org/2000/svg\">"
     );
-    for i in 0..=4 {
-        let v = max * f64::from(i) / 4.0;
-        let y = top + plot_h - plot_h * f64::from(i) / 4.0;
+    for i in 0..=4_u64 {
+        let v = step * i;
+        let y = top + plot_h - plot_h * i as f64 / 4.0;
         let _ = write!(
             svg,
             "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e3e6ec\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             w - 10.0,
             left - 6.0,
             y + 4.0,
-            v.round()
+            v
         );
     }
     let label_every = (days.len() / 8).max(1);
@@ -190,7 +193,11 @@ pub fn render(report: &Report) -> String {
         html,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>driftgate audit report</title><style>{STYLE}</style></head><body>"
     );
-    let range = match (&report.filter.since, &report.filter.until) {
+    let when = |t: &k8s_openapi::jiff::Timestamp| t.strftime("%Y-%m-%d %H:%M UTC").to_string();
+    let range = match (
+        report.filter.since.as_ref().map(when),
+        report.filter.until.as_ref().map(when),
+    ) {
         (Some(s), Some(u)) => format!("from {s} until {u}"),
         (Some(s), None) => format!("since {s}"),
         (None, Some(u)) => format!("until {u}"),

@@ -107,7 +107,8 @@ impl Record {
             decision.verdict.as_str()
         };
         Some(Record {
-            time,
+            // The trail keeps milliseconds; the record says what will be read back.
+            time: Timestamp::from_millisecond(time.as_millisecond()).unwrap_or(time),
             uid: info.uid.clone(),
             user: info.user.username.clone(),
             groups: info.user.groups.clone(),

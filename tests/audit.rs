@@ -1,0 +1,714 @@
+//! The audit trail end to end: real SQLite files and a real PostgreSQL server (skipped with a
+//! notice when `DRIFTGATE_TEST_POSTGRES` is unset), decisions from a real Git repository,
+//! reports through the `driftgate report` binary, and the HTML page in headless Chromium.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{deployment, deployment_review, driftgate, yaml_to_json, GitRepo};
+use driftgate::admission::{self, Endpoint, Outcome};
+use driftgate::audit::metrics::DropReason;
+use driftgate::audit::{AuditMetrics, Auditor, Filter, Record, Sink, SinkOptions, Store, Target};
+use driftgate::config::Config;
+use driftgate::policy::Policy;
+use driftgate::snapshot::Snapshot;
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{json, Value};
+
+/// A Git repository declaring `shop/web` (3 replicas) and `shop/api`, and its snapshot.
+struct Fleet {
+    _repo: GitRepo,
+    snapshot: Snapshot,
+    policy: Policy,
+}
+
+impl Fleet {
+    fn new() -> Fleet {
+        let repo = GitRepo::new();
+        repo.write("apps/web.yaml", &deployment("web", "shop", 3, "nginx:1.25"));
+        repo.write("apps/api.yaml", &deployment("api", "shop", 2, "api:1.0"));
+        repo.write(
+            "ns.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n",
+        );
+        repo.commit("fleet");
+        let config = Config::from_yaml(
+            &format!(
+                "sources: [{{name: fleet, url: {:?}}}]\n",
+                repo.path().display()
+            ),
+            "test",
+        )
+        .expect("config");
+        let snapshot = driftgate::sources::load_once(&config).expect("loads");
+        Fleet {
+            _repo: repo,
+            snapshot,
+            policy: Policy::from_config(&config),
+        }
+    }
+
+    /// An UPDATE of `name` to `replicas` by `user`.
+    fn edit(&self, name: &str, user: &str, replicas: u32, dry_run: bool) -> Vec<u8> {
+        let old = yaml_to_json(&deployment(name, "shop", 3, "nginx:1.25"));
+        let new = yaml_to_json(&deployment(name, "shop", replicas, "nginx:1.25"));
+        let mut review = deployment_review("UPDATE", user, new, old);
+        review["request"]["uid"] = json!(format!("uid-{user}-{name}-{replicas}-{dry_run}"));
+        review["request"]["dryRun"] = json!(dry_run);
+        serde_json::to_vec(&review).expect("json")
+    }
+
+    fn answer(&self, endpoint: Endpoint, body: &[u8]) -> Outcome {
+        admission::evaluate(endpoint, body, &self.snapshot, &self.policy).expect("a review")
+    }
+}
+
+fn sqlite_target(dir: &Path) -> Target {
+    Target::Sqlite(dir.join("audit.db"))
+}
+
+fn options(target: Target) -> SinkOptions {
+    SinkOptions {
+        retry_every: Duration::from_millis(100),
+        ..SinkOptions::new(Some(target))
+    }
+}
+
+/// Polls `f` until it returns `Some` or the deadline passes.
+async fn eventually<T, F, Fut>(deadline: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let end = Instant::now() + deadline;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if Instant::now() > end {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A PostgreSQL trail in a schema of its own, so parallel tests never see each other's rows.
+async fn postgres(test: &str) -> Option<Target> {
+    let Ok(base) = std::env::var("DRIFTGATE_TEST_POSTGRES") else {
+        eprintln!(
+            "notice: DRIFTGATE_TEST_POSTGRES is unset; skipping the PostgreSQL part of {test}"
+        );
+        return None;
+    };
+    let schema = format!("t_{test}_{}", std::process::id());
+    let pool = sqlx::PgPool::connect(&base)
+        .await
+        .expect("PostgreSQL reachable");
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(&pool)
+        .await
+        .expect("drop schema");
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&pool)
+        .await
+        .expect("create schema");
+    pool.close().await;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(Target::Postgres(format!(
+        "{base}{sep}options=-c%20search_path%3D{schema}"
+    )))
+}
+
+fn record(user: &str, namespace: &str, name: &str, decision: &str, time: Timestamp) -> Record {
+    // The trail keeps milliseconds.
+    let time = Timestamp::from_millisecond(time.as_millisecond()).expect("time");
+    Record {
+        time,
+        uid: format!("{user}-{name}-{}", time.as_millisecond()),
+        user: user.into(),
+        groups: vec!["system:authenticated".into()],
+        operation: "UPDATE".into(),
+        subresource: String::new(),
+        group: "apps".into(),
+        version: "v1".into(),
+        kind: "Deployment".into(),
+        namespace: namespace.into(),
+        name: name.into(),
+        decision: decision.into(),
+        mode: "enforce".into(),
+        revision: "main@sha1:0123456789ab".into(),
+        source: "fleet".into(),
+        file: "apps/web.yaml".into(),
+        break_glass: None,
+        endpoint: "validate".into(),
+        replica: "r1".into(),
+        violations: vec![driftgate::audit::RecordViolation {
+            path: "spec.replicas".into(),
+            git: Some("3".into()),
+            old: Some("3".into()),
+            requested: Some("5".into()),
+        }],
+        omitted: 0,
+    }
+}
+
+/// The same checks against either engine: write, filter, prune, reopen (migrations again).
+async fn exercise_store(target: &Target) {
+    let store = Store::open(target).await.expect("opens and migrates");
+    let now = Timestamp::now();
+    let day = k8s_openapi::jiff::SignedDuration::from_hours(24);
+    let old = now.checked_sub(day * 40).expect("time");
+    let records = vec![
+        record("alice", "shop", "web", "denied", now),
+        record(
+            "bob",
+            "shop",
+            "api",
+            "warned",
+            now.checked_sub(day).expect("t"),
+        ),
+        record("carol", "", "viewer", "break-glass", now),
+        record("alice", "billing", "db", "denied", old),
+    ];
+    store.insert(&records).await.expect("inserts");
+    let all = store.query(&Filter::default()).await.expect("query");
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[3], records[3], "round trip is lossless");
+    let alice = store
+        .query(&Filter {
+            user: Some("alice".into()),
+            ..Filter::default()
+        })
+        .await
+        .expect("query");
+    assert_eq!(alice.len(), 2);
+    let shop_recent = store
+        .query(&Filter {
+            namespace: Some("shop".into()),
+            since: now
+                .checked_sub(k8s_openapi::jiff::SignedDuration::from_hours(1))
+                .ok(),
+            ..Filter::default()
+        })
+        .await
+        .expect("query");
+    assert_eq!(shop_recent.len(), 1);
+    assert_eq!(shop_recent[0].user, "alice");
+    let pruned = store
+        .prune(now.checked_sub(day * 30).expect("t"))
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 1);
+    store.close().await;
+    let again = Store::open(target)
+        .await
+        .expect("reopens; migrations are idempotent");
+    assert_eq!(again.query(&Filter::default()).await.expect("q").len(), 3);
+    again.close().await;
+}
+
+#[tokio::test]
+async fn store_sqlite() {
+    let dir = tempfile::tempdir().expect("tmp");
+    exercise_store(&sqlite_target(dir.path())).await;
+    assert!(matches!(
+        Store::open_existing(&Target::Sqlite(dir.path().join("missing.db"))).await,
+        Err(driftgate::audit::store::Error::Missing { .. })
+    ));
+}
+
+#[tokio::test]
+async fn store_postgres() {
+    let Some(target) = postgres("store").await else {
+        return;
+    };
+    exercise_store(&target).await;
+}
+
+fn report_json(audit: &str, extra: &[&str]) -> Value {
+    let out = driftgate()
+        .args(["report", "--audit", audit, "--format", "json"])
+        .args(extra)
+        .output()
+        .expect("report runs");
+    assert!(
+        out.status.success(),
+        "report failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+}
+
+#[tokio::test]
+async fn decisions_become_records_one_for_one() {
+    let fleet = Fleet::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let target = sqlite_target(dir.path());
+    let metrics = AuditMetrics::default();
+    let (sink, writer) = Sink::start(options(target.clone()), metrics.clone());
+    let auditor = Auditor::new(sink, Endpoint::Validate, "replica-a");
+
+    let requests = [
+        ("alice", "web", 5, false, true), // denied: recorded
+        ("bob", "api", 7, false, true),   // denied: recorded
+        ("carol", "web", 9, true, false), // dry-run: never recorded
+        ("dave", "web", 3, false, false), // back to Git: allowed, not recorded
+    ];
+    for (user, name, replicas, dry_run, _) in requests {
+        let body = fleet.edit(name, user, replicas, dry_run);
+        // Both webhooks see the edit; only /validate (audit.from) records it.
+        let mutated = fleet.answer(Endpoint::Mutate, &body);
+        assert_eq!(mutated.review["response"]["allowed"], true);
+        auditor.observe(Endpoint::Mutate, &mutated);
+        let validated = fleet.answer(Endpoint::Validate, &body);
+        auditor.observe(Endpoint::Validate, &validated);
+    }
+    let answered = Instant::now();
+    let records = eventually(Duration::from_secs(2), || async {
+        let store = Store::open_existing(&target).await.ok()?;
+        let r = store.query(&Filter::default()).await.ok();
+        store.close().await;
+        r.filter(|r| r.len() >= 2)
+    })
+    .await
+    .expect("records readable within 2 s of the answers");
+    eprintln!("records readable after {:?}", answered.elapsed());
+
+    let report = report_json(&dir.path().join("audit.db").display().to_string(), &[]);
+    let got = report["records"].as_array().expect("records");
+    let expected: Vec<&str> = requests.iter().filter(|r| r.4).map(|r| r.0).collect();
+    let mut users: Vec<&str> = got.iter().filter_map(|r| r["user"].as_str()).collect();
+    users.sort();
+    assert_eq!(users, expected, "one record per audited request, no more");
+    assert_eq!(records.len(), expected.len());
+    let alice = got
+        .iter()
+        .find(|r| r["user"] == "alice")
+        .expect("alice's record");
+    assert_eq!(alice["decision"], "denied");
+    assert_eq!(alice["name"], "web");
+    assert_eq!(alice["namespace"], "shop");
+    assert_eq!(alice["kind"], "Deployment");
+    assert_eq!(alice["file"], "apps/web.yaml");
+    assert_eq!(alice["replica"], "replica-a");
+    assert_eq!(alice["violations"][0]["path"], "spec.replicas");
+    assert_eq!(alice["violations"][0]["git"], "3");
+    assert_eq!(alice["violations"][0]["requested"], "5");
+    assert!(alice["revision"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("@sha1:"));
+    assert_eq!(report["totals"]["blocked"], 2);
+
+    let only_bob = report_json(
+        &dir.path().join("audit.db").display().to_string(),
+        &["--user", "bob", "--since", "1h"],
+    );
+    assert_eq!(only_bob["records"].as_array().map(Vec::len), Some(1));
+
+    drop(auditor);
+    writer.await.expect("writer ends cleanly");
+    assert_eq!(metrics.written.get(), 2);
+    assert_eq!(metrics.degraded.get(), 0);
+}
+
+#[tokio::test]
+async fn mutate_patch_carries_annotations_and_is_idempotent() {
+    use base64::Engine as _;
+    let fleet = Fleet::new();
+    let body = fleet.edit("web", "alice", 5, false);
+    let outcome = fleet.answer(Endpoint::Mutate, &body);
+    let response = &outcome.review["response"];
+    assert_eq!(response["allowed"], true);
+    assert_eq!(response["patchType"], "JSONPatch");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(response["patch"].as_str().expect("patch"))
+        .expect("base64");
+    let patch: json_patch::Patch = serde_json::from_slice(&bytes).expect("JSONPatch");
+    let review: Value = serde_json::from_slice(&body).expect("json");
+    let mut object = review["request"]["object"].clone();
+    json_patch::patch(&mut object, &patch).expect("applies");
+    let annotations = &object["metadata"]["annotations"];
+    assert_eq!(annotations["driftgate.io/drift"], "spec.replicas");
+    assert_eq!(annotations["driftgate.io/drift-by"], "alice");
+    assert!(annotations["driftgate.io/drift-revision"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("@sha1:"));
+    let mut twice = object.clone();
+    json_patch::patch(&mut twice, &patch).expect("applies twice");
+    assert_eq!(twice, object, "applying the patch twice changes nothing");
+    // /validate on the annotated object still sees only the replicas drift.
+    let mut reinvoked = review.clone();
+    reinvoked["request"]["object"] = object;
+    let again = fleet.answer(
+        Endpoint::Mutate,
+        &serde_json::to_vec(&reinvoked).expect("json"),
+    );
+    assert!(again.review["response"].get("patch").is_none());
+    let validated = fleet.answer(
+        Endpoint::Validate,
+        &serde_json::to_vec(&reinvoked).expect("json"),
+    );
+    assert_eq!(validated.decision.violations.len(), 1);
+}
+
+#[tokio::test]
+async fn two_replicas_write_one_postgres_trail() {
+    let Some(target) = postgres("replicas").await else {
+        return;
+    };
+    let fleet = Fleet::new();
+    let mut writers = Vec::new();
+    for (replica, user) in [("replica-a", "alice"), ("replica-b", "bob")] {
+        let (sink, writer) = Sink::start(options(target.clone()), AuditMetrics::default());
+        let auditor = Auditor::new(sink, Endpoint::Validate, replica);
+        let outcome = fleet.answer(Endpoint::Validate, &fleet.edit("web", user, 5, false));
+        auditor.observe(Endpoint::Validate, &outcome);
+        writers.push((auditor, writer));
+    }
+    for (auditor, writer) in writers {
+        drop(auditor);
+        writer.await.expect("writer ends");
+    }
+    let Target::Postgres(url) = &target else {
+        unreachable!()
+    };
+    let report = report_json(url, &[]);
+    let mut seen: Vec<(String, String)> = report["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| {
+            (
+                r["replica"].as_str().unwrap_or_default().to_string(),
+                r["user"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("replica-a".to_string(), "alice".to_string()),
+            ("replica-b".to_string(), "bob".to_string())
+        ]
+    );
+    let by_user = &report["totals"]["byUser"];
+    assert_eq!(by_user.as_array().map(Vec::len), Some(2));
+}
+
+/// A directory nothing can be created in, even by root (immutable attribute), restored on drop.
+struct ReadOnlyDir {
+    dir: tempfile::TempDir,
+    immutable: bool,
+}
+
+impl ReadOnlyDir {
+    fn new() -> Option<ReadOnlyDir> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let probe = |d: &Path| std::fs::write(d.join("probe"), b"x").is_err();
+        let mut perms = std::fs::metadata(dir.path()).expect("meta").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o555);
+        std::fs::set_permissions(dir.path(), perms).expect("chmod");
+        if probe(dir.path()) {
+            return Some(ReadOnlyDir {
+                dir,
+                immutable: false,
+            });
+        }
+        // Root ignores modes; the immutable attribute still stops it.
+        let _ = std::fs::remove_file(dir.path().join("probe"));
+        let chattr = Command::new("chattr")
+            .arg("+i")
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if chattr && probe(dir.path()) {
+            return Some(ReadOnlyDir {
+                dir,
+                immutable: true,
+            });
+        }
+        eprintln!("notice: cannot make a read-only directory here; skipping");
+        None
+    }
+}
+
+impl Drop for ReadOnlyDir {
+    fn drop(&mut self) {
+        if self.immutable {
+            let _ = Command::new("chattr")
+                .arg("-i")
+                .arg(self.dir.path())
+                .status();
+        }
+        let mut perms = std::fs::metadata(self.dir.path())
+            .expect("meta")
+            .permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        let _ = std::fs::set_permissions(self.dir.path(), perms);
+    }
+}
+
+#[tokio::test]
+async fn unwritable_trail_degrades_without_failing_requests_and_recovers() {
+    let fleet = Fleet::new();
+    let body = fleet.edit("web", "alice", 5, false);
+
+    // Read-only directory: answers unchanged, degradation visible in metrics.
+    if let Some(ro) = ReadOnlyDir::new() {
+        let metrics = AuditMetrics::default();
+        let (sink, writer) = Sink::start(options(sqlite_target(ro.dir.path())), metrics.clone());
+        let auditor = Auditor::new(sink, Endpoint::Validate, "r");
+        for _ in 0..5 {
+            let outcome = fleet.answer(Endpoint::Validate, &body);
+            assert_eq!(outcome.review["response"]["allowed"], false);
+            assert_eq!(outcome.review["response"]["status"]["code"], 403);
+            auditor.observe(Endpoint::Validate, &outcome);
+        }
+        let degraded = eventually(Duration::from_secs(5), || async {
+            (metrics.degraded.get() == 1 && metrics.log_only.get() == 5).then_some(())
+        })
+        .await;
+        assert!(degraded.is_some(), "degraded gauge set and records logged");
+        assert!(metrics.write_errors.get() >= 1);
+        assert_eq!(metrics.written.get(), 0);
+        drop(auditor);
+        writer.await.expect("writer ends");
+    }
+
+    // Unreachable database: the same, then a trail that appears later is used again.
+    let metrics = AuditMetrics::default();
+    let (sink, writer) = Sink::start(
+        options(Target::Postgres(
+            "postgres://nobody@127.0.0.1:1/none".into(),
+        )),
+        metrics.clone(),
+    );
+    let auditor = Auditor::new(sink, Endpoint::Validate, "r");
+    let outcome = fleet.answer(Endpoint::Validate, &body);
+    auditor.observe(Endpoint::Validate, &outcome);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            (metrics.degraded.get() == 1).then_some(())
+        })
+        .await
+        .is_some(),
+        "an unreachable database degrades"
+    );
+    drop(auditor);
+    writer.await.expect("writer ends");
+
+    // A directory that does not exist yet: degraded first, recovered once it exists.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let later = tmp.path().join("later");
+    let metrics = AuditMetrics::default();
+    let (sink, writer) = Sink::start(options(sqlite_target(&later)), metrics.clone());
+    let auditor = Auditor::new(sink, Endpoint::Validate, "r");
+    auditor.observe(Endpoint::Validate, &fleet.answer(Endpoint::Validate, &body));
+    assert!(eventually(Duration::from_secs(5), || async {
+        (metrics.degraded.get() == 1).then_some(())
+    })
+    .await
+    .is_some());
+    std::fs::create_dir(&later).expect("mkdir");
+    let recovered = eventually(Duration::from_secs(5), || async {
+        auditor.observe(Endpoint::Validate, &fleet.answer(Endpoint::Validate, &body));
+        (metrics.degraded.get() == 0 && metrics.written.get() >= 1).then_some(())
+    })
+    .await;
+    assert!(recovered.is_some(), "the writer retries and recovers");
+    drop(auditor);
+    writer.await.expect("writer ends");
+}
+
+#[tokio::test]
+async fn a_writer_that_cannot_keep_up_drops_and_counts() {
+    let fleet = Fleet::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let metrics = AuditMetrics::default();
+    let (sink, writer) = Sink::start(
+        SinkOptions {
+            queue: 2,
+            batch: 1,
+            ..options(sqlite_target(dir.path()))
+        },
+        metrics.clone(),
+    );
+    let auditor = Auditor::new(sink, Endpoint::Validate, "r");
+    let body = fleet.edit("web", "alice", 5, false);
+    let sent = 2_000;
+    let started = Instant::now();
+    for _ in 0..sent {
+        let outcome = fleet.answer(Endpoint::Validate, &body);
+        assert_eq!(outcome.review["response"]["allowed"], false);
+        auditor.observe(Endpoint::Validate, &outcome);
+    }
+    eprintln!("{sent} answers with auditing in {:?}", started.elapsed());
+    drop(auditor);
+    writer.await.expect("writer ends without panicking");
+    let dropped = metrics.dropped(DropReason::QueueFull);
+    assert!(dropped > 0, "a 2-record queue under a burst drops");
+    assert_eq!(
+        metrics.written.get() + dropped,
+        sent,
+        "every record is either written or counted as dropped"
+    );
+}
+
+/// Kills the child on drop, so a hung browser never outlives the test.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|p| p.join(name))
+                    .find(|p| p.is_file())
+            })
+        })
+}
+
+/// Runs headless Chromium with the flags this machine's closed network needs.
+fn run_chromium(bin: &Path, profile: &Path, args: &[String]) -> std::process::Output {
+    let child = Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("chromium starts");
+    let mut guard = Killed(child);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        match guard.0.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            _ => panic!("chromium did not finish in time"),
+        }
+    }
+    let Killed(child) = &mut guard;
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    if let Some(mut out) = child.stdout.take() {
+        std::io::Read::read_to_end(&mut out, &mut stdout).expect("read stdout");
+    }
+    if let Some(mut err) = child.stderr.take() {
+        std::io::Read::read_to_end(&mut err, &mut stderr).expect("read stderr");
+    }
+    let status = child.wait().expect("status");
+    std::process::Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+#[tokio::test]
+async fn html_report_renders_in_chromium() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let target = sqlite_target(dir.path());
+    let store = Store::open(&target).await.expect("opens");
+    let now = Timestamp::now();
+    let hour = k8s_openapi::jiff::SignedDuration::from_hours(1);
+    let mut records = Vec::new();
+    let people = ["alice@example.com", "bob", "carol", "dave"];
+    let objects = [("shop", "web"), ("shop", "api"), ("billing", "ledger")];
+    for i in 0..40_i32 {
+        let user = people[(i as usize * 7) % people.len()];
+        let (ns, name) = objects[(i as usize) % objects.len()];
+        let decision = ["denied", "denied", "warned", "break-glass"][(i as usize) % 4];
+        let mut r = record(
+            user,
+            ns,
+            name,
+            decision,
+            now.checked_sub(hour * (i * 9)).expect("t"),
+        );
+        if decision == "break-glass" {
+            r.break_glass = Some("INC-4211 checkout outage".into());
+        }
+        records.push(r);
+    }
+    store.insert(&records).await.expect("insert");
+    store.close().await;
+    let out = driftgate()
+        .args(["report", "--format", "html", "--since", "30d", "--audit"])
+        .arg(dir.path().join("audit.db"))
+        .output()
+        .expect("report runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(html.contains("<svg") && !html.contains("<script"));
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, &html).expect("write page");
+
+    let Some(bin) = chromium() else {
+        eprintln!("notice: chromium is not installed; skipping the browser check");
+        return;
+    };
+    let profile = tempfile::tempdir().expect("profile");
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("audit-report.png");
+    let _ = std::fs::remove_file(&shot);
+    let url = format!("file://{}", page.display());
+    let out = run_chromium(
+        &bin,
+        profile.path(),
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1280,1600".into(),
+            url.clone(),
+        ],
+    );
+    assert!(
+        shot.is_file(),
+        "screenshot taken: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).expect("png");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real picture"
+    );
+    eprintln!("screenshot: {}", shot.display());
+
+    let out = run_chromium(&bin, profile.path(), &["--dump-dom".into(), url]);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    for user in people {
+        assert!(dom.contains(user), "page shows user {user}");
+    }
+    for (ns, name) in objects {
+        assert!(
+            dom.contains(&format!("apps/Deployment {ns}/{name}")),
+            "page shows object {ns}/{name}"
+        );
+    }
+    assert!(dom.contains("INC-4211 checkout outage"));
+}
