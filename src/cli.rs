@@ -11,6 +11,7 @@ use crate::config::{self, Config};
 pub mod check;
 pub mod index;
 pub mod report;
+pub mod webhook_config;
 
 /// Exit code for bad input or config.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -174,6 +175,15 @@ pub struct WebhookConfigArgs {
     /// Call the webhook at this URL instead of the Service (out-of-cluster testing).
     #[arg(long)]
     pub url: Option<String>,
+    /// `yaml`: two documents for `kubectl apply -f -`; `json`: one `v1 List`.
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub output: WebhookFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WebhookFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -222,6 +232,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Index(args) => index::run(args),
         Command::Report(args) => report::run(args),
+        Command::WebhookConfig(args) => webhook_config::run(args),
         other => fail(1, format!("{other:?}: not built yet")),
     }
 }

@@ -14,6 +14,7 @@
 //! - [`audit`]: the audit trail (records, SQLite/PostgreSQL store, background writer, reports, Events).
 //! - [`server`]: the TLS webhook, the admin port, metrics, shutdown.
 //! - [`tls`]: certificates (`certs`) and the rustls server configuration.
+//! - [`webhook_config`]: the Validating/MutatingWebhookConfiguration for what Git declares.
 //! - [`cli`]: the `driftgate` commands.
 #![forbid(unsafe_code)]
 
@@ -29,3 +30,4 @@ pub mod manifest;
 pub mod policy;
 pub mod snapshot;
 pub mod sources;
+pub mod webhook_config;

@@ -152,7 +152,7 @@ pub fn outcome(review: &Value) -> (Verdict, Vec<String>) {
         .unwrap_or_default();
     if !allowed {
         let message = response["status"]["message"].as_str().unwrap_or("(no message)");
-        let mut lines = vec![format!("Error from server (Forbidden): admission webhook \"driftgate.io\" denied the request: {message}")];
+        let mut lines = vec![format!("Error from server (Forbidden): admission webhook \"validate.driftgate.io\" denied the request: {message}")];
         lines.extend(warnings);
         return (Verdict::Denied, lines);
     }
