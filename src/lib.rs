@@ -11,6 +11,7 @@
 //! - [`drift`]: comparing a request object with Git's declaration, by declared path.
 //! - [`policy`]: bypass identities, modes, ignore paths, break-glass.
 //! - [`admission`]: the AdmissionReview wire format, the decision, the answer (and annotate mode).
+//! - [`mutate`]: `POST /mutate`, annotate mode's route.
 //! - [`audit`]: the audit trail (records, SQLite/PostgreSQL store, background writer, reports, Events).
 //! - [`server`]: the TLS webhook, the admin port, metrics, shutdown.
 //! - [`tls`]: certificates (`certs`) and the rustls server configuration.
@@ -27,6 +28,7 @@ pub mod drift;
 pub mod git;
 pub mod kinds;
 pub mod manifest;
+pub mod mutate;
 pub mod policy;
 pub mod snapshot;
 pub mod sources;

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 /// A Git repository declaring `shop/web` (3 replicas) and `shop/api`, and its snapshot.
 struct Fleet {
     _repo: GitRepo,
+    config: Config,
     snapshot: Snapshot,
     policy: Policy,
 }
@@ -48,6 +49,7 @@ impl Fleet {
             _repo: repo,
             snapshot,
             policy: Policy::from_config(&config),
+            config,
         }
     }
 
@@ -711,4 +713,137 @@ async fn html_report_renders_in_chromium() {
         );
     }
     assert!(dom.contains("INC-4211 checkout outage"));
+}
+
+async fn body_text(response: axum::response::Response) -> String {
+    use http_body_util::BodyExt as _;
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[tokio::test]
+async fn mutate_route_records_when_audit_from_mutate_and_admin_routes_report() {
+    use std::sync::Arc;
+    use tower::ServiceExt as _;
+
+    let fleet = Fleet::new();
+    let dir = tempfile::tempdir().expect("tmp");
+    let target = sqlite_target(dir.path());
+    let metrics = AuditMetrics::default();
+    let (sink, writer) = Sink::start(options(target.clone()), metrics.clone());
+    let live = Arc::new(driftgate::snapshot::Live::new());
+    let state = driftgate::mutate::MutateState {
+        live: live.clone(),
+        policy: Arc::new(fleet.policy.clone()),
+        auditor: Some(Auditor::new(sink, Endpoint::Mutate, "replica-m")),
+        max_body_bytes: 1 << 20,
+    };
+    let router = driftgate::mutate::router(state);
+    let post = |body: Vec<u8>| {
+        axum::http::Request::post("/mutate?timeout=10s")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body))
+            .expect("request")
+    };
+
+    // Before the first snapshot: allowed, not annotated, nothing recorded.
+    let body = fleet.edit("web", "erin", 6, false);
+    let response = router
+        .clone()
+        .oneshot(post(body.clone()))
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+    let review: Value = serde_json::from_str(&body_text(response).await).expect("json");
+    assert_eq!(review["response"]["allowed"], true);
+    assert!(review["response"].get("patch").is_none());
+
+    live.store(Arc::new(
+        driftgate::sources::load_once(&fleet.config).expect("loads"),
+    ));
+    let response = router.clone().oneshot(post(body)).await.expect("answers");
+    let review: Value = serde_json::from_str(&body_text(response).await).expect("json");
+    assert_eq!(review["response"]["allowed"], true);
+    assert_eq!(review["response"]["patchType"], "JSONPatch");
+    let dry = router
+        .clone()
+        .oneshot(post(fleet.edit("web", "frank", 8, true)))
+        .await
+        .expect("answers");
+    assert_eq!(dry.status(), 200);
+    let bad = router
+        .clone()
+        .oneshot(post(b"{\"kind\":\"Pod\"}".to_vec()))
+        .await
+        .expect("answers");
+    assert_eq!(bad.status(), 400);
+    drop(router);
+    writer.await.expect("writer ends");
+    assert_eq!(
+        metrics.written.get(),
+        1,
+        "one record: erin's annotated edit, no dry-run"
+    );
+
+    let admin =
+        driftgate::audit::http::router(Arc::new(driftgate::audit::http::Reader::new(Some(target))));
+    let get = |uri: &str| {
+        axum::http::Request::get(uri)
+            .body(axum::body::Body::empty())
+            .expect("request")
+    };
+    let response = admin
+        .clone()
+        .oneshot(get("/api/audit?since=1h&user=erin"))
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+    let report: Value = serde_json::from_str(&body_text(response).await).expect("json");
+    let records = report["records"].as_array().expect("records");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["decision"], "annotated");
+    assert_eq!(records[0]["endpoint"], "mutate");
+    assert_eq!(records[0]["replica"], "replica-m");
+    let none: Value = serde_json::from_str(
+        &body_text(
+            admin
+                .clone()
+                .oneshot(get("/api/audit?user=frank"))
+                .await
+                .expect("answers"),
+        )
+        .await,
+    )
+    .expect("json");
+    assert_eq!(none["records"].as_array().map(Vec::len), Some(0));
+    let response = admin
+        .clone()
+        .oneshot(get("/report"))
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap_or_default()
+        .starts_with("text/html"));
+    let html = body_text(response).await;
+    assert!(html.contains("erin") && html.contains("apps/Deployment shop/web"));
+    let bad = admin
+        .clone()
+        .oneshot(get("/api/audit?since=soon"))
+        .await
+        .expect("answers");
+    assert_eq!(bad.status(), 400);
+    let missing = driftgate::audit::http::router(Arc::new(driftgate::audit::http::Reader::new(
+        Some(Target::Sqlite(dir.path().join("nope.db"))),
+    )))
+    .oneshot(get("/api/audit"))
+    .await
+    .expect("answers");
+    assert_eq!(missing.status(), 503);
 }

@@ -51,39 +51,41 @@ pub struct AuditMetrics {
 }
 
 impl AuditMetrics {
+    /// Registers into driftgate's registry, whose `driftgate` prefix makes these
+    /// `driftgate_audit_…`.
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
-            "driftgate_audit_records_written",
+            "audit_records_written",
             "Audit records stored in the trail",
             self.written.clone(),
         );
         registry.register(
-            "driftgate_audit_records_dropped",
+            "audit_records_dropped",
             "Audit records dropped before the writer, by reason",
             self.dropped.clone(),
         );
         registry.register(
-            "driftgate_audit_records_log_only",
+            "audit_records_log_only",
             "Audit records only logged because the trail was unavailable",
             self.log_only.clone(),
         );
         registry.register(
-            "driftgate_audit_write_errors",
+            "audit_write_errors",
             "Failed attempts to open or write the audit trail",
             self.write_errors.clone(),
         );
         registry.register(
-            "driftgate_audit_degraded",
+            "audit_degraded",
             "1 while the audit trail is unavailable (records go to the log only)",
             self.degraded.clone(),
         );
         registry.register(
-            "driftgate_audit_records_pruned",
+            "audit_records_pruned",
             "Audit records removed by retention",
             self.pruned.clone(),
         );
         registry.register(
-            "driftgate_audit_events",
+            "audit_events",
             "Kubernetes Events for blocked edits, by result",
             self.events.clone(),
         );
@@ -99,5 +101,34 @@ impl AuditMetrics {
 
     pub fn events(&self, result: EventResult) -> u64 {
         self.events.get_or_create(&EventLabels { result }).get()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_under_the_driftgate_prefix() {
+        let m = AuditMetrics::default();
+        let mut registry = Registry::with_prefix("driftgate");
+        m.register(&mut registry);
+        m.dropped
+            .get_or_create(&DropLabels {
+                reason: DropReason::QueueFull,
+            })
+            .inc();
+        m.degraded.set(1);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encodes");
+        assert!(
+            text.contains("driftgate_audit_records_dropped_total{reason=\"QueueFull\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("driftgate_audit_degraded 1"), "{text}");
+        assert!(
+            text.contains("driftgate_audit_records_written_total 0"),
+            "{text}"
+        );
     }
 }
