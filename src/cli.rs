@@ -191,14 +191,19 @@ pub struct ReportArgs {
     /// SQLite file or postgres:// URL.
     #[arg(long, env = "DRIFTGATE_AUDIT")]
     pub audit: String,
+    /// Oldest record: a duration ago (24h, 7d), a date (2026-11-26) or an RFC 3339 time.
     #[arg(long)]
     pub since: Option<String>,
+    /// Newest record (exclusive), in the same forms as --since.
     #[arg(long)]
     pub until: Option<String>,
+    /// Only this user's records.
     #[arg(long)]
     pub user: Option<String>,
+    /// Only records in this namespace.
     #[arg(long)]
     pub namespace: Option<String>,
+    /// table, json, csv or html (one self-contained page).
     #[arg(long, default_value = "table")]
     pub format: String,
 }

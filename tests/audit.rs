@@ -669,7 +669,8 @@ async fn html_report_renders_in_chromium() {
     );
     let html = String::from_utf8(out.stdout).expect("utf-8");
     assert!(html.contains("<svg") && !html.contains("<script"));
-    let page = dir.path().join("report.html");
+    // Kept beside the screenshot for a person to open or print.
+    let page = Path::new(env!("CARGO_TARGET_TMPDIR")).join("audit-report.html");
     std::fs::write(&page, &html).expect("write page");
 
     let Some(bin) = chromium() else {

@@ -47,15 +47,19 @@ th { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: v
 td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .bar { display: inline-block; height: 8px; background: var(--blue); border-radius: 2px; vertical-align: middle; margin-right: 6px; }
 .bar.blocked { background: var(--red); }
-.pill { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; color: #fff; background: var(--muted); }
+.pill { display: inline-block; white-space: nowrap; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; color: #fff; background: var(--muted); }
 .pill.denied { background: var(--red); } .pill.warned, .pill.annotated { background: var(--amber); } .pill.break-glass { background: #6a1b9a; }
 code, .diff { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
-.diff div { white-space: pre-wrap; word-break: break-all; }
+.diff div { white-space: pre-wrap; overflow-wrap: anywhere; }
+td.diff { min-width: 16em; }
 .diff .git { color: #1b5e20; } .diff .req { color: var(--red); }
 svg text { font: 11px system-ui, sans-serif; fill: var(--muted); }
 .legend span { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 12px; vertical-align: middle; }
+@page { margin: 12mm; }
 @media print {
-  header { background: none; }
+  header { background: none; padding: 0 0 8px; }
+  main { padding: 0; }
+  th, td { padding: 3px 4px; }
   body { font-size: 11px; }
   .grid { grid-template-columns: 1fr 1fr; }
   tr, .card, svg { break-inside: avoid; page-break-inside: avoid; }
