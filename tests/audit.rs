@@ -358,28 +358,78 @@ async fn mutate_patch_carries_annotations_and_is_idempotent() {
     assert_eq!(validated.decision.violations.len(), 1);
 }
 
+/// Entry point of a child process (see [`child_writer`]): one driftgate replica that writes one
+/// record through its own sink, with `audit.stdout` on, then exits. Run without the child
+/// environment it returns at once.
 #[tokio::test]
-async fn two_replicas_write_one_postgres_trail() {
-    let Some(target) = postgres("replicas").await else {
+async fn child_process_entry_point() {
+    let (Ok(target), Ok(replica), Ok(user)) = (
+        std::env::var("DRIFTGATE_CHILD_TARGET"),
+        std::env::var("DRIFTGATE_CHILD_REPLICA"),
+        std::env::var("DRIFTGATE_CHILD_USER"),
+    ) else {
         return;
     };
     let fleet = Fleet::new();
-    let mut writers = Vec::new();
-    for (replica, user) in [("replica-a", "alice"), ("replica-b", "bob")] {
-        let (sink, writer) = Sink::start(options(target.clone()), AuditMetrics::default());
-        let auditor = Auditor::new(sink, Endpoint::Validate, replica);
-        let outcome = fleet.answer(Endpoint::Validate, &fleet.edit("web", user, 5, false));
-        auditor.observe(Endpoint::Validate, &outcome);
-        writers.push((auditor, writer));
-    }
-    for (auditor, writer) in writers {
-        drop(auditor);
-        writer.await.expect("writer ends");
-    }
-    let Target::Postgres(url) = &target else {
-        unreachable!()
+    let metrics = AuditMetrics::default();
+    let (sink, writer) = Sink::start(
+        SinkOptions {
+            stdout: true,
+            ..options(Target::parse(&target))
+        },
+        metrics.clone(),
+    );
+    let auditor = Auditor::new(sink, Endpoint::Validate, &replica);
+    let outcome = fleet.answer(Endpoint::Validate, &fleet.edit("web", &user, 5, false));
+    auditor.observe(Endpoint::Validate, &outcome);
+    drop(auditor);
+    writer.await.expect("writer ends");
+    assert_eq!(metrics.written.get(), 1, "the child stored its record");
+}
+
+/// Starts a child process that acts as one replica; it must be waited for.
+fn child_writer(target: &str, replica: &str, user: &str) -> Child {
+    Command::new(std::env::current_exe().expect("test binary"))
+        .args(["child_process_entry_point", "--exact", "--nocapture"])
+        .env("DRIFTGATE_CHILD_TARGET", target)
+        .env("DRIFTGATE_CHILD_REPLICA", replica)
+        .env("DRIFTGATE_CHILD_USER", user)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("child starts")
+}
+
+fn finish_child(child: Child) -> String {
+    let out = child.wait_with_output().expect("child ends");
+    assert!(
+        out.status.success(),
+        "child failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn two_replicas_write_one_postgres_trail() {
+    let Some(Target::Postgres(url)) = postgres("replicas").await else {
+        return;
     };
-    let report = report_json(url, &[]);
+    // Two processes, started together: both migrate (one waits on the advisory lock) and write.
+    let a = child_writer(&url, "replica-a", "alice");
+    let b = child_writer(&url, "replica-b", "bob");
+    let (out_a, out_b) = (finish_child(a), finish_child(b));
+    for (out, user) in [(out_a, "alice"), (out_b, "bob")] {
+        let lines: Vec<Value> = out
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).expect("one JSON record per line"))
+            .collect();
+        assert_eq!(lines.len(), 1, "audit.stdout: one line per record: {out}");
+        assert_eq!(lines[0]["user"], user);
+    }
+    let report = report_json(&url, &[]);
     let mut seen: Vec<(String, String)> = report["records"]
         .as_array()
         .expect("records")
@@ -401,6 +451,54 @@ async fn two_replicas_write_one_postgres_trail() {
     );
     let by_user = &report["totals"]["byUser"];
     assert_eq!(by_user.as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
+async fn retention_prunes_old_records_in_the_background() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let target = sqlite_target(dir.path());
+    let store = Store::open(&target).await.expect("opens");
+    let now = Timestamp::now();
+    let day = k8s_openapi::jiff::SignedDuration::from_hours(24);
+    store
+        .insert(&[
+            record(
+                "old",
+                "shop",
+                "web",
+                "denied",
+                now.checked_sub(day * 31).expect("t"),
+            ),
+            record("new", "shop", "web", "denied", now),
+        ])
+        .await
+        .expect("insert");
+    let metrics = AuditMetrics::default();
+    let (sink, writer) = Sink::start(
+        SinkOptions {
+            prune_every: Duration::from_millis(50),
+            ..options(target.clone())
+        },
+        metrics.clone(),
+    );
+    let pruned = eventually(Duration::from_secs(5), || async {
+        let users: Vec<String> = store
+            .query(&Filter::default())
+            .await
+            .ok()?
+            .into_iter()
+            .map(|r| r.user)
+            .collect();
+        (users == ["new"]).then_some(())
+    })
+    .await;
+    assert!(
+        pruned.is_some(),
+        "the 31-day-old record is gone, the new one stays"
+    );
+    assert_eq!(metrics.pruned.get(), 1);
+    drop(sink);
+    writer.await.expect("writer ends");
 }
 
 /// A directory nothing can be created in, even by root (immutable attribute), restored on drop.
