@@ -50,8 +50,10 @@ impl RequestInfo {
             user: req.user_info.clone(),
             operation: req.operation.clone(),
             sub_resource: req.sub_resource().to_string(),
-            group: req.kind.group.clone(),
-            version: req.kind.version.clone(),
+            // The resource's group and version: for a subresource (`scale`) they are the
+            // parent's, while `kind` is the subresource's own (`Scale`).
+            group: req.resource.group.clone(),
+            version: req.resource.version.clone(),
             kind: req.kind.kind.clone(),
             namespace: req.namespace.clone().unwrap_or_default(),
             name: req

@@ -938,11 +938,22 @@ async fn mutate_route_records_when_audit_from_mutate_and_admin_routes_report() {
         .await
         .expect("answers");
     assert_eq!(bad.status(), 400);
+    // No trail written yet: an empty report, not an error.
     let missing = driftgate::audit::http::router(Arc::new(driftgate::audit::http::Reader::new(
         Some(Target::Sqlite(dir.path().join("nope.db"))),
     )))
     .oneshot(get("/api/audit"))
     .await
     .expect("answers");
-    assert_eq!(missing.status(), 503);
+    assert_eq!(missing.status(), 200);
+    let empty: Value = serde_json::from_str(&body_text(missing).await).expect("json");
+    assert_eq!(empty["totals"]["records"], 0);
+    // An unreachable database: 503 with the reason, the admin port stays up.
+    let down = driftgate::audit::http::router(Arc::new(driftgate::audit::http::Reader::new(Some(
+        Target::Postgres("postgres://nobody@127.0.0.1:1/none".into()),
+    ))))
+    .oneshot(get("/report"))
+    .await
+    .expect("answers");
+    assert_eq!(down.status(), 503);
 }

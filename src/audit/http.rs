@@ -78,6 +78,12 @@ async fn build(reader: &Reader, q: &ReportQuery) -> Result<Report, Response> {
         )
             .into_response()
     };
+    if let Some(Target::Sqlite(path)) = &reader.target {
+        if !path.exists() {
+            // Nothing recorded yet: the writer creates the file with the first record.
+            return Ok(Report::build(Vec::new(), &filter, now));
+        }
+    }
     let store = reader.store().await.map_err(unavailable)?;
     let records = store
         .query(&filter)

@@ -263,7 +263,7 @@ impl Report {
     /// A terminal table: records, then totals.
     pub fn to_table(&self) -> String {
         let mut rows = vec![[
-            "TIME".to_string(),
+            "TIME (UTC)".to_string(),
             "DECISION".to_string(),
             "USER".to_string(),
             "OP".to_string(),

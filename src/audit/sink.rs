@@ -190,8 +190,11 @@ impl Writer {
             }
         }
         let Some(target) = self.options.target.clone() else {
-            for r in batch {
-                log_record(r);
+            // No store: stdout is the trail when asked for, the log otherwise.
+            if !self.options.stdout {
+                for r in batch {
+                    log_record(r);
+                }
             }
             return;
         };
