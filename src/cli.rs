@@ -8,9 +8,11 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config};
 
+pub mod certs;
 pub mod check;
 pub mod index;
 pub mod report;
+pub mod serve;
 pub mod webhook_config;
 
 /// Exit code for bad input or config.
@@ -216,7 +218,8 @@ fn init_logging(filter: &str, json: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if json {
         builder.json().init();
     } else {
@@ -237,6 +240,8 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Index(args) => index::run(args),
         Command::Report(args) => report::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Certs(args) => certs::run(args),
         Command::WebhookConfig(args) => webhook_config::run(args),
         other => fail(1, format!("{other:?}: not built yet")),
     }

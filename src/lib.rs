@@ -13,7 +13,9 @@
 //! - [`admission`]: the AdmissionReview wire format, the decision, the answer (and annotate mode).
 //! - [`mutate`]: `POST /mutate`, annotate mode's route.
 //! - [`audit`]: the audit trail (records, SQLite/PostgreSQL store, background writer, reports, Events).
-//! - [`server`]: the TLS webhook, the admin port, metrics, shutdown.
+//! - [`server`]: the TLS webhook, the admin port, connection limits, shutdown.
+//! - [`metrics`]: the Prometheus registry (`driftgate_…`), extended by each part.
+//! - [`status`]: per-source load status, filled by the loader, read by `/readyz`.
 //! - [`tls`]: certificates (`certs`) and the rustls server configuration.
 //! - [`webhook_config`]: the Validating/MutatingWebhookConfiguration for what Git declares.
 //! - [`cli`]: the `driftgate` commands.
@@ -28,8 +30,12 @@ pub mod drift;
 pub mod git;
 pub mod kinds;
 pub mod manifest;
+pub mod metrics;
 pub mod mutate;
 pub mod policy;
+pub mod server;
 pub mod snapshot;
 pub mod sources;
+pub mod status;
+pub mod tls;
 pub mod webhook_config;
