@@ -11,7 +11,6 @@
 //! - [`drift`]: comparing a request object with Git's declaration, by declared path.
 //! - [`policy`]: bypass identities, modes, ignore paths, break-glass.
 //! - [`admission`]: the AdmissionReview wire format, the decision, the answer (and annotate mode).
-//! - [`mutate`]: `POST /mutate`, annotate mode's route.
 //! - [`audit`]: the audit trail (records, SQLite/PostgreSQL store, background writer, reports, Events).
 //! - [`server`]: the TLS webhook, the admin port, connection limits, shutdown.
 //! - [`metrics`]: the Prometheus registry (`driftgate_…`), extended by each part.
@@ -31,7 +30,6 @@ pub mod git;
 pub mod kinds;
 pub mod manifest;
 pub mod metrics;
-pub mod mutate;
 pub mod policy;
 pub mod server;
 pub mod snapshot;

@@ -269,6 +269,8 @@ pub struct Metrics {
     registry: Registry,
     pub server: ServerMetrics,
     pub snapshot: SnapshotMetrics,
+    /// The audit trail's writer: records written, dropped, degraded state.
+    pub audit: crate::audit::AuditMetrics,
 }
 
 impl Default for Metrics {
@@ -282,10 +284,13 @@ impl Metrics {
         let mut registry = Registry::with_prefix("driftgate");
         let server = ServerMetrics::register(&mut registry);
         let snapshot = SnapshotMetrics::register(&mut registry);
+        let audit = crate::audit::AuditMetrics::default();
+        audit.register(&mut registry);
         Metrics {
             registry,
             server,
             snapshot,
+            audit,
         }
     }
 

@@ -5,12 +5,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::{fail, ServeArgs, EXIT_BAD_INPUT};
+use crate::audit::Auditor;
 use crate::config::Config;
 use crate::server::{self, AppState, Options, Server};
 use crate::snapshot::Live;
 use crate::sources;
 use crate::status::SyncStatus;
 use crate::tls;
+
+/// How long shutdown waits for queued audit records to be written.
+const AUDIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn run(args: ServeArgs) -> ExitCode {
     let config = match config(&args) {
@@ -54,7 +58,9 @@ async fn serve(config: Config) -> ExitCode {
     let status = Arc::new(SyncStatus::new(
         config.sources.iter().map(|s| s.name.clone()),
     ));
-    let state = AppState::new(&config, live.clone(), status.clone());
+    let mut state = AppState::new(&config, live.clone(), status.clone());
+    let (auditor, audit_writer) = Auditor::start(&config.audit, state.metrics.audit.clone());
+    state.auditor = Some(auditor);
     let server = match Server::bind(&config, state, Options::default()).await {
         Ok(s) => s,
         Err(e) => return startup_failure(e),
@@ -62,6 +68,13 @@ async fn serve(config: Config) -> ExitCode {
     let loader = tokio::spawn(load(config.clone(), live, status));
     let result = server.serve(shutdown_signal()).await;
     loader.abort();
+    // Every handle on the auditor is gone with the server: the writer drains its queue.
+    if tokio::time::timeout(AUDIT_FLUSH, audit_writer)
+        .await
+        .is_err()
+    {
+        tracing::warn!(within = ?AUDIT_FLUSH, "audit records still queued at exit were not written");
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(1, e),
