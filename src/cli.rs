@@ -235,7 +235,9 @@ pub fn fail(code: u8, err: impl std::fmt::Display) -> ExitCode {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log, cli.log_json);
+    // The demo's output is the tour; routine server logs would only interleave with it.
+    let quiet_demo = matches!(cli.command, Command::Demo(_)) && cli.log == "info";
+    init_logging(if quiet_demo { "warn" } else { &cli.log }, cli.log_json);
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Index(args) => index::run(args),
@@ -243,6 +245,22 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Certs(args) => certs::run(args),
         Command::WebhookConfig(args) => webhook_config::run(args),
+        Command::Demo(_) => demo(),
         other => fail(1, format!("{other:?}: not built yet")),
+    }
+}
+
+fn demo() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(1, format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(crate::demo::run()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => fail(1, "an outcome of the tour was not the expected one"),
+        Err(e) => fail(1, e),
     }
 }

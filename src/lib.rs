@@ -25,6 +25,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod declare;
+pub mod demo;
 pub mod drift;
 pub mod git;
 pub mod kinds;

@@ -251,3 +251,24 @@ fn bad_config_names_the_key() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("block"));
 }
+
+#[test]
+fn demo_runs_the_tour_over_tls() {
+    let out = driftgate().arg("demo").output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for word in [
+        "=> allowed",
+        "=> denied",
+        "=> warned",
+        "spec.replicas: Git has 3, request has 10",
+        "Every outcome was as expected",
+    ] {
+        assert!(text.contains(word), "missing {word:?} in:\n{text}");
+    }
+    assert_eq!(text.matches("=> denied").count(), 3, "{text}");
+}

@@ -148,6 +148,14 @@ async fn not_ready_answers_per_policy() {
     .await;
     let answer = assert_review(&body, "admission.k8s.io/v1", "n2");
     assert_eq!(answer["response"]["allowed"], true);
+
+    // The kube-system controllers (bypassed) are never held up by a starting replica.
+    let controller = String::from_utf8(review("admission.k8s.io/v1", "n3", "9"))
+        .expect("utf-8")
+        .replace("\"alice\"", "\"system:kube-controller-manager\"");
+    let (_, body) = post(&deny, "/validate", Body::from(controller)).await;
+    let answer = assert_review(&body, "admission.k8s.io/v1", "n3");
+    assert_eq!(answer["response"]["allowed"], true);
 }
 
 #[tokio::test]
