@@ -146,9 +146,12 @@ impl Events {
     /// Starts the emitter with the cluster credentials kube finds (in-cluster service account,
     /// else kubeconfig). Without credentials it says so once and counts each Event as failed.
     pub fn start(instance: String, metrics: AuditMetrics) -> Events {
-        let (tx, mut rx) = mpsc::channel::<BlockedEdit>(256);
+        let (tx, rx) = mpsc::channel::<BlockedEdit>(QUEUE);
         let task_metrics = metrics.clone();
         tokio::spawn(async move {
+            // kube builds its TLS client from the process-wide provider; several providers
+            // are linked in, so name one (an error only means one is already installed).
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let client = match kube::Client::try_default().await {
                 Ok(client) => Some(client),
                 Err(e) => {
@@ -156,34 +159,60 @@ impl Events {
                     None
                 }
             };
-            let mut limiter = RateLimiter::new(Duration::from_secs(60), 20, 1.0, Instant::now());
-            while let Some(edit) = rx.recv().await {
-                if !limiter.allow(&edit.object_key(), Instant::now()) {
-                    task_metrics.count_event(EventResult::RateLimited);
-                    continue;
-                }
-                let Some(client) = &client else {
-                    task_metrics.count_event(EventResult::Failed);
-                    continue;
-                };
-                let event = event_body(&edit, &instance, Timestamp::now());
-                let ns = event.metadata.namespace.clone().unwrap_or_default();
-                let api: kube::Api<Event> = kube::Api::namespaced(client.clone(), &ns);
-                match api.create(&kube::api::PostParams::default(), &event).await {
-                    Ok(_) => task_metrics.count_event(EventResult::Sent),
-                    Err(e) => {
-                        task_metrics.count_event(EventResult::Failed);
-                        tracing::warn!(error = %e, object = %edit.object_key(), "cannot create the DriftBlocked Event");
-                    }
-                }
-            }
+            emit_loop(rx, client, instance, task_metrics).await;
         });
         Events { tx, metrics }
     }
 
+    /// Starts the emitter with a given client (tests, or a caller that already has one).
+    pub fn with_client(client: kube::Client, instance: String, metrics: AuditMetrics) -> Events {
+        let (tx, rx) = mpsc::channel::<BlockedEdit>(QUEUE);
+        tokio::spawn(emit_loop(rx, Some(client), instance, metrics.clone()));
+        Events { tx, metrics }
+    }
+
+    /// Queues the Event without waiting; a full queue counts as rate-limited.
     pub fn emit(&self, edit: BlockedEdit) {
-        if self.tx.try_send(edit).is_err() {
-            self.metrics.count_event(EventResult::RateLimited);
+        match self.tx.try_send(edit) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.metrics.count_event(EventResult::RateLimited)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.metrics.count_event(EventResult::Failed)
+            }
+        }
+    }
+}
+
+/// Events waiting for the emitter; beyond this they are counted as rate-limited.
+const QUEUE: usize = 256;
+
+async fn emit_loop(
+    mut rx: mpsc::Receiver<BlockedEdit>,
+    client: Option<kube::Client>,
+    instance: String,
+    metrics: AuditMetrics,
+) {
+    let mut limiter = RateLimiter::new(Duration::from_secs(60), 20, 1.0, Instant::now());
+    while let Some(edit) = rx.recv().await {
+        if !limiter.allow(&edit.object_key(), Instant::now()) {
+            metrics.count_event(EventResult::RateLimited);
+            continue;
+        }
+        let Some(client) = &client else {
+            metrics.count_event(EventResult::Failed);
+            continue;
+        };
+        let event = event_body(&edit, &instance, Timestamp::now());
+        let ns = event.metadata.namespace.clone().unwrap_or_default();
+        let api: kube::Api<Event> = kube::Api::namespaced(client.clone(), &ns);
+        match api.create(&kube::api::PostParams::default(), &event).await {
+            Ok(_) => metrics.count_event(EventResult::Sent),
+            Err(e) => {
+                metrics.count_event(EventResult::Failed);
+                tracing::warn!(error = %e, object = %edit.object_key(), "cannot create the DriftBlocked Event");
+            }
         }
     }
 }
@@ -231,6 +260,38 @@ mod tests {
         long.message = "x".repeat(5000);
         let body = event_body(&long, "i", now);
         assert!(body.message.unwrap_or_default().chars().count() <= MAX_MESSAGE);
+    }
+
+    #[tokio::test]
+    async fn emitter_is_rate_limited_and_counts_failures() {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        // A cluster that is not there: the Event is attempted and counted as failed.
+        let config = kube::Config::new("https://127.0.0.1:1".parse().expect("uri"));
+        let client = kube::Client::try_from(config).expect("client builds");
+        let metrics = AuditMetrics::default();
+        let events = Events::with_client(client, "r".into(), metrics.clone());
+        for _ in 0..3 {
+            events.emit(edit("shop"));
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while metrics.events(EventResult::Failed) + metrics.events(EventResult::RateLimited) < 3 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "emitter did not finish"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            metrics.events(EventResult::Failed),
+            1,
+            "one attempt for the object"
+        );
+        assert_eq!(
+            metrics.events(EventResult::RateLimited),
+            2,
+            "the repeats are limited"
+        );
+        assert_eq!(metrics.events(EventResult::Sent), 0);
     }
 
     #[test]
