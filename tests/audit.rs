@@ -1223,3 +1223,47 @@ async fn serve_over_tls_records_validate_once_and_reports_it() {
     );
     assert_eq!(records[0]["uid"], "validate-uid");
 }
+
+#[tokio::test]
+async fn report_formats_and_bad_input() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let target = sqlite_target(dir.path());
+    let store = Store::open(&target).await.expect("opens");
+    let mut r = record("alice", "shop", "web", "denied", Timestamp::now());
+    r.break_glass = Some("INC-7, \"quoted\"".into());
+    store.insert(&[r]).await.expect("insert");
+    store.close().await;
+    let db = dir.path().join("audit.db");
+    let run = |args: &[&str]| {
+        driftgate()
+            .arg("report")
+            .arg("--audit")
+            .arg(&db)
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let table = run(&[]);
+    assert!(table.status.success());
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("apps/Deployment shop/web") && text.contains("1 records, 1 blocked"),
+        "{text}"
+    );
+    let csv = run(&["--format", "csv"]);
+    let text = String::from_utf8_lossy(&csv.stdout);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("\"INC-7, \"\"quoted\"\"\""), "{text}");
+    assert_eq!(run(&["--format", "yaml"]).status.code(), Some(2));
+    assert_eq!(run(&["--since", "last tuesday"]).status.code(), Some(2));
+    let missing = driftgate()
+        .args(["report", "--audit"])
+        .arg(dir.path().join("none.db"))
+        .output()
+        .expect("runs");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        !dir.path().join("none.db").exists(),
+        "a report never creates a trail"
+    );
+}

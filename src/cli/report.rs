@@ -35,8 +35,12 @@ pub fn run(args: ReportArgs) -> ExitCode {
         Err(e) => return fail(1, e),
     };
     let target = Target::parse(&args.audit);
+    let store = match runtime.block_on(Store::open_existing(&target)) {
+        Ok(store) => store,
+        Err(e @ crate::audit::store::Error::Missing { .. }) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail(1, e),
+    };
     let result: anyhow::Result<Report> = runtime.block_on(async {
-        let store = Store::open_existing(&target).await?;
         let records = store
             .query(&filter)
             .await
