@@ -616,12 +616,18 @@ async fn unwritable_trail_degrades_without_failing_requests_and_recovers() {
     .await
     .is_some());
     std::fs::create_dir(&later).expect("mkdir");
+    // No traffic needed: the writer probes on its own and clears the gauge.
     let recovered = eventually(Duration::from_secs(5), || async {
-        auditor.observe(Endpoint::Validate, &fleet.answer(Endpoint::Validate, &body));
-        (metrics.degraded.get() == 0 && metrics.written.get() >= 1).then_some(())
+        (metrics.degraded.get() == 0).then_some(())
     })
     .await;
     assert!(recovered.is_some(), "the writer retries and recovers");
+    auditor.observe(Endpoint::Validate, &fleet.answer(Endpoint::Validate, &body));
+    let stored = eventually(Duration::from_secs(2), || async {
+        (metrics.written.get() == 1).then_some(())
+    })
+    .await;
+    assert!(stored.is_some(), "records are stored again");
     drop(auditor);
     writer.await.expect("writer ends");
 }

@@ -154,6 +154,8 @@ impl Writer {
         let mut batch = Vec::with_capacity(self.options.batch);
         loop {
             let prune_in = self.next_prune.saturating_duration_since(Instant::now());
+            let retry_in = self.retry_at.saturating_duration_since(Instant::now());
+            let degraded = self.degraded_since.is_some();
             tokio::select! {
                 got = self.rx.recv_many(&mut batch, self.options.batch) => {
                     if got == 0 {
@@ -163,6 +165,8 @@ impl Writer {
                     batch.clear();
                 }
                 () = tokio::time::sleep(prune_in) => self.prune().await,
+                // Without traffic, a trail that came back is noticed (and the gauge cleared).
+                () = tokio::time::sleep(retry_in), if degraded => self.probe().await,
             }
         }
         if let Some(store) = self.store.take() {
@@ -216,14 +220,7 @@ impl Writer {
         match result {
             Ok(()) => {
                 self.metrics.written.inc_by(batch.len() as u64);
-                if let Some(since) = self.degraded_since.take() {
-                    self.metrics.degraded.set(0);
-                    tracing::warn!(
-                        trail = %target.redacted(),
-                        after = ?since.elapsed(),
-                        "audit trail is back: records are stored again"
-                    );
-                }
+                self.recovered(&target);
             }
             Err(e) => {
                 self.degrade(&target, &e).await;
@@ -252,6 +249,36 @@ impl Writer {
             }
         }
         self.retry_at = Instant::now() + self.options.retry_every;
+    }
+
+    /// While degraded: reopens the trail (or pings the database) and clears the state when
+    /// that works. A SQLite file on a full disk opens fine and fails again on the next write;
+    /// that is logged as the state changes it is.
+    async fn probe(&mut self) {
+        let Some(target) = self.options.target.clone() else {
+            return;
+        };
+        let result = match &self.store {
+            Some(store) => store.ping().await,
+            None => Store::open(&target).await.map(|store| {
+                self.store = Some(store);
+            }),
+        };
+        match result {
+            Ok(()) => self.recovered(&target),
+            Err(e) => self.degrade(&target, &e).await,
+        }
+    }
+
+    fn recovered(&mut self, target: &Target) {
+        if let Some(since) = self.degraded_since.take() {
+            self.metrics.degraded.set(0);
+            tracing::warn!(
+                trail = %target.redacted(),
+                after = ?since.elapsed(),
+                "audit trail is back: records are stored again"
+            );
+        }
     }
 
     fn log_only(&self, batch: &[Record]) {

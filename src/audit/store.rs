@@ -321,6 +321,17 @@ impl Store {
         Ok(result)
     }
 
+    /// A round trip to the trail (used to notice it is back).
+    pub async fn ping(&self) -> Result<()> {
+        on_pool!(self, pool => {
+            sqlx::query("SELECT 1")
+                .execute(pool)
+                .await
+                .map_err(Error::Query)
+                .map(|_| ())
+        })
+    }
+
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
     }
