@@ -658,6 +658,10 @@ async fn a_writer_that_cannot_keep_up_drops_and_counts() {
     drop(auditor);
     writer.await.expect("writer ends without panicking");
     let dropped = metrics.dropped(DropReason::QueueFull);
+    eprintln!(
+        "queue of 2: {} written, {dropped} dropped",
+        metrics.written.get()
+    );
     assert!(dropped > 0, "a 2-record queue under a burst drops");
     assert_eq!(
         metrics.written.get() + dropped,
