@@ -8,6 +8,7 @@
 //! - [`kinds`]: the built-in table of resources (scope, plural → kind), extended by CRDs.
 //! - [`snapshot`]: the immutable declared state at a revision, and the live pointer to it.
 //! - [`git`]: reading a source's tree at a revision with gix (no worktree).
+//! - [`render`]: kustomize overlays and Flux `Kustomization`s rendered into declared objects.
 //! - [`drift`]: comparing a request object with Git's declaration, by declared path.
 //! - [`policy`]: bypass identities, modes, ignore paths, break-glass.
 //! - [`admission`]: the AdmissionReview wire format, the decision, the answer (and annotate mode).
@@ -32,6 +33,7 @@ pub mod kinds;
 pub mod manifest;
 pub mod metrics;
 pub mod policy;
+pub mod render;
 pub mod server;
 pub mod snapshot;
 pub mod sources;
