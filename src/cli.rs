@@ -11,6 +11,7 @@ use crate::config::{self, Config};
 pub mod certs;
 pub mod check;
 pub mod index;
+pub mod report;
 pub mod serve;
 pub mod webhook_config;
 
@@ -192,14 +193,19 @@ pub struct ReportArgs {
     /// SQLite file or postgres:// URL.
     #[arg(long, env = "DRIFTGATE_AUDIT")]
     pub audit: String,
+    /// Oldest record: a duration ago (24h, 7d), a date (2026-11-26) or an RFC 3339 time.
     #[arg(long)]
     pub since: Option<String>,
+    /// Newest record (exclusive), in the same forms as --since.
     #[arg(long)]
     pub until: Option<String>,
+    /// Only this user's records.
     #[arg(long)]
     pub user: Option<String>,
+    /// Only records in this namespace.
     #[arg(long)]
     pub namespace: Option<String>,
+    /// table, json, csv or html (one self-contained page).
     #[arg(long, default_value = "table")]
     pub format: String,
 }
@@ -235,11 +241,11 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Index(args) => index::run(args),
+        Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Certs(args) => certs::run(args),
         Command::WebhookConfig(args) => webhook_config::run(args),
         Command::Demo(_) => demo(),
-        other => fail(1, format!("{other:?}: not built yet")),
     }
 }
 

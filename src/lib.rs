@@ -12,7 +12,8 @@
 //! - [`render`]: kustomize overlays and Flux `Kustomization`s rendered into declared objects.
 //! - [`drift`]: comparing a request object with Git's declaration, by declared path.
 //! - [`policy`]: bypass identities, modes, ignore paths, break-glass.
-//! - [`admission`]: the AdmissionReview wire format, the decision, the answer.
+//! - [`admission`]: the AdmissionReview wire format, the decision, the answer (and annotate mode).
+//! - [`audit`]: the audit trail (records, SQLite/PostgreSQL store, background writer, reports, Events).
 //! - [`server`]: the TLS webhook, the admin port, connection limits, shutdown.
 //! - [`metrics`]: the Prometheus registry (`driftgate_…`), extended by each part.
 //! - [`status`]: per-source load status, filled by the loader, read by `/readyz`.
@@ -22,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod declare;

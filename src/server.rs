@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::audit::Auditor;
 use crate::config::{Config, NotReady};
 use crate::metrics::{Metrics, ReloadLabels, ReloadResult};
 use crate::policy::Policy;
@@ -60,6 +61,8 @@ pub struct AppState {
     /// What `/validate` answers before the first snapshot.
     pub not_ready: NotReady,
     pub max_body_bytes: usize,
+    /// Hands audited decisions to the audit trail's writer; `None` records nothing.
+    pub auditor: Option<Auditor>,
 }
 
 impl AppState {
@@ -71,6 +74,7 @@ impl AppState {
             status,
             not_ready: config.server.not_ready,
             max_body_bytes: config.server.max_body_bytes,
+            auditor: None,
         }
     }
 }
@@ -121,7 +125,9 @@ impl Server {
             tls_config: Arc::new(tls_config),
             reloader,
             tls_router: tls_router(state.clone()),
-            admin_router: admin_router(state.clone()),
+            admin_router: admin_router(state.clone()).merge(crate::audit::http::router(Arc::new(
+                crate::audit::http::Reader::new(crate::audit::target(&config.audit)),
+            ))),
             state,
             options,
             grace: server.shutdown_grace,

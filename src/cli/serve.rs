@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::{fail, ServeArgs, EXIT_BAD_INPUT};
+use crate::audit::Auditor;
 use crate::config::Config;
 use crate::server::{self, AppState, Options, Server};
 use crate::snapshot::Live;
@@ -13,6 +14,9 @@ use crate::status::SyncStatus;
 use crate::sync::engine::Parts;
 use crate::sync::{hook, Syncer};
 use crate::tls;
+
+/// How long shutdown waits for queued audit records to be written.
+const AUDIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn run(args: ServeArgs) -> ExitCode {
     let config = match config(&args) {
@@ -56,7 +60,9 @@ async fn serve(config: Config) -> ExitCode {
     let status = Arc::new(SyncStatus::new(
         config.sources.iter().map(|s| s.name.clone()),
     ));
-    let state = AppState::new(&config, live.clone(), status.clone());
+    let mut state = AppState::new(&config, live.clone(), status.clone());
+    let (auditor, audit_writer) = Auditor::start(&config.audit, state.metrics.audit.clone());
+    state.auditor = Some(auditor);
     let parts = Parts {
         status: Some(status),
         metrics: Some(state.metrics.sync.clone()),
@@ -75,6 +81,13 @@ async fn serve(config: Config) -> ExitCode {
     };
     let result = server.serve(shutdown_signal()).await;
     drop(sync);
+    // Every handle on the auditor is gone with the server: the writer drains its queue.
+    if tokio::time::timeout(AUDIT_FLUSH, audit_writer)
+        .await
+        .is_err()
+    {
+        tracing::warn!(within = ?AUDIT_FLUSH, "audit records still queued at exit were not written");
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(1, e),

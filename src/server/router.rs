@@ -3,8 +3,9 @@
 //! version. A `timeout` query parameter from the apiserver is accepted and ignored: decisions
 //! take microseconds.
 //!
-//! `POST /mutate` (annotate mode) belongs here too; it is added by the audit part through
-//! [`super::Server::merge_tls`].
+//! `POST /mutate` (annotate mode) answers the same way but never denies: an edit that
+//! introduces drift is allowed with a JSONPatch that marks it. Both hand audited decisions to
+//! the audit sink without waiting (`audit.from` picks which endpoint records).
 
 use std::time::Instant;
 
@@ -22,9 +23,9 @@ use crate::config::NotReady;
 use crate::metrics::{Endpoint, EndpointLabels, Operation, Outcome, RequestLabels};
 
 pub fn tls_router(state: AppState) -> Router {
-    // `POST /mutate` (annotate mode) joins here via `Server::merge_tls`, from the audit part.
     Router::new()
         .route("/validate", post(validate))
+        .route("/mutate", post(mutate))
         .with_state(state)
 }
 
@@ -82,8 +83,16 @@ pub async fn read_body(
 }
 
 async fn validate(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    handle(Endpoint::Validate, &state, &headers, body).await
+}
+
+async fn mutate(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    handle(Endpoint::Mutate, &state, &headers, body).await
+}
+
+async fn handle(endpoint: Endpoint, state: &AppState, headers: &HeaderMap, body: Body) -> Response {
     let started = Instant::now();
-    let (response, operation, outcome) = match answer(&state, &headers, body).await {
+    let (response, operation, outcome) = match answer(endpoint, state, headers, body).await {
         Ok((review, operation, outcome)) => {
             (axum::Json(review).into_response(), operation, outcome)
         }
@@ -97,34 +106,45 @@ async fn validate(State(state): State<AppState>, headers: HeaderMap, body: Body)
     metrics
         .requests
         .get_or_create(&RequestLabels {
-            endpoint: Endpoint::Validate,
+            endpoint,
             operation,
             decision: outcome,
         })
         .inc();
     metrics
         .request_duration
-        .get_or_create(&EndpointLabels {
-            endpoint: Endpoint::Validate,
-        })
+        .get_or_create(&EndpointLabels { endpoint })
         .observe(started.elapsed().as_secs_f64());
     response
 }
 
 async fn answer(
+    endpoint: Endpoint,
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(serde_json::Value, Operation, Outcome), RejectError> {
     let body = read_body(headers, body, state.max_body_bytes).await?;
     let Some(snapshot) = state.live.load() else {
-        return not_ready(&body, state.not_ready, &state.policy);
+        // The mutating webhook never blocks: before the first snapshot it allows, unmarked.
+        let policy = match endpoint {
+            Endpoint::Validate => state.not_ready,
+            Endpoint::Mutate => NotReady::Allow,
+        };
+        return not_ready(&body, policy, &state.policy);
     };
-    let (review, decision) = admission::validate(&body, &snapshot, &state.policy)?;
+    let which = match endpoint {
+        Endpoint::Validate => admission::Endpoint::Validate,
+        Endpoint::Mutate => admission::Endpoint::Mutate,
+    };
+    let outcome = admission::evaluate(which, &body, &snapshot, &state.policy)?;
+    if let Some(auditor) = &state.auditor {
+        auditor.observe(which, &outcome);
+    }
     Ok((
-        review,
-        Operation::parse(&decision.operation),
-        decision.verdict.into(),
+        outcome.review,
+        Operation::parse(&outcome.decision.operation),
+        outcome.decision.verdict.into(),
     ))
 }
 
