@@ -35,8 +35,13 @@ pub fn token(source: &Source) -> Result<Option<Token>, String> {
     Ok(None)
 }
 
+/// What a fetch fails with when the server wants credentials and the source has none.
+#[derive(Debug, thiserror::Error)]
+#[error("the server asks for credentials: give the source a tokenFile or tokenEnv")]
+pub struct NoToken;
+
 /// The credential callback gix calls when a server asks for authentication. Without a token
-/// it answers nothing, so the fetch fails as unauthenticated instead of prompting.
+/// it fails with [`NoToken`]: never a prompt, and a message that says what to configure.
 pub fn answer(
     action: gix::credentials::helper::Action,
     username: &str,
@@ -44,6 +49,7 @@ pub fn answer(
 ) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
     use gix::credentials::helper::Action;
     match (action, token) {
+        (Action::Get(_), None) => Err(gix::Error::from_error(NoToken)),
         (Action::Get(context), Some(token)) => Ok(Some(gix::credentials::protocol::Outcome {
             identity: gix::sec::identity::Account {
                 username: username.to_string(),
