@@ -42,7 +42,8 @@ struct Shared {
     status: Arc<SyncStatus>,
     metrics: SyncMetrics,
     signal: Signal,
-    /// The last good state of each source, in configuration order.
+    /// The last good state of each source, in configuration order, for rebuilding the merged
+    /// snapshot when another source changes (unused with a single source).
     good: Mutex<Vec<Option<SourceState>>>,
 }
 
@@ -300,17 +301,24 @@ fn merge(
     let name = state.name.clone();
     let objects = state.objects.len();
     let file_errors = state.errors.len();
-    let previous = good.get_mut(index).and_then(|slot| slot.replace(state));
-    if good.iter().any(Option::is_none) {
-        return Ok(Changes {
-            added: objects,
-            total: objects,
-            file_errors,
-            ..Changes::default()
-        });
-    }
-    let states: Vec<SourceState> = good.iter().flatten().cloned().collect();
-    match Snapshot::build(states) {
+    // With one source nothing else ever rebuilds from its state: build from it directly, and
+    // keep no copy (a failed build leaves the live snapshot, which is all that is needed).
+    let (built, previous) = if good.len() == 1 {
+        (Snapshot::build(vec![state]), None)
+    } else {
+        let previous = good.get_mut(index).and_then(|slot| slot.replace(state));
+        if good.iter().any(Option::is_none) {
+            return Ok(Changes {
+                added: objects,
+                total: objects,
+                file_errors,
+                ..Changes::default()
+            });
+        }
+        let states: Vec<SourceState> = good.iter().flatten().cloned().collect();
+        (Snapshot::build(states), previous)
+    };
+    match built {
         Ok(snapshot) => {
             let old = shared.live.load();
             let changes = Changes {

@@ -208,3 +208,75 @@ fn every_answer_names_one_revision_consistent_with_its_decision() {
     }
     assert!(total.values().sum::<u64>() > 0, "{total:?}");
 }
+
+#[test]
+fn sources_merge_into_one_snapshot_and_a_cross_source_duplicate_keeps_the_last_good() {
+    let cm = |name: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: shop}}\ndata: {{k: v}}\n")
+    };
+    let (a, b) = (Repos::new(), Repos::new());
+    let a1 = a.commit(&[("a.yaml", &cm("from-a"))], "a");
+    let b1 = b.commit(&[("b.yaml", &cm("from-b"))], "b");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "sources:\n- {{name: a, url: {:?}, ref: main}}\n- {{name: b, url: {:?}, ref: main}}\n- {{name: c, url: /nonexistent/repo}}\ncacheDir: {}\n",
+        a.work.display().to_string(),
+        b.work.display().to_string(),
+        cache.path().display()
+    );
+    // Not ready while one source has never loaded: a snapshot without it would let its
+    // objects through as undeclared.
+    let live = Arc::new(Live::new());
+    let mut syncer = Syncer::new(
+        &Config::from_yaml(&text, "test").expect("config"),
+        live.clone(),
+    );
+    assert!(!syncer.sync_once());
+    assert!(live.load().is_none());
+    assert!(!syncer.trigger().is_ready());
+
+    let text = text.replace("- {name: c, url: /nonexistent/repo}\n", "");
+    let live = Arc::new(Live::new());
+    let mut syncer = Syncer::new(
+        &Config::from_yaml(&text, "test").expect("config"),
+        live.clone(),
+    );
+    let trigger = syncer.trigger();
+    assert!(syncer.sync_once());
+    let snapshot = live.load().expect("live");
+    assert_eq!(snapshot.len(), 2);
+    assert_eq!(
+        snapshot.revision_label(),
+        format!("a=main@sha1:{},b=main@sha1:{}", short(&a1), short(&b1))
+    );
+
+    // b declares a's object too: b's sync fails naming both files; a keeps syncing.
+    b.commit(&[("stolen.yaml", &cm("from-a"))], "declare a's object");
+    assert!(!syncer.sync_once());
+    let error = trigger
+        .status()
+        .get("b")
+        .and_then(|s| s.last_error)
+        .expect("error");
+    assert!(
+        error.contains("a.yaml") && error.contains("stolen.yaml"),
+        "{error}"
+    );
+    assert!(Arc::ptr_eq(&snapshot, &live.load().expect("live")));
+    let a2 = a.commit(&[("a2.yaml", &cm("more-from-a"))], "more");
+    syncer.sync_once();
+    let merged = live.load().expect("live");
+    assert_eq!(
+        merged.len(),
+        3,
+        "a's new commit merges with b's last good state"
+    );
+    assert!(
+        merged.revision_label().contains(short(&a2))
+            && merged.revision_label().contains(short(&b1))
+    );
+    assert!(trigger
+        .status()
+        .get("a")
+        .is_some_and(|s| s.last_error.is_none()));
+}
