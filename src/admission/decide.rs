@@ -1,6 +1,7 @@
 //! The decision: a request and a snapshot in, an answer out. Pure and synchronous, so `check`
 //! runs exactly what `/validate` runs, and the same inputs always give the same answer.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -226,9 +227,9 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
                 };
                 let pick = |v: &Value| serde_json::json!({"spec": {"replicas": v.pointer("/spec/replicas").cloned()}});
                 (
-                    serde_json::json!({"spec": {"replicas": git_replicas}}),
-                    pick(&new),
-                    old.as_ref().map(pick),
+                    Cow::Owned(serde_json::json!({"spec": {"replicas": git_replicas}})),
+                    Cow::Owned(pick(&new)),
+                    old.as_ref().map(|o| Cow::Owned(pick(o))),
                 )
             } else {
                 if !req.kind.version.is_empty() && req.kind.version != declared.version() {
@@ -237,14 +238,19 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
                         req.kind.group, req.kind.version, declared.api_version
                     ));
                 }
-                ((*declared.value).clone(), new.clone(), old.clone())
+                // Borrowed: the hot path copies neither Git's object nor the request's.
+                (
+                    Cow::Borrowed(&*declared.value),
+                    Cow::Borrowed(&new),
+                    old.as_ref().map(Cow::Borrowed),
+                )
             };
             let diffs = drift::diff(&key.kind, &declared_view, &new_view, &opts);
             for d in diffs
                 .into_iter()
                 .filter(|d| !super::annotate::is_own_annotation(&d.path))
             {
-                classify(&mut decision, d, &new_view, old_view.as_ref(), op);
+                classify(&mut decision, d, &new_view, old_view.as_deref(), op);
             }
             if decision.violations.is_empty() {
                 decision.reason = Reason::InSync;
