@@ -1,13 +1,14 @@
 //! Declared objects: what one Kubernetes object in Git is, how it is identified, and how files
 //! become objects (`yaml` parses, `parse` turns documents into objects).
 
+pub mod declared;
 pub mod parse;
 pub mod yaml;
 
 use std::fmt;
 use std::sync::Arc;
 
-use serde_json::Value;
+pub use declared::Declared;
 
 /// An object's identity. Version is deliberately not part of it: the apiserver converts between
 /// versions, and a request in another version must still be compared.
@@ -68,7 +69,7 @@ pub struct DeclaredObject {
     pub api_version: String,
     /// The object as written in Git (after rendering), YAML scalars resolved; shared with
     /// the parse cache (see `RawObject::value`).
-    pub value: Arc<Value>,
+    pub value: Declared,
     pub source: Arc<str>,
     /// The file (or kustomization directory) that declares it, relative to the repository root.
     pub file: Arc<str>,

@@ -78,7 +78,10 @@ impl Snapshot {
                 if raw.kind == "CustomResourceDefinition"
                     && raw.api_version.starts_with("apiextensions.k8s.io/")
                 {
-                    catalog.add_crd(&raw.value);
+                    // Text made from a `Value` always parses back; nothing to add otherwise.
+                    if let Ok(crd) = raw.value.parse() {
+                        catalog.add_crd(&crd);
+                    }
                 }
             }
         }
@@ -181,17 +184,10 @@ fn declare(
     raw: RawObject,
 ) -> DeclaredObject {
     let (group, _) = split_api_version(&raw.api_version);
-    let name = raw
-        .value
-        .pointer("/metadata/name")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_string();
+    let name = raw.value.name().to_string();
     let namespace = if catalog.is_namespaced(group, &raw.kind) {
         raw.value
-            .pointer("/metadata/namespace")
-            .and_then(|v| v.as_str())
-            .filter(|ns| !ns.is_empty())
+            .namespace()
             .unwrap_or(default_namespace)
             .to_string()
     } else {

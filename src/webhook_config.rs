@@ -244,7 +244,8 @@ impl DeclaredResources {
             let (group, version) = split_api_version(&object.api_version);
             let kind = object.key.kind.as_str();
             if kind == "CustomResourceDefinition" && group == "apiextensions.k8s.io" {
-                if let Some(resource) = crd_scale(&object.value) {
+                let crd = object.value.parse().unwrap_or_default();
+                if let Some(resource) = crd_scale(&crd) {
                     scalable.insert(resource);
                 }
             }

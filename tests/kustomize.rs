@@ -112,8 +112,9 @@ fn keyed(objects: &[RawObject]) -> Vec<(String, String, String, String, Value)> 
     let mut out: Vec<_> = objects
         .iter()
         .map(|o| {
+            let value = o.value.parse().expect("json");
             let s = |p: &str| {
-                o.value
+                value
                     .pointer(p)
                     .and_then(Value::as_str)
                     .unwrap_or("")
@@ -124,7 +125,7 @@ fn keyed(objects: &[RawObject]) -> Vec<(String, String, String, String, Value)> 
                 o.kind.clone(),
                 s("/metadata/namespace"),
                 s("/metadata/name"),
-                Value::clone(&o.value),
+                value.clone(),
             )
         })
         .collect();
@@ -329,7 +330,9 @@ fn flux_discovery_follows_cluster_kustomizations() {
             state
                 .objects
                 .iter()
-                .find(|o| o.kind == kind && o.value["metadata"]["name"] == name)
+                .find(|o| {
+                    o.kind == kind && o.value.parse().expect("json")["metadata"]["name"] == name
+                })
                 .unwrap_or_else(|| panic!("{rev}: no {kind} {name}"))
         };
         let dir_of = |o: &RawObject| match &o.origin {
@@ -338,13 +341,22 @@ fn flux_discovery_follows_cluster_kustomizations() {
         };
         let podinfo = find("HelmRelease", "podinfo");
         assert_eq!(dir_of(podinfo), "apps/production", "{rev}");
-        assert_eq!(podinfo.value["metadata"]["namespace"], "podinfo", "{rev}");
+        assert_eq!(
+            podinfo.value.parse().expect("json")["metadata"]["namespace"],
+            "podinfo",
+            "{rev}"
+        );
         let cert_manager = find("HelmRelease", "cert-manager");
         assert!(dir_of(cert_manager).starts_with("infrastructure/"), "{rev}");
-        assert_eq!(cert_manager.value["metadata"]["namespace"], "cert-manager");
+        assert_eq!(
+            cert_manager.value.parse().expect("json")["metadata"]["namespace"],
+            "cert-manager"
+        );
         // The Flux Kustomization's own patch replaces the staging ACME server.
         let issuer = find("ClusterIssuer", "letsencrypt")
             .value
+            .parse()
+            .expect("json")
             .pointer("/spec/acme/server")
             .cloned();
         assert_eq!(
@@ -403,7 +415,10 @@ fn flux_discovery_lists_other_sources_and_bypasses_tenant_accounts() {
         .iter()
         .find(|o| o.kind == "ServiceAccount")
         .expect("tenant account declared");
-    assert_eq!(ns.value["metadata"]["namespace"], "apps");
+    assert_eq!(
+        ns.value.parse().expect("json")["metadata"]["namespace"],
+        "apps"
+    );
 }
 
 #[test]
@@ -445,14 +460,26 @@ fn flux_target_namespace_generated_kustomization_and_substitution() {
             .unwrap_or_else(|| panic!("no {kind} from apps: {:?}", state.objects))
     };
     let deploy = get("Deployment");
-    assert_eq!(deploy.value["metadata"]["namespace"], "team");
-    assert_eq!(deploy.value["spec"]["replicas"], json!(3));
     assert_eq!(
-        deploy.value["spec"]["template"]["spec"]["containers"][0]["image"],
+        deploy.value.parse().expect("json")["metadata"]["namespace"],
+        "team"
+    );
+    assert_eq!(
+        deploy.value.parse().expect("json")["spec"]["replicas"],
+        json!(3)
+    );
+    assert_eq!(
+        deploy.value.parse().expect("json")["spec"]["template"]["spec"]["containers"][0]["image"],
         "nginx:1.25"
     );
-    assert_eq!(get("Service").value["metadata"]["namespace"], "team");
-    assert_eq!(get("ConfigMap").value["data"]["patched"], "yes");
+    assert_eq!(
+        get("Service").value.parse().expect("json")["metadata"]["namespace"],
+        "team"
+    );
+    assert_eq!(
+        get("ConfigMap").value.parse().expect("json")["data"]["patched"],
+        "yes"
+    );
     assert!(!state.objects.iter().any(|o| o.kind == "Secret"));
     assert_eq!(
         state.bypass_users,
@@ -505,8 +532,12 @@ fn renders_are_cached_by_their_inputs_and_a_broken_render_fails_the_source() {
         .map(|o| {
             format!(
                 "{}/{}",
-                o.value["metadata"]["namespace"].as_str().unwrap_or(""),
-                o.value["metadata"]["name"].as_str().unwrap_or("")
+                o.value.parse().expect("json")["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or(""),
+                o.value.parse().expect("json")["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or("")
             )
         })
         .collect();
@@ -559,8 +590,8 @@ fn renders_are_cached_by_their_inputs_and_a_broken_render_fails_the_source() {
     assert!(state
         .objects
         .iter()
-        .filter(|o| o.value["metadata"]["name"] == "shared")
-        .all(|o| o.value["data"]["v"] == "2"));
+        .filter(|o| o.value.parse().expect("json")["metadata"]["name"] == "shared")
+        .all(|o| o.value.parse().expect("json")["data"]["v"] == "2"));
 
     let broken = write_and_commit(
         &repo,
@@ -702,10 +733,11 @@ fn yaml_scalars_resolve_as_kustomize_resolves_them() {
     .expect("renders");
     assert_eq!(plain.objects.len(), 1);
     assert_eq!(rendered.objects.len(), 1);
-    let (p, r) = (
-        &plain.objects[0].value["spec"],
-        &rendered.objects[0].value["spec"],
+    let (plain, rendered) = (
+        plain.objects[0].value.parse().expect("json"),
+        rendered.objects[0].value.parse().expect("json"),
     );
+    let (p, r) = (&plain["spec"], &rendered["spec"]);
     let keys: Vec<&String> = r.as_object().expect("map").keys().collect();
     for key in keys {
         assert_eq!(

@@ -218,9 +218,14 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
                 ignore,
                 compare_secret_data: policy.compare_secret_data,
             };
+            // Git's object is held as text; parsed here, only for a request that is compared.
+            let git = declared.value.parse().map_err(|source| Error::Declared {
+                key: key.to_string(),
+                source,
+            })?;
             let (declared_view, new_view, old_view) = if sub == "scale" {
                 // A Scale carries only spec.replicas; compare it with the parent's declaration.
-                let git_replicas = declared.value.pointer("/spec/replicas").cloned();
+                let git_replicas = git.pointer("/spec/replicas").cloned();
                 let Some(git_replicas) = git_replicas else {
                     decision.reason = Reason::InSync;
                     return Ok(decision);
@@ -240,7 +245,7 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
                 }
                 // Borrowed: the hot path copies neither Git's object nor the request's.
                 (
-                    Cow::Borrowed(&*declared.value),
+                    Cow::Borrowed(&git),
                     Cow::Borrowed(&new),
                     old.as_ref().map(Cow::Borrowed),
                 )

@@ -29,6 +29,14 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// Cannot happen for a declaration made by `manifest::Declared::new`; kept as an error
+    /// rather than a panic on the request path.
+    #[error("Git's declaration of {key} cannot be read: {source}")]
+    Declared {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::yaml;
-use super::Origin;
+use super::{Declared, Origin};
 
 /// Largest manifest read; anything larger is reported rather than parsed (a 50 MB "manifest"
 /// is an accident or an attack, and parsing it would hold the sync thread and memory).
@@ -21,7 +21,7 @@ pub struct RawObject {
     /// Shared, not copied, between the parse cache, a source's last good state and the
     /// snapshot: a re-index after one changed file costs a pointer per object, and 100,000
     /// objects are held once.
-    pub value: Arc<Value>,
+    pub value: Declared,
     pub file: Arc<str>,
     pub line: usize,
     pub origin: Origin,
@@ -145,7 +145,7 @@ fn collect(value: Value, file: &Arc<str>, line: usize, out: &mut FileObjects) {
     out.objects.push(RawObject {
         api_version: api_version.to_string(),
         kind: kind.to_string(),
-        value: Arc::new(value),
+        value: Declared::new(&value),
         file: file.clone(),
         line,
         origin: Origin::File,
@@ -183,6 +183,7 @@ mod tests {
         let text =
             b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: &l {x: y}}\ndata: *l\n";
         let out = parse_file("s", "a.yaml", text).expect("parses");
-        assert_eq!(out.objects[0].value["data"]["x"], "y");
+        let value = out.objects[0].value.parse().expect("json");
+        assert_eq!(value["data"]["x"], "y");
     }
 }

@@ -91,7 +91,10 @@ pub fn find(
         {
             continue;
         }
-        let v = &raw.value;
+        let Ok(v) = raw.value.parse() else {
+            continue;
+        };
+        let v = &v;
         let ns = str_at(v, "/metadata/namespace").unwrap_or(namespace);
         if ns != namespace {
             continue;

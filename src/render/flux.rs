@@ -94,7 +94,7 @@ pub fn read_kustomization(raw: &RawObject, default_namespace: &str) -> Option<Fl
     if !is_flux_kind(raw, "kustomize.toolkit.fluxcd.io", "Kustomization") {
         return None;
     }
-    let v = &raw.value;
+    let v = &raw.value.parse().ok()?;
     let namespace = str_at(v, "/metadata/namespace")
         .unwrap_or(default_namespace)
         .to_string();
@@ -311,8 +311,9 @@ pub fn bypass_users(objects: &[RawObject], default_namespace: &str) -> Vec<Strin
                 || is_flux_kind(o, "helm.toolkit.fluxcd.io", "HelmRelease")
         })
         .filter_map(|o| {
-            let sa = str_at(&o.value, "/spec/serviceAccountName")?;
-            let ns = str_at(&o.value, "/metadata/namespace").unwrap_or(default_namespace);
+            let v = o.value.parse().ok()?;
+            let sa = str_at(&v, "/spec/serviceAccountName")?;
+            let ns = str_at(&v, "/metadata/namespace").unwrap_or(default_namespace);
             Some(format!("system:serviceaccount:{ns}:{sa}"))
         })
         .collect();

@@ -1,7 +1,6 @@
 //! What a new revision changed for one source, counted for the log line that announces it.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use crate::snapshot::Snapshot;
 
@@ -17,8 +16,9 @@ pub struct Changes {
 }
 
 /// Compares the objects `source` declares in `old` (if any) and `new`. Objects of files that
-/// did not change share their parsed value with the old snapshot, so they are recognised by
-/// pointer; only the others are looked up by key.
+/// did not change share their declaration with the old snapshot, so they are recognised by
+/// pointer; only the others are looked up by key and compared by their compact JSON text (a
+/// reordering of keys counts as a change).
 pub fn count(old: Option<&Snapshot>, new: &Snapshot, source: &str) -> Changes {
     let mut changes = Changes::default();
     let Some(old) = old else {
@@ -27,14 +27,14 @@ pub fn count(old: Option<&Snapshot>, new: &Snapshot, source: &str) -> Changes {
         return changes;
     };
     let mut old_count: usize = 0;
-    let mut shared: HashSet<*const serde_json::Value> = HashSet::new();
+    let mut shared: HashSet<*const ()> = HashSet::new();
     for object in old.objects().filter(|o| &*o.source == source) {
         old_count += 1;
-        shared.insert(Arc::as_ptr(&object.value));
+        shared.insert(object.value.as_ptr());
     }
     for object in new.objects().filter(|o| &*o.source == source) {
         changes.total += 1;
-        if shared.contains(&Arc::as_ptr(&object.value)) {
+        if shared.contains(&object.value.as_ptr()) {
             continue;
         }
         match old.get(&object.key) {
@@ -58,6 +58,7 @@ mod tests {
     use crate::manifest::Origin;
     use crate::snapshot::SourceState;
     use serde_json::json;
+    use std::sync::Arc;
 
     fn snapshot(objects: &[(&str, &str)]) -> Snapshot {
         let objects = objects
@@ -65,7 +66,7 @@ mod tests {
             .map(|(name, data)| RawObject {
                 api_version: "v1".into(),
                 kind: "ConfigMap".into(),
-                value: Arc::new(json!({"metadata": {"name": name}, "data": {"k": data}})),
+                value: json!({"metadata": {"name": name}, "data": {"k": data}}).into(),
                 file: Arc::from("f.yaml"),
                 line: 1,
                 origin: Origin::File,
@@ -119,9 +120,8 @@ mod tests {
         let same = Snapshot::build(vec![state(raws.clone())]).expect("builds");
         assert_eq!(count(Some(&old), &same, "s").changed, 0);
         let mut edited = raws;
-        edited[0].value = Arc::new(
-            json!({"metadata": {"name": edited[0].value["metadata"]["name"]}, "data": {"k": "new"}}),
-        );
+        edited[0].value =
+            json!({"metadata": {"name": edited[0].value.name()}, "data": {"k": "new"}}).into();
         let edited = Snapshot::build(vec![state(edited)]).expect("builds");
         let c = count(Some(&old), &edited, "s");
         assert_eq!((c.added, c.changed, c.removed, c.total), (0, 1, 0, 3));
