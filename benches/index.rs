@@ -228,18 +228,34 @@ fn run(size: usize, render: &str) -> Result<(), String> {
     let reindex = started.elapsed();
     let reparsed = syncer.last_parsed();
     let held = rss_mb();
+    let parse = declared_parse_time(&live);
 
     println!(
         "objects {size:>7} render {render:<5}: generate {:>7.2?}  initial index {:>7.2?}  unchanged poll {:>7.2?}  \
          one-file re-index {:>7.2?} (parsed {reparsed:?})  RSS held {:.0} MB, peak {:.0} MB \
-         (before indexing {:.0} MB)",
+         (before indexing {:.0} MB)  declaration parse {:.2?} per object (request path)",
         generated,
         initial,
         unchanged,
         reindex,
         held,
         peak_rss_mb(),
-        rss_before
+        rss_before,
+        parse
     );
     Ok(())
+}
+
+/// Mean time to parse one declaration's text back into a `Value`: what a request about a
+/// declared object pays before it is compared.
+fn declared_parse_time(live: &Live) -> std::time::Duration {
+    let Some(snapshot) = live.load() else {
+        return std::time::Duration::ZERO;
+    };
+    let started = Instant::now();
+    let parsed = snapshot
+        .objects()
+        .filter(|o| o.value.parse().is_ok())
+        .count();
+    started.elapsed() / parsed.max(1) as u32
 }
