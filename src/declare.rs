@@ -15,14 +15,27 @@ use crate::snapshot::{SourceRevision, SourceState};
 /// Per-source memory between syncs.
 #[derive(Debug, Default)]
 pub struct Declarer {
-    /// Parse results of the blobs in the last tree.
-    parsed: HashMap<(String, ObjectId), Arc<Result<FileObjects, FileError>>>,
-    /// The last successful parse of each path, for files that break later.
-    last_good: HashMap<String, Arc<Result<FileObjects, FileError>>>,
+    /// What each path of the last tree held, found by path without copying it: a sync after
+    /// one changed file does a lookup per file, not an allocation.
+    files: HashMap<String, FileEntry>,
+    /// Counts `declare` calls; entries not seen by the current one are dropped.
+    generation: u64,
     /// Blobs parsed by the last `declare` (cache misses), for logs and tests.
     pub last_parsed: usize,
     /// Rendered kustomizations by their inputs, and the limits a render runs under.
     pub renderer: crate::render::Renderer,
+}
+
+type Parsed = Arc<Result<FileObjects, FileError>>;
+
+#[derive(Debug)]
+struct FileEntry {
+    blob: ObjectId,
+    /// The parse result of `blob`.
+    parsed: Parsed,
+    /// The last successful parse of this path, for a file that breaks later.
+    last_good: Option<Parsed>,
+    generation: u64,
 }
 
 impl Declarer {
@@ -41,58 +54,68 @@ impl Declarer {
             revision: Some(revision),
             ..SourceState::default()
         };
-        let mut parsed = HashMap::with_capacity(files.len());
-        let mut last_good = HashMap::with_capacity(files.len());
         self.last_parsed = 0;
+        self.generation += 1;
+        let generation = self.generation;
+        let parse = |blob: ObjectId, path: &str| -> Parsed {
+            let result = match read(blob) {
+                Ok(bytes) => parse::parse_file(&source.name, path, &bytes),
+                Err(message) => Err(FileError {
+                    source: source.name.clone(),
+                    file: path.to_string(),
+                    line: 0,
+                    message: format!("cannot read blob: {message}"),
+                }),
+            };
+            Arc::new(result)
+        };
         for file in files {
             if parse::is_kustomization_file(&file.path) {
                 state.skipped_documents += 1;
                 continue;
             }
             state.files_read += 1;
-            let key = (file.path.clone(), file.blob);
-            let result = match self.parsed.get(&key) {
-                Some(hit) => hit.clone(),
+            let entry = match self.files.get_mut(&file.path) {
+                Some(entry) => {
+                    if entry.blob != file.blob {
+                        self.last_parsed += 1;
+                        entry.blob = file.blob;
+                        entry.parsed = parse(file.blob, &file.path);
+                    }
+                    entry
+                }
                 None => {
                     self.last_parsed += 1;
-                    let result = match read(file.blob) {
-                        Ok(bytes) => parse::parse_file(&source.name, &file.path, &bytes),
-                        Err(message) => Err(FileError {
-                            source: source.name.clone(),
-                            file: file.path.clone(),
-                            line: 0,
-                            message: format!("cannot read blob: {message}"),
-                        }),
-                    };
-                    Arc::new(result)
+                    self.files.entry(file.path.clone()).or_insert(FileEntry {
+                        blob: file.blob,
+                        parsed: parse(file.blob, &file.path),
+                        last_good: None,
+                        generation,
+                    })
                 }
             };
-            match &*result {
+            entry.generation = generation;
+            match &*entry.parsed {
                 Ok(out) => {
                     state.skipped_documents += out.skipped_documents;
                     state.objects.extend(out.objects.iter().cloned());
-                    last_good.insert(file.path.clone(), result.clone());
+                    entry.last_good = Some(entry.parsed.clone());
                 }
                 Err(e) => {
                     errors.push(e.clone());
-                    if let Some(prev) = self.last_good.get(&file.path) {
-                        if let Ok(out) = &**prev {
-                            state
-                                .objects
-                                .extend(out.objects.iter().cloned().map(|mut o| {
-                                    o.stale = true;
-                                    o
-                                }));
-                        }
-                        last_good.insert(file.path.clone(), prev.clone());
+                    if let Some(Ok(out)) = entry.last_good.as_deref() {
+                        state
+                            .objects
+                            .extend(out.objects.iter().cloned().map(|mut o| {
+                                o.stale = true;
+                                o
+                            }));
                     }
                 }
             }
-            parsed.insert(key, result);
         }
         // Only what the current tree holds is kept, so memory follows the repository's size.
-        self.parsed = parsed;
-        self.last_good = last_good;
+        self.files.retain(|_, entry| entry.generation == generation);
         state.errors = errors;
         state
     }
