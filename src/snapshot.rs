@@ -2,7 +2,7 @@
 //! `Snapshot` through an `Arc`; a new one is built whole off the request path and swapped in.
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -74,6 +74,21 @@ impl Snapshot {
     /// Merges sources into one snapshot. A key declared twice (in one source or across sources) is
     /// an error: there is no single Git truth to compare against.
     pub fn build(sources: Vec<SourceState>) -> Result<Snapshot, Error> {
+        Snapshot::rebuild(sources, None)
+    }
+
+    /// `build`, taking from `previous` every object that is unchanged (same shared declaration,
+    /// file and identity) instead of making it again: after a one-file change, a sync allocates
+    /// for that file's objects only, and freeing the previous snapshot frees only those.
+    pub fn rebuild(
+        sources: Vec<SourceState>,
+        previous: Option<&Snapshot>,
+    ) -> Result<Snapshot, Error> {
+        let reuse: HashMap<*const (), &Arc<DeclaredObject>> = previous
+            .into_iter()
+            .flat_map(Snapshot::objects)
+            .map(|object| (object.value.as_ptr(), object))
+            .collect();
         let mut catalog = Catalog::built_in();
         for source in &sources {
             for raw in &source.objects {
@@ -105,7 +120,13 @@ impl Snapshot {
             snapshot.skipped_documents += source.skipped_documents;
             snapshot.bypass_users.extend(source.bypass_users);
             for raw in source.objects {
-                let object = declare(&snapshot.catalog, &name, &source.default_namespace, raw);
+                let object = declare(
+                    &snapshot.catalog,
+                    &name,
+                    &source.default_namespace,
+                    raw,
+                    &reuse,
+                );
                 snapshot.insert(object)?;
             }
         }
@@ -126,7 +147,7 @@ impl Snapshot {
         Ok(snapshot)
     }
 
-    fn insert(&mut self, object: DeclaredObject) -> Result<(), Error> {
+    fn insert(&mut self, object: Arc<DeclaredObject>) -> Result<(), Error> {
         if let Some(existing) = self.objects.get(&object.key) {
             return Err(Error::Duplicate {
                 key: Box::new(object.key.clone()),
@@ -141,7 +162,7 @@ impl Snapshot {
         if key.group.is_empty() && key.kind == "Namespace" {
             self.namespaces.insert(key.name.clone());
         }
-        self.objects.insert(ByKey(Arc::new(object)));
+        self.objects.insert(ByKey(object));
         Ok(())
     }
 
@@ -207,29 +228,43 @@ impl PartialEq for ByKey {
 impl Eq for ByKey {}
 
 /// Gives a raw object its identity: cluster-scoped kinds never get a namespace, namespaced ones
-/// without `metadata.namespace` get the source's default.
+/// without `metadata.namespace` get the source's default. An equal object of the previous
+/// snapshot (found by its shared declaration) is returned instead of a new one.
 fn declare(
     catalog: &Catalog,
     source: &Arc<str>,
     default_namespace: &str,
     raw: RawObject,
-) -> DeclaredObject {
+    reuse: &HashMap<*const (), &Arc<DeclaredObject>>,
+) -> Arc<DeclaredObject> {
     let (group, _) = split_api_version(&raw.api_version);
-    let name = raw.value.name().to_string();
     let namespace = if catalog.is_namespaced(group, &raw.kind) {
-        raw.value
-            .namespace()
-            .unwrap_or(default_namespace)
-            .to_string()
+        raw.value.namespace().unwrap_or(default_namespace)
     } else {
-        String::new()
+        ""
     };
-    DeclaredObject {
+    if let Some(old) = reuse.get(&raw.value.as_ptr()) {
+        // The scope may have changed with a CRD, the line with an edit above the document.
+        let same = old.key.group == group
+            && old.key.kind == raw.kind
+            && old.key.namespace == namespace
+            && old.key.name == raw.value.name()
+            && old.api_version == raw.api_version
+            && old.source == *source
+            && old.file == raw.file
+            && old.line == raw.line
+            && old.origin == raw.origin
+            && old.stale == raw.stale;
+        if same {
+            return Arc::clone(old);
+        }
+    }
+    Arc::new(DeclaredObject {
         key: ObjectKey {
             group: group.to_string(),
             kind: raw.kind,
-            namespace,
-            name,
+            namespace: namespace.to_string(),
+            name: raw.value.name().to_string(),
         },
         api_version: raw.api_version,
         value: raw.value,
@@ -238,7 +273,7 @@ fn declare(
         line: raw.line,
         origin: raw.origin,
         stale: raw.stale,
-    }
+    })
 }
 
 /// The live snapshot: readers load it without locks; the sync side stores a new one whole.

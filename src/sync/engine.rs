@@ -303,8 +303,9 @@ fn merge(
     let file_errors = state.errors.len();
     // With one source nothing else ever rebuilds from its state: build from it directly, and
     // keep no copy (a failed build leaves the live snapshot, which is all that is needed).
+    let old = shared.live.load();
     let (built, previous) = if good.len() == 1 {
-        (Snapshot::build(vec![state]), None)
+        (Snapshot::rebuild(vec![state], old.as_deref()), None)
     } else {
         let previous = good.get_mut(index).and_then(|slot| slot.replace(state));
         if good.iter().any(Option::is_none) {
@@ -316,11 +317,10 @@ fn merge(
             });
         }
         let states: Vec<SourceState> = good.iter().flatten().cloned().collect();
-        (Snapshot::build(states), previous)
+        (Snapshot::rebuild(states, old.as_deref()), previous)
     };
     match built {
         Ok(snapshot) => {
-            let old = shared.live.load();
             let changes = Changes {
                 file_errors,
                 ..changes::count(old.as_deref(), &snapshot, &name)
