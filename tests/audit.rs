@@ -996,6 +996,8 @@ struct Served {
     child: Child,
     stderr: std::sync::mpsc::Receiver<String>,
     stdout: std::sync::mpsc::Receiver<String>,
+    /// Lines `log_line` read past, so lines logged in either order are both found.
+    seen: std::cell::RefCell<Vec<String>>,
 }
 
 impl Served {
@@ -1030,16 +1032,20 @@ impl Served {
             child,
             stderr,
             stdout,
+            seen: std::cell::RefCell::default(),
         }
     }
 
     fn log_line(&self, needle: &str) -> String {
+        if let Some(line) = self.seen.borrow().iter().find(|l| l.contains(needle)) {
+            return line.clone();
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.stderr.recv_timeout(left) {
                 Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
+                Ok(line) => self.seen.borrow_mut().push(line),
                 Err(e) => panic!("no log line with {needle:?}: {e}"),
             }
         }
