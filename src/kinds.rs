@@ -186,8 +186,11 @@ pub struct Resource {
 /// The built-in table plus the CRDs a snapshot declares.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
-    by_plural: HashMap<(String, String), Resource>,
-    by_kind: HashMap<(String, String), Resource>,
+    /// group → plural → resource. Nested rather than keyed by a pair so a lookup with `&str`s
+    /// allocates nothing: it runs per request and per declared object at every sync.
+    by_plural: HashMap<String, HashMap<String, Resource>>,
+    /// group → kind → resource.
+    by_kind: HashMap<String, HashMap<String, Resource>>,
 }
 
 impl Catalog {
@@ -205,12 +208,14 @@ impl Catalog {
     }
 
     pub fn add(&mut self, resource: Resource) {
-        self.by_plural.insert(
-            (resource.group.clone(), resource.plural.clone()),
-            resource.clone(),
-        );
+        self.by_plural
+            .entry(resource.group.clone())
+            .or_default()
+            .insert(resource.plural.clone(), resource.clone());
         self.by_kind
-            .insert((resource.group.clone(), resource.kind.clone()), resource);
+            .entry(resource.group.clone())
+            .or_default()
+            .insert(resource.kind.clone(), resource);
     }
 
     /// Adds a CustomResourceDefinition object as declared in Git; returns false if it is not one.
@@ -233,11 +238,11 @@ impl Catalog {
     }
 
     pub fn by_resource(&self, group: &str, plural: &str) -> Option<&Resource> {
-        self.by_plural.get(&(group.to_string(), plural.to_string()))
+        self.by_plural.get(group)?.get(plural)
     }
 
     pub fn by_kind(&self, group: &str, kind: &str) -> Option<&Resource> {
-        self.by_kind.get(&(group.to_string(), kind.to_string()))
+        self.by_kind.get(group)?.get(kind)
     }
 
     /// Unknown kinds count as namespaced: a namespaced guess keeps `metadata.namespace` in the
@@ -249,7 +254,7 @@ impl Catalog {
     }
 
     pub fn resources(&self) -> impl Iterator<Item = &Resource> {
-        self.by_kind.values()
+        self.by_kind.values().flat_map(HashMap::values)
     }
 }
 

@@ -244,17 +244,14 @@ fn declare(
         ""
     };
     if let Some(old) = reuse.get(&raw.value.as_ptr()) {
-        // The scope may have changed with a CRD, the line with an edit above the document.
-        let same = old.key.group == group
-            && old.key.kind == raw.kind
-            && old.key.namespace == namespace
-            && old.key.name == raw.value.name()
-            && old.api_version == raw.api_version
-            && old.source == *source
-            && old.file == raw.file
+        // apiVersion, kind and name come from the declaration itself, so they are equal; the
+        // scope may have changed with a CRD, staleness with the file breaking.
+        let same = old.key.namespace == namespace
+            && old.stale == raw.stale
             && old.line == raw.line
-            && old.origin == raw.origin
-            && old.stale == raw.stale;
+            && Arc::ptr_eq(&old.file, &raw.file)
+            && old.source == *source
+            && old.origin == raw.origin;
         if same {
             return Arc::clone(old);
         }
@@ -375,5 +372,56 @@ mod tests {
         ])
         .expect_err("duplicate");
         assert!(err.to_string().contains("declared twice"), "{err}");
+    }
+
+    #[test]
+    fn rebuild_reuses_unchanged_objects_only() {
+        let widget = raw(
+            "example.com/v1",
+            "Widget",
+            json!({"metadata": {"name": "w", "namespace": "team"}}),
+        );
+        let crd = |scope: &str| {
+            raw(
+                "apiextensions.k8s.io/v1",
+                "CustomResourceDefinition",
+                json!({"metadata": {"name": "widgets.example.com"},
+                "spec": {"group": "example.com", "scope": scope, "names": {"plural": "widgets", "kind": "Widget"}}}),
+            )
+        };
+        let state = |objects: Vec<RawObject>| SourceState {
+            name: "s".into(),
+            default_namespace: "apps".into(),
+            objects,
+            ..SourceState::default()
+        };
+        let namespaced = ObjectKey::new("example.com", "Widget", "team", "w");
+        let first =
+            Snapshot::build(vec![state(vec![widget.clone(), crd("Namespaced")])]).expect("builds");
+        let same = Snapshot::rebuild(
+            vec![state(vec![widget.clone(), crd("Namespaced")])],
+            Some(&first),
+        )
+        .expect("builds");
+        let (before, after) = (first.get(&namespaced), same.get(&namespaced));
+        assert!(matches!((before, after), (Some(b), Some(a)) if Arc::ptr_eq(b, a)));
+
+        // Same declaration, but the CRD now makes it cluster-scoped: a new identity.
+        let scoped = Snapshot::rebuild(
+            vec![state(vec![widget.clone(), crd("Cluster")])],
+            Some(&first),
+        )
+        .expect("builds");
+        assert!(scoped.get(&namespaced).is_none());
+        assert!(scoped
+            .get(&ObjectKey::new("example.com", "Widget", "", "w"))
+            .is_some());
+
+        // Same declaration kept from an earlier revision: marked stale, so not the old object.
+        let mut stale = widget;
+        stale.stale = true;
+        let kept = Snapshot::rebuild(vec![state(vec![stale, crd("Namespaced")])], Some(&first))
+            .expect("builds");
+        assert!(kept.get(&namespaced).is_some_and(|o| o.stale));
     }
 }
