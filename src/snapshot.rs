@@ -148,22 +148,29 @@ impl Snapshot {
     }
 
     fn insert(&mut self, object: Arc<DeclaredObject>) -> Result<(), Error> {
-        if let Some(existing) = self.objects.get(&object.key) {
-            return Err(Error::Duplicate {
-                key: Box::new(object.key.clone()),
-                first: existing.0.location(),
-                second: object.location(),
-            });
-        }
         let key = &object.key;
-        if !key.namespace.is_empty() {
-            self.namespaces.insert(key.namespace.clone());
-        }
+        // Looked up before copying: at every sync each object's namespace is one already known.
+        let mut declares_namespace = |namespace: &str| {
+            if !namespace.is_empty() && !self.namespaces.contains(namespace) {
+                self.namespaces.insert(namespace.to_string());
+            }
+        };
+        declares_namespace(&key.namespace);
         if key.group.is_empty() && key.kind == "Namespace" {
-            self.namespaces.insert(key.name.clone());
+            declares_namespace(&key.name);
         }
-        self.objects.insert(ByKey(object));
-        Ok(())
+        if self.objects.insert(ByKey(Arc::clone(&object))) {
+            return Ok(());
+        }
+        Err(Error::Duplicate {
+            key: Box::new(object.key.clone()),
+            first: self
+                .objects
+                .get(&object.key)
+                .map(|existing| existing.0.location())
+                .unwrap_or_default(),
+            second: object.location(),
+        })
     }
 
     pub fn get(&self, key: &ObjectKey) -> Option<&Arc<DeclaredObject>> {
