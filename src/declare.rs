@@ -54,6 +54,7 @@ impl Declarer {
             revision: Some(revision),
             ..SourceState::default()
         };
+        state.objects.reserve(files.len());
         self.last_parsed = 0;
         self.generation += 1;
         let generation = self.generation;
