@@ -206,7 +206,11 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
             finish(&mut decision, req, policy, mode, old.as_ref())?;
         }
         _ => {
-            let new = req.object()?.unwrap_or(Value::Null);
+            // CREATE and UPDATE always carry the object; without it there is nothing to compare,
+            // and allowing would let a malformed request through.
+            let new = req.object()?.ok_or(Error::MissingObject {
+                operation: req.operation.clone(),
+            })?;
             let old = req.old_object()?;
             let ignore = policy.ignores_for(&key);
             let opts = drift::Options {
@@ -237,7 +241,7 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
             };
             let diffs = drift::diff(&key.kind, &declared_view, &new_view, &opts);
             for d in diffs {
-                classify(&mut decision, d, old_view.as_ref(), op);
+                classify(&mut decision, d, &new_view, old_view.as_ref(), op);
             }
             if decision.violations.is_empty() {
                 decision.reason = Reason::InSync;
@@ -253,11 +257,12 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
 
 /// UPDATE: only divergence the request introduces is a violation. A field already diverged in
 /// the stored object and left as it is (new = old ≠ Git) is warned about, not denied.
-fn classify(decision: &mut Decision, d: FieldDiff, old: Option<&Value>, op: &str) {
+fn classify(decision: &mut Decision, d: FieldDiff, new: &Value, old: Option<&Value>, op: &str) {
     let old_value = old.and_then(|o| d.path.resolve(o)).cloned();
+    // Compare the stored forms (a Secret's diff carries decoded text, the objects base64).
     let preexisting = op == "UPDATE"
         && old.is_some()
-        && drift::normalize::equal(d.actual.as_ref(), old_value.as_ref(), &d.path);
+        && drift::normalize::equal(d.path.resolve(new), old_value.as_ref(), &d.path);
     let v = Violation {
         path: display_path(&d.path),
         git: d.git,

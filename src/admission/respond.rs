@@ -12,6 +12,9 @@ use super::wire::{Response, Status};
 const MAX_LISTED: usize = 6;
 /// Longest value shown in a message.
 const MAX_VALUE: usize = 60;
+/// Most warnings in one answer, and the longest one.
+const MAX_WARNINGS: usize = 12;
+const MAX_WARNING_CHARS: usize = 400;
 
 /// Compact JSON, cut with an ellipsis when long.
 pub fn short_value(value: Option<&Value>) -> String {
@@ -45,13 +48,35 @@ fn verb(operation: &str) -> &'static str {
     }
 }
 
-fn violation_line(v: &Violation) -> String {
-    format!(
-        "{}: Git has {}, request has {}",
-        v.path,
-        short_value(Some(&v.git)),
-        short_value(v.requested.as_ref())
-    )
+/// Secret values never leave driftgate, not even in a message to their owner.
+fn shown(value: Option<&Value>, secret: bool) -> String {
+    match value {
+        Some(_) if secret => "(secret value)".to_string(),
+        other => short_value(other),
+    }
+}
+
+fn is_secret(decision: &Decision) -> bool {
+    decision
+        .key
+        .as_ref()
+        .is_some_and(|k| k.group.is_empty() && k.kind == "Secret")
+}
+
+fn violation_line(v: &Violation, secret: bool) -> String {
+    match &v.requested {
+        None => format!(
+            "{}: Git has {}, request removes it",
+            v.path,
+            shown(Some(&v.git), secret)
+        ),
+        Some(requested) => format!(
+            "{}: Git has {}, request has {}",
+            v.path,
+            shown(Some(&v.git), secret),
+            shown(Some(requested), secret)
+        ),
+    }
 }
 
 fn where_declared(decision: &Decision) -> String {
@@ -88,7 +113,7 @@ pub fn message(decision: &Decision, user: &str) -> String {
                 where_declared(decision)
             )];
             for v in decision.violations.iter().take(MAX_LISTED) {
-                lines.push(format!("  {}", violation_line(v)));
+                lines.push(format!("  {}", violation_line(v, is_secret(decision))));
             }
             if decision.violations.len() > MAX_LISTED {
                 lines.push(format!(
@@ -141,15 +166,18 @@ pub fn warnings(decision: &Decision, user: &str) -> Vec<String> {
             .filter(|v| !v.path.is_empty())
             .take(MAX_LISTED)
         {
-            out.push(format!("driftgate: {}", violation_line(v)));
+            out.push(format!(
+                "driftgate: {}",
+                violation_line(v, is_secret(decision))
+            ));
         }
     }
     for v in decision.preexisting.iter().take(MAX_LISTED) {
         out.push(format!(
             "driftgate: {} already differs from Git (Git has {}, cluster has {}); {}",
             v.path,
-            short_value(Some(&v.git)),
-            short_value(v.requested.as_ref()),
+            shown(Some(&v.git), is_secret(decision)),
+            shown(v.requested.as_ref(), is_secret(decision)),
             decision
                 .declared
                 .as_ref()
@@ -158,7 +186,11 @@ pub fn warnings(decision: &Decision, user: &str) -> Vec<String> {
         ));
     }
     out.extend(decision.notes.iter().map(|n| format!("driftgate: {n}")));
-    out
+    // Clients print every warning; keep them a screenful.
+    out.truncate(MAX_WARNINGS);
+    out.into_iter()
+        .map(|w| shorten(&w, MAX_WARNING_CHARS))
+        .collect()
 }
 
 fn decision_word(decision: &Decision) -> &'static str {

@@ -433,3 +433,65 @@ fn v1beta1_is_answered_in_v1beta1() {
     assert_eq!(review["apiVersion"], "admission.k8s.io/v1beta1");
     assert_eq!(review["kind"], "AdmissionReview");
 }
+
+#[test]
+fn secret_values_never_appear_in_messages() {
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"},
+        "stringData": {"password": "hunter2"}});
+    let raw = RawObject {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        value: secret,
+        file: Arc::from("db.yaml"),
+        line: 1,
+        origin: Origin::File,
+        stale: false,
+    };
+    let snap = Snapshot::build(vec![SourceState {
+        name: "fleet".into(),
+        default_namespace: "default".into(),
+        objects: vec![raw],
+        ..SourceState::default()
+    }])
+    .expect("builds");
+    let config = Config {
+        compare_secret_data: true,
+        ..Config::default()
+    };
+    let live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"},
+        "data": {"password": "c3dvcmRmaXNo"}});
+    let mut req = Req::new("UPDATE", live.clone(), live);
+    (req.group, req.kind, req.resource, req.name) = ("", "Secret", "secrets", "db");
+    let (review, d) = validate(&req.body(), &snap, &Policy::from_config(&config)).expect("valid");
+    assert_eq!(d.verdict, Verdict::Allowed, "pre-existing only");
+    let text = review.to_string();
+    assert!(
+        !text.contains("hunter2") && !text.contains("swordfish"),
+        "{text}"
+    );
+    assert!(text.contains("(secret value)"), "{text}");
+}
+
+#[test]
+fn update_without_object_is_malformed() {
+    let req = Req::new("UPDATE", Value::Null, deployment(3, "nginx:1.25"));
+    let err = validate(
+        &req.body(),
+        &snapshot(),
+        &Policy::from_config(&Config::default()),
+    )
+    .expect_err("malformed");
+    assert!(
+        err.to_string().contains("request.object is missing"),
+        "{err}"
+    );
+    // A bypassed user's request is never parsed that far.
+    let mut flux = Req::new("UPDATE", Value::Null, Value::Null);
+    flux.user = "system:kube-controller-manager";
+    assert!(validate(
+        &flux.body(),
+        &snapshot(),
+        &Policy::from_config(&Config::default())
+    )
+    .is_ok());
+}

@@ -21,6 +21,8 @@ pub enum Error {
     NoRequest,
     #[error("request.uid is missing or empty")]
     NoUid,
+    #[error("request.object is missing or null on {operation}")]
+    MissingObject { operation: String },
     #[error("request.{field} is not valid: {source}")]
     Object {
         field: &'static str,
