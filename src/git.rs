@@ -142,6 +142,19 @@ pub fn tree_files(
         if mode.is_tree() || mode.is_commit() {
             continue;
         }
+        if let Some(part) = unsafe_component(&path).map(str::to_string) {
+            if parse::is_manifest_path(&path) {
+                errors.push(FileError {
+                    source: source.name.clone(),
+                    file: path,
+                    line: 0,
+                    message: format!(
+                        "path component {part:?} is refused: git will not check it out, so no GitOps controller applies it"
+                    ),
+                });
+            }
+            continue;
+        }
         if mode.is_link() {
             if parse::is_manifest_path(&path) {
                 errors.push(FileError {
@@ -162,6 +175,13 @@ pub fn tree_files(
         });
     }
     Ok(files)
+}
+
+/// A component that git itself refuses to check out (`..`, `.`, `.git`, empty): such entries
+/// only exist in crafted commits, and declaring them would guard objects nobody can apply.
+fn unsafe_component(path: &str) -> Option<&str> {
+    path.split('/')
+        .find(|c| c.is_empty() || *c == "." || *c == ".." || c.eq_ignore_ascii_case(".git"))
 }
 
 /// Reads a blob's content from the object database.
