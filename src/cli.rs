@@ -8,8 +8,12 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, Config};
 
+pub mod certs;
 pub mod check;
 pub mod index;
+pub mod report;
+pub mod serve;
+pub mod webhook_config;
 
 /// Exit code for bad input or config.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -173,6 +177,15 @@ pub struct WebhookConfigArgs {
     /// Call the webhook at this URL instead of the Service (out-of-cluster testing).
     #[arg(long)]
     pub url: Option<String>,
+    /// `yaml`: two documents for `kubectl apply -f -`; `json`: one `v1 List`.
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub output: WebhookFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WebhookFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -180,14 +193,19 @@ pub struct ReportArgs {
     /// SQLite file or postgres:// URL.
     #[arg(long, env = "DRIFTGATE_AUDIT")]
     pub audit: String,
+    /// Oldest record: a duration ago (24h, 7d), a date (2026-11-26) or an RFC 3339 time.
     #[arg(long)]
     pub since: Option<String>,
+    /// Newest record (exclusive), in the same forms as --since.
     #[arg(long)]
     pub until: Option<String>,
+    /// Only this user's records.
     #[arg(long)]
     pub user: Option<String>,
+    /// Only records in this namespace.
     #[arg(long)]
     pub namespace: Option<String>,
+    /// table, json, csv or html (one self-contained page).
     #[arg(long, default_value = "table")]
     pub format: String,
 }
@@ -200,7 +218,8 @@ fn init_logging(filter: &str, json: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if json {
         builder.json().init();
     } else {
@@ -216,10 +235,31 @@ pub fn fail(code: u8, err: impl std::fmt::Display) -> ExitCode {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log, cli.log_json);
+    // The demo's output is the tour; routine server logs would only interleave with it.
+    let quiet_demo = matches!(cli.command, Command::Demo(_)) && cli.log == "info";
+    init_logging(if quiet_demo { "warn" } else { &cli.log }, cli.log_json);
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Index(args) => index::run(args),
-        other => fail(1, format!("{other:?}: not built yet")),
+        Command::Report(args) => report::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Certs(args) => certs::run(args),
+        Command::WebhookConfig(args) => webhook_config::run(args),
+        Command::Demo(_) => demo(),
+    }
+}
+
+fn demo() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(1, format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(crate::demo::run()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => fail(1, "an outcome of the tour was not the expected one"),
+        Err(e) => fail(1, e),
     }
 }

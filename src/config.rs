@@ -108,7 +108,9 @@ pub struct Source {
     /// Command that renders a kustomization directory (the directory is appended).
     #[serde(default = "default_kustomize")]
     pub kustomize_command: Vec<String>,
-    /// `flux` reads Flux Kustomizations declared in the repository to find what to render.
+    /// `flux` reads Flux Kustomizations declared in the repository to find what to render;
+    /// `flux:NAMESPACE/NAME` names the GitRepository that stands for this repository
+    /// (`flux` means `flux-system/flux-system`, the one `flux bootstrap` creates).
     #[serde(default)]
     pub discover: Option<String>,
     /// Pin the revision to what the GitOps controller applied (see README).
@@ -412,6 +414,14 @@ impl Config {
                     "sources: the name {:?} is used twice",
                     source.name
                 )));
+            }
+            if let Some(discover) = &source.discover {
+                if crate::render::flux::parse_discover(discover).is_none() {
+                    return Err(Error::Invalid(format!(
+                        "sources[{}].discover: {discover:?} is not `flux` or `flux:NAMESPACE/NAME`",
+                        source.name
+                    )));
+                }
             }
             if source.url.is_empty() {
                 return Err(Error::Invalid(format!(

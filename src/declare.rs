@@ -21,6 +21,8 @@ pub struct Declarer {
     last_good: HashMap<String, Arc<Result<FileObjects, FileError>>>,
     /// Blobs parsed by the last `declare` (cache misses), for logs and tests.
     pub last_parsed: usize,
+    /// Rendered kustomizations by their inputs, and the limits a render runs under.
+    pub renderer: crate::render::Renderer,
 }
 
 impl Declarer {

@@ -9,7 +9,6 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use crate::admission::Verdict;
 use crate::config::Config;
 use crate::server::{AppState, Options, Server};
 use crate::snapshot::Live;
@@ -91,7 +90,10 @@ pub async fn run() -> Result<bool, Error> {
 
     let mut config = Config::from_yaml(example::CONFIG, "demo config")?;
     config.sources = Config::from_yaml(
-        &format!("sources: [{{name: shop-fleet, url: {:?}}}]", repo.display().to_string()),
+        &format!(
+            "sources: [{{name: shop-fleet, url: {:?}}}]",
+            repo.display().to_string()
+        ),
         "demo config",
     )?
     .sources;
@@ -105,7 +107,9 @@ pub async fn run() -> Result<bool, Error> {
         .await
         .map_err(|e| Error::Setup(e.to_string()))??;
     let live = Arc::new(Live::new());
-    let status = Arc::new(SyncStatus::new(config.sources.iter().map(|s| s.name.clone())));
+    let status = Arc::new(SyncStatus::new(
+        config.sources.iter().map(|s| s.name.clone()),
+    ));
     println!("driftgate demo");
     println!(
         "  Git:     {} objects from {} at {}",
@@ -122,7 +126,10 @@ pub async fn run() -> Result<bool, Error> {
         .tls_addr()
         .ok_or_else(|| Error::Setup("the webhook has no address".into()))?;
     let host = format!("{SERVICE}.{NAMESPACE}.svc");
-    println!("  webhook: https://{host}:{} (127.0.0.1, TLS verified against the demo CA)\n", addr.port());
+    println!(
+        "  webhook: https://{host}:{} (127.0.0.1, TLS verified against the demo CA)\n",
+        addr.port()
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server.serve(async {
         let _ = stopped.await;
@@ -147,9 +154,16 @@ pub async fn run() -> Result<bool, Error> {
             .send()
             .await
             .map_err(|e| Error::Http(e.to_string()))?;
-        let review: serde_json::Value = response.json().await.map_err(|e| Error::Http(e.to_string()))?;
+        let review: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| Error::Http(e.to_string()))?;
         let (verdict, lines) = tour::outcome(&review);
-        let mark = if verdict == step.expect { "" } else { "   <-- unexpected" };
+        let mark = if verdict == step.expect {
+            ""
+        } else {
+            "   <-- unexpected"
+        };
         all_expected &= verdict == step.expect;
         println!("{}. {}", i + 1, step.title);
         println!("   => {}{mark}", verdict.as_str());
@@ -162,12 +176,9 @@ pub async fn run() -> Result<bool, Error> {
         println!();
     }
     let _ = stop.send(());
-    serving
-        .await
-        .map_err(|e| Error::Setup(e.to_string()))??;
+    serving.await.map_err(|e| Error::Setup(e.to_string()))??;
     if all_expected {
         println!("Every outcome was as expected: Git stays the way to change the cluster.");
     }
-    let _ = Verdict::Allowed;
     Ok(all_expected)
 }

@@ -35,6 +35,8 @@ pub enum Error {
         source_name: String,
         message: String,
     },
+    #[error(transparent)]
+    Render(#[from] crate::render::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -184,6 +186,60 @@ fn unsafe_component(path: &str) -> Option<&str> {
         .find(|c| c.is_empty() || *c == "." || *c == ".." || c.eq_ignore_ascii_case(".git"))
 }
 
+/// What a tree entry is, as far as rendering cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Tree,
+    Blob,
+    /// Never followed, never exported: a link could point out of the tree.
+    Link,
+    /// Submodules.
+    Other,
+}
+
+/// One entry of the whole tree at the revision: kustomize may read any file a kustomization
+/// names (patches, generator inputs), so rendering needs every blob and every tree id, not only
+/// the manifests `tree_files` keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    pub path: String,
+    pub id: gix::ObjectId,
+    pub kind: EntryKind,
+}
+
+/// Every entry of the commit's tree, breadth-first, read from the object database.
+pub fn tree_entries(commit: &gix::Commit<'_>, source: &Source) -> Result<Vec<TreeEntry>> {
+    let read_err = |message: String| Error::Read {
+        source_name: source.name.clone(),
+        message,
+    };
+    let tree = commit.tree().map_err(|e| read_err(e.to_string()))?;
+    let mut recorder = gix::traverse::tree::Recorder::default();
+    tree.traverse()
+        .breadthfirst(&mut recorder)
+        .map_err(|e| read_err(e.to_string()))?;
+    let mut entries = Vec::with_capacity(recorder.records.len() + 1);
+    entries.push(TreeEntry {
+        path: String::new(),
+        id: tree.id,
+        kind: EntryKind::Tree,
+    });
+    entries.extend(recorder.records.into_iter().map(|e| TreeEntry {
+        path: e.filepath.to_str_lossy().into_owned(),
+        id: e.oid,
+        kind: if e.mode.is_tree() {
+            EntryKind::Tree
+        } else if e.mode.is_blob() {
+            EntryKind::Blob
+        } else if e.mode.is_link() {
+            EntryKind::Link
+        } else {
+            EntryKind::Other
+        },
+    }));
+    Ok(entries)
+}
+
 /// Reads a blob's content from the object database.
 pub fn read_blob(repo: &gix::Repository, id: gix::ObjectId) -> Result<Vec<u8>, String> {
     repo.find_object(id)
@@ -215,9 +271,28 @@ pub fn read_repo(
         git_ref: display_ref(repo, source),
         commit: commit.id.to_string(),
     };
+    declare_commit(repo, source, &commit, revision, declarer)
+}
+
+/// The declared state of one commit: its manifests read as plain files, or, when the source
+/// renders (`render`, `discover`), its kustomizations built from the whole tree.
+pub fn declare_commit(
+    repo: &gix::Repository,
+    source: &Source,
+    commit: &gix::Commit<'_>,
+    revision: SourceRevision,
+    declarer: &mut Declarer,
+) -> Result<SourceState> {
+    let read = |id| read_blob(repo, id);
+    if crate::render::applies(source) {
+        let entries = tree_entries(commit, source)?;
+        return Ok(crate::render::declare(
+            source, revision, &entries, declarer, &read,
+        )?);
+    }
     let mut errors = Vec::new();
-    let files = tree_files(&commit, source, &mut errors)?;
-    Ok(declarer.declare(source, revision, &files, errors, &|id| read_blob(repo, id)))
+    let files = tree_files(commit, source, &mut errors)?;
+    Ok(declarer.declare(source, revision, &files, errors, &read))
 }
 
 /// The ref as people know it: `HEAD` shows as the branch it points at.

@@ -8,22 +8,35 @@
 //! - [`kinds`]: the built-in table of resources (scope, plural → kind), extended by CRDs.
 //! - [`snapshot`]: the immutable declared state at a revision, and the live pointer to it.
 //! - [`git`]: reading a source's tree at a revision with gix (no worktree).
+//! - [`render`]: kustomize overlays and Flux `Kustomization`s rendered into declared objects.
 //! - [`drift`]: comparing a request object with Git's declaration, by declared path.
 //! - [`policy`]: bypass identities, modes, ignore paths, break-glass.
-//! - [`admission`]: the AdmissionReview wire format, the decision, the answer.
-//! - [`server`]: the TLS webhook, the admin port, metrics, shutdown.
+//! - [`admission`]: the AdmissionReview wire format, the decision, the answer (and annotate mode).
+//! - [`audit`]: the audit trail (records, SQLite/PostgreSQL store, background writer, reports, Events).
+//! - [`server`]: the TLS webhook, the admin port, connection limits, shutdown.
+//! - [`metrics`]: the Prometheus registry (`driftgate_…`), extended by each part.
+//! - [`status`]: per-source load status, filled by the loader, read by `/readyz`.
 //! - [`tls`]: certificates (`certs`) and the rustls server configuration.
+//! - [`webhook_config`]: the Validating/MutatingWebhookConfiguration for what Git declares.
 //! - [`cli`]: the `driftgate` commands.
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod declare;
+pub mod demo;
 pub mod drift;
 pub mod git;
 pub mod kinds;
 pub mod manifest;
+pub mod metrics;
 pub mod policy;
+pub mod render;
+pub mod server;
 pub mod snapshot;
 pub mod sources;
+pub mod status;
+pub mod tls;
+pub mod webhook_config;

@@ -115,7 +115,18 @@ fn a_broken_file_is_reported_and_the_rest_is_declared() {
     repo.write("notes.yaml", "just: a config file\n");
     repo.write("kustomization.yaml", "resources: [good.yaml]\n");
     repo.commit("mixed");
-    let index = index_json(&["--repo", repo.path().to_str().expect("path")]);
+    // Read as plain files: under the default `render: auto` the root kustomization would be
+    // built instead, and bad.yaml, which it does not reference, would not be read at all.
+    let config = tempfile::NamedTempFile::new().expect("config file");
+    std::fs::write(
+        config.path(),
+        format!(
+            "sources:\n  - name: repo\n    url: {}\n    ref: main\n    render: plain\n",
+            repo.path().display()
+        ),
+    )
+    .expect("write config");
+    let index = index_json(&["--config", config.path().to_str().expect("path")]);
     assert_eq!(names(&index), ["web"]);
     let errors = index["errors"].as_array().cloned().unwrap_or_default();
     assert_eq!(errors.len(), 1, "{index}");
@@ -250,4 +261,25 @@ fn bad_config_names_the_key() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("block"));
+}
+
+#[test]
+fn demo_runs_the_tour_over_tls() {
+    let out = driftgate().arg("demo").output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for word in [
+        "=> allowed",
+        "=> denied",
+        "=> warned",
+        "spec.replicas: Git has 3, request has 10",
+        "Every outcome was as expected",
+    ] {
+        assert!(text.contains(word), "missing {word:?} in:\n{text}");
+    }
+    assert_eq!(text.matches("=> denied").count(), 3, "{text}");
 }

@@ -240,7 +240,10 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
                 (declared.value.clone(), new.clone(), old.clone())
             };
             let diffs = drift::diff(&key.kind, &declared_view, &new_view, &opts);
-            for d in diffs {
+            for d in diffs
+                .into_iter()
+                .filter(|d| !super::annotate::is_own_annotation(&d.path))
+            {
                 classify(&mut decision, d, &new_view, old_view.as_ref(), op);
             }
             if decision.violations.is_empty() {

@@ -93,50 +93,130 @@ pub fn steps() -> Vec<Step> {
         containers.push(json!({"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.24.0", "args": ["proxy", "sidecar"]}));
     }
     let mut glass = web(6, "nginx:1.27");
-    glass["metadata"]["annotations"] = json!({"driftgate.io/break-glass": "INC-1042: checkout overloaded"});
+    glass["metadata"]["annotations"] =
+        json!({"driftgate.io/break-glass": "INC-1042: checkout overloaded"});
     vec![
         Step {
             title: "Flux applies Git: kustomize-controller rolls web to nginx:1.28",
-            review: review(1, "UPDATE", FLUX, &["system:serviceaccounts", "system:serviceaccounts:flux-system"],
-                DEPLOY, None, web(3, "nginx:1.28"), web(3, "nginx:1.27"), false),
+            review: review(
+                1,
+                "UPDATE",
+                FLUX,
+                &[
+                    "system:serviceaccounts",
+                    "system:serviceaccounts:flux-system",
+                ],
+                DEPLOY,
+                None,
+                web(3, "nginx:1.28"),
+                web(3, "nginx:1.27"),
+                false,
+            ),
             expect: Verdict::Allowed,
         },
         Step {
             title: "alice: kubectl scale deployment/web -n shop --replicas=10",
-            review: review(2, "UPDATE", ALICE, &humans, ("apps", "v1", "deployments", "Scale"), Some("scale"),
-                scale(10), scale(3), false),
+            review: review(
+                2,
+                "UPDATE",
+                ALICE,
+                &humans,
+                ("apps", "v1", "deployments", "Scale"),
+                Some("scale"),
+                scale(10),
+                scale(3),
+                false,
+            ),
             expect: Verdict::Denied,
         },
         Step {
             title: "alice: kubectl annotate deployment/web -n shop owner=team-shop",
-            review: review(3, "UPDATE", ALICE, &humans, DEPLOY, None, annotated, web(3, "nginx:1.27"), false),
+            review: review(
+                3,
+                "UPDATE",
+                ALICE,
+                &humans,
+                DEPLOY,
+                None,
+                annotated,
+                web(3, "nginx:1.27"),
+                false,
+            ),
             expect: Verdict::Allowed,
         },
         Step {
             title: "a sidecar injector adds istio-proxy to web",
-            review: review(4, "UPDATE", ALICE, &humans, DEPLOY, None, injected, web(3, "nginx:1.27"), false),
+            review: review(
+                4,
+                "UPDATE",
+                ALICE,
+                &humans,
+                DEPLOY,
+                None,
+                injected,
+                web(3, "nginx:1.27"),
+                false,
+            ),
             expect: Verdict::Allowed,
         },
         Step {
             title: "alice: kubectl set image deployment/web -n shop web=nginx:latest",
-            review: review(5, "UPDATE", ALICE, &humans, DEPLOY, None, web(3, "nginx:latest"), web(3, "nginx:1.27"), false),
+            review: review(
+                5,
+                "UPDATE",
+                ALICE,
+                &humans,
+                DEPLOY,
+                None,
+                web(3, "nginx:latest"),
+                web(3, "nginx:1.27"),
+                false,
+            ),
             expect: Verdict::Denied,
         },
         Step {
             title: "alice: kubectl delete service/web -n shop",
-            review: review(6, "DELETE", ALICE, &humans, ("", "v1", "services", "Service"), None,
-                Value::Null, service(), false),
+            review: review(
+                6,
+                "DELETE",
+                ALICE,
+                &humans,
+                ("", "v1", "services", "Service"),
+                None,
+                Value::Null,
+                service(),
+                false,
+            ),
             expect: Verdict::Denied,
         },
         Step {
             title: "alice: kubectl diff (a server-side dry-run) with replicas 5",
-            review: review(7, "UPDATE", ALICE, &humans, DEPLOY, None, web(5, "nginx:1.27"), web(3, "nginx:1.27"), true),
+            review: review(
+                7,
+                "UPDATE",
+                ALICE,
+                &humans,
+                DEPLOY,
+                None,
+                web(5, "nginx:1.27"),
+                web(3, "nginx:1.27"),
+                true,
+            ),
             expect: Verdict::Warned,
         },
         Step {
             title: "bob (on call) breaks glass: scales web to 6 with driftgate.io/break-glass",
-            review: review(8, "UPDATE", "bob@example.com", &["oncall", "system:authenticated"], DEPLOY, None,
-                glass, web(3, "nginx:1.27"), false),
+            review: review(
+                8,
+                "UPDATE",
+                "bob@example.com",
+                &["oncall", "system:authenticated"],
+                DEPLOY,
+                None,
+                glass,
+                web(3, "nginx:1.27"),
+                false,
+            ),
             expect: Verdict::Warned,
         },
     ]
@@ -148,15 +228,27 @@ pub fn outcome(review: &Value) -> (Verdict, Vec<String>) {
     let allowed = response["allowed"].as_bool().unwrap_or(false);
     let warnings: Vec<String> = response["warnings"]
         .as_array()
-        .map(|w| w.iter().filter_map(|s| s.as_str().map(|s| format!("Warning: {s}"))).collect())
+        .map(|w| {
+            w.iter()
+                .filter_map(|s| s.as_str().map(|s| format!("Warning: {s}")))
+                .collect()
+        })
         .unwrap_or_default();
     if !allowed {
-        let message = response["status"]["message"].as_str().unwrap_or("(no message)");
-        let mut lines = vec![format!("Error from server (Forbidden): admission webhook \"driftgate.io\" denied the request: {message}")];
+        let message = response["status"]["message"]
+            .as_str()
+            .unwrap_or("(no message)");
+        let mut lines = vec![format!("Error from server (Forbidden): admission webhook \"validate.driftgate.io\" denied the request: {message}")];
         lines.extend(warnings);
         return (Verdict::Denied, lines);
     }
-    let decision = response["auditAnnotations"]["decision"].as_str().unwrap_or("allowed");
-    let verdict = if matches!(decision, "warned" | "break-glass") { Verdict::Warned } else { Verdict::Allowed };
+    let decision = response["auditAnnotations"]["decision"]
+        .as_str()
+        .unwrap_or("allowed");
+    let verdict = if matches!(decision, "warned" | "break-glass") {
+        Verdict::Warned
+    } else {
+        Verdict::Allowed
+    };
     (verdict, warnings)
 }

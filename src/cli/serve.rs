@@ -1,0 +1,147 @@
+//! `driftgate serve`: the config with flags laid over it, the server bound, the declared state
+//! loaded off the async threads, and SIGTERM / ctrl-c as the shutdown input.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use super::{fail, ServeArgs, EXIT_BAD_INPUT};
+use crate::audit::Auditor;
+use crate::config::Config;
+use crate::server::{self, AppState, Options, Server};
+use crate::snapshot::Live;
+use crate::sources;
+use crate::status::SyncStatus;
+use crate::tls;
+
+/// How long shutdown waits for queued audit records to be written.
+const AUDIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    let config = match config(&args) {
+        Ok(c) => c,
+        Err(e) => return fail(EXIT_BAD_INPUT, e),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(1, format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(serve(config))
+}
+
+fn config(args: &ServeArgs) -> Result<Config, crate::config::Error> {
+    let mut config = args.source.load()?;
+    let server = &mut config.server;
+    if let Some(cert) = &args.cert {
+        server.cert_file = cert.clone();
+    }
+    if let Some(key) = &args.key {
+        server.key_file = key.clone();
+    }
+    if let Some(listen) = &args.listen {
+        server.listen = listen.clone();
+    }
+    if let Some(admin) = &args.admin_listen {
+        server.admin_listen = admin.clone();
+    }
+    if let Some(mode) = args.mode {
+        config.mode = mode;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let live = Arc::new(Live::new());
+    let status = Arc::new(SyncStatus::new(
+        config.sources.iter().map(|s| s.name.clone()),
+    ));
+    let mut state = AppState::new(&config, live.clone(), status.clone());
+    let (auditor, audit_writer) = Auditor::start(&config.audit, state.metrics.audit.clone());
+    state.auditor = Some(auditor);
+    let server = match Server::bind(&config, state, Options::default()).await {
+        Ok(s) => s,
+        Err(e) => return startup_failure(e),
+    };
+    let loader = tokio::spawn(load(config.clone(), live, status));
+    let result = server.serve(shutdown_signal()).await;
+    loader.abort();
+    // Every handle on the auditor is gone with the server: the writer drains its queue.
+    if tokio::time::timeout(AUDIT_FLUSH, audit_writer)
+        .await
+        .is_err()
+    {
+        tracing::warn!(within = ?AUDIT_FLUSH, "audit records still queued at exit were not written");
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(1, e),
+    }
+}
+
+/// Names the setting behind a startup failure; all of them are fixed by changing config.
+fn startup_failure(e: server::Error) -> ExitCode {
+    let key = match &e {
+        server::Error::Bind { .. } => "",
+        server::Error::Tls(tls::Error::ClientCa { .. }) => "server.clientCaFile: ",
+        server::Error::Tls(_) => "server.certFile/server.keyFile: ",
+    };
+    fail(EXIT_BAD_INPUT, format!("{key}{e}"))
+}
+
+/// Loads every source once. The sync loop replaces this with polling; either way the request
+/// path only sees whole snapshots stored into `live`.
+async fn load(config: Config, live: Arc<Live>, status: Arc<SyncStatus>) {
+    let names: Vec<String> = config.sources.iter().map(|s| s.name.clone()).collect();
+    let loaded = tokio::task::spawn_blocking(move || sources::load_once(&config)).await;
+    match loaded {
+        Ok(Ok(snapshot)) => {
+            for rev in &snapshot.revisions {
+                status.succeeded(&rev.source, &rev.label());
+            }
+            for err in &snapshot.errors {
+                tracing::warn!(file = %err.file, line = err.line, "skipped: {}", err.message);
+            }
+            tracing::info!(
+                revision = snapshot.revision_label(),
+                objects = snapshot.len(),
+                "declared state loaded"
+            );
+            live.store(Arc::new(snapshot));
+        }
+        Ok(Err(e)) => {
+            tracing::error!("cannot load the declared state: {e}");
+            for name in &names {
+                status.failed(name, &e);
+            }
+        }
+        Err(e) => tracing::error!("the loader stopped: {e}"),
+    }
+}
+
+/// Completes on SIGTERM (what the kubelet sends) or ctrl-c.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for ctrl-c: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("ctrl-c"),
+        _ = term => tracing::info!("SIGTERM"),
+    }
+}

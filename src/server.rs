@@ -1,0 +1,266 @@
+//! The webhook server: `POST /validate` on the TLS port, health, readiness and metrics on a
+//! plain-HTTP admin port, certificate rotation, and a shutdown that drains.
+//!
+//! Parts: [`router`] (the TLS port's routes), [`admin`] (the admin port's routes),
+//! [`listener`] (accepting, TLS handshakes, HTTP/1.1 and h2, limits, draining).
+//!
+//! Shutdown is an input: [`Server::serve`] takes a future, and when it completes the server stops
+//! accepting, lets in-flight requests finish for up to `server.shutdownGrace`, and returns.
+
+pub mod admin;
+pub mod listener;
+pub mod router;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::audit::Auditor;
+use crate::config::{Config, NotReady};
+use crate::metrics::{Metrics, ReloadLabels, ReloadResult};
+use crate::policy::Policy;
+use crate::snapshot::Live;
+use crate::status::SyncStatus;
+use crate::tls::{self, Reloader};
+
+pub use admin::admin_router;
+pub use listener::Limits;
+pub use router::tls_router;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{key}: cannot listen on {addr}: {source}")]
+    Bind {
+        key: &'static str,
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Tls(#[from] tls::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What every handler shares. Cheap to clone (all `Arc`s); other parts (audit) can wrap it in
+/// their own state and add routes with [`Server::merge_tls`] / [`Server::merge_admin`].
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The declared state; the sync loop stores new snapshots here, handlers only load.
+    pub live: Arc<Live>,
+    pub policy: Arc<Policy>,
+    pub metrics: Arc<Metrics>,
+    pub status: Arc<SyncStatus>,
+    /// What `/validate` answers before the first snapshot.
+    pub not_ready: NotReady,
+    pub max_body_bytes: usize,
+    /// Hands audited decisions to the audit trail's writer; `None` records nothing.
+    pub auditor: Option<Auditor>,
+}
+
+impl AppState {
+    pub fn new(config: &Config, live: Arc<Live>, status: Arc<SyncStatus>) -> AppState {
+        AppState {
+            live,
+            policy: Arc::new(Policy::from_config(config)),
+            metrics: Arc::new(Metrics::new()),
+            status,
+            not_ready: config.server.not_ready,
+            max_body_bytes: config.server.max_body_bytes,
+            auditor: None,
+        }
+    }
+}
+
+/// Settings that are not part of the config file: fixed defaults in production, short in tests.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How often the cert and key files are checked for a new pair.
+    pub cert_poll_interval: Duration,
+    pub limits: Limits,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            cert_poll_interval: Duration::from_secs(2),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Both ports bound, the serving pair loaded: everything that can fail at startup has.
+pub struct Server {
+    tls_listener: TcpListener,
+    admin_listener: TcpListener,
+    tls_config: Arc<rustls::ServerConfig>,
+    reloader: Reloader,
+    tls_router: Router,
+    admin_router: Router,
+    state: AppState,
+    options: Options,
+    grace: Duration,
+    cert_paths: (PathBuf, PathBuf),
+    client_auth: bool,
+}
+
+impl Server {
+    /// Loads the serving pair (and client CA) and binds both ports.
+    pub async fn bind(config: &Config, state: AppState, options: Options) -> Result<Server> {
+        let server = &config.server;
+        let reloader = Reloader::load(&server.cert_file, &server.key_file)?;
+        let tls_config = tls::server_config(reloader.resolver(), server.client_ca_file.as_deref())?;
+        let tls_listener = bind("server.listen", &server.listen).await?;
+        let admin_listener = bind("server.adminListen", &server.admin_listen).await?;
+        Ok(Server {
+            tls_listener,
+            admin_listener,
+            tls_config: Arc::new(tls_config),
+            reloader,
+            tls_router: tls_router(state.clone()),
+            admin_router: admin_router(state.clone()).merge(crate::audit::http::router(Arc::new(
+                crate::audit::http::Reader::new(crate::audit::target(&config.audit)),
+            ))),
+            state,
+            options,
+            grace: server.shutdown_grace,
+            cert_paths: (server.cert_file.clone(), server.key_file.clone()),
+            client_auth: server.client_ca_file.is_some(),
+        })
+    }
+
+    /// Adds routes to the TLS port (e.g. `POST /mutate`).
+    pub fn merge_tls(mut self, routes: Router) -> Server {
+        self.tls_router = self.tls_router.merge(routes);
+        self
+    }
+
+    /// Adds routes to the admin port (e.g. `GET /report`).
+    pub fn merge_admin(mut self, routes: Router) -> Server {
+        self.admin_router = self.admin_router.merge(routes);
+        self
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_listener.local_addr().ok()
+    }
+
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_listener.local_addr().ok()
+    }
+
+    /// Serves until `shutdown` completes, then drains both ports within the grace period.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tracing::info!(
+            tls = %display_addr(self.tls_addr()),
+            admin = %display_addr(self.admin_addr()),
+            cert = %self.cert_paths.0.display(),
+            client_auth = self.client_auth,
+            "listening"
+        );
+        // JoinSets abort their tasks when dropped, so dropping this future stops everything.
+        let mut reload = JoinSet::new();
+        reload.spawn(watch_certs(
+            self.reloader,
+            self.options.cert_poll_interval,
+            self.state.metrics.clone(),
+        ));
+        let limits = Limits {
+            grace: self.grace,
+            ..self.options.limits
+        };
+        let mut listeners = JoinSet::new();
+        listeners.spawn(listener::serve(
+            self.tls_listener,
+            Some(tokio_rustls::TlsAcceptor::from(self.tls_config)),
+            self.tls_router,
+            limits.clone(),
+            Some(self.state.metrics.clone()),
+            stop_rx.clone(),
+        ));
+        listeners.spawn(listener::serve(
+            self.admin_listener,
+            None,
+            self.admin_router,
+            limits,
+            None,
+            stop_rx,
+        ));
+        shutdown.await;
+        tracing::info!(grace = ?self.grace, "shutting down: no new connections, draining");
+        // A send error means every receiver is gone: the loops have already ended.
+        let _ = stop_tx.send(true);
+        while let Some(done) = listeners.join_next().await {
+            if let Err(e) = done {
+                tracing::error!("a listener task failed: {e}");
+            }
+        }
+        reload.abort_all();
+        tracing::info!("drained");
+        Ok(())
+    }
+}
+
+fn display_addr(addr: Option<SocketAddr>) -> String {
+    addr.map(|a| a.to_string()).unwrap_or_else(|| "?".into())
+}
+
+async fn bind(key: &'static str, addr: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|source| Error::Bind {
+        key,
+        addr: addr.to_string(),
+        source,
+    })
+}
+
+/// Polls the serving pair; a new valid pair is installed, a bad one logged once and skipped.
+async fn watch_certs(mut reloader: Reloader, interval: Duration, metrics: Arc<Metrics>) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let result = match reloader.poll() {
+            tls::reload::Poll::Unchanged => continue,
+            tls::reload::Poll::Reloaded => {
+                tracing::info!("serving certificate reloaded; new handshakes use it");
+                ReloadResult::Reloaded
+            }
+            tls::reload::Poll::Rejected(e) => {
+                tracing::error!("serving certificate not reloaded, the old one stays: {e}");
+                ReloadResult::Rejected
+            }
+        };
+        metrics
+            .server
+            .cert_reloads
+            .get_or_create(&ReloadLabels { result })
+            .inc();
+    }
+}
+
+/// Binds, serves until `shutdown`, drains. The whole server for callers that need no extra
+/// routes or test settings.
+pub async fn run(
+    config: &Config,
+    live: Arc<Live>,
+    status: Arc<SyncStatus>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let state = AppState::new(config, live, status);
+    Server::bind(config, state, Options::default())
+        .await?
+        .serve(shutdown)
+        .await
+}

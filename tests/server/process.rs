@@ -1,0 +1,237 @@
+//! The built `driftgate serve` binary: SIGTERM with a request in flight, and bad config.
+
+use super::*;
+
+/// The `driftgate serve` process, killed if the test ends early.
+struct Process {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Process {
+    fn spawn(args: &[&str]) -> Process {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_driftgate"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("driftgate starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = std::sync::mpsc::channel();
+        // Drains stderr for the whole run so logging never blocks the process.
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                eprintln!("driftgate: {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Process { child, lines }
+    }
+
+    fn line_containing(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no log line with {needle:?}: {e}"),
+            }
+        }
+    }
+
+    fn wait(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "driftgate did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn field(line: &str, name: &str) -> SocketAddr {
+    let start = line.find(&format!("{name}=")).expect("field") + name.len() + 1;
+    line[start..]
+        .split_whitespace()
+        .next()
+        .expect("value")
+        .parse()
+        .expect("address")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_request_in_flight_then_exits_0() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let repo = make_repo(tmp.path());
+    let pki = Pki::new(tmp.path());
+    let config_file = tmp.path().join("driftgate.yaml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "sources: [{{name: fleet, url: {:?}}}]\nserver:\n  listen: 127.0.0.1:0\n  adminListen: 127.0.0.1:0\n  certFile: {:?}\n  keyFile: {:?}\n  shutdownGrace: 10s\n",
+            repo.display().to_string(),
+            pki.cert().display().to_string(),
+            pki.key().display().to_string()
+        ),
+    )
+    .expect("config");
+    let mut process = Process::spawn(&["serve", "--config", config_file.to_str().expect("utf-8")]);
+    let listening = process.line_containing("listening");
+    let (tls, admin) = (field(&listening, "tls"), field(&listening, "admin"));
+    process.line_containing("declared state loaded");
+    let admin_client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let metrics = |client: reqwest::Client| async move {
+        client
+            .get(format!("http://{admin}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    };
+    let ready = admin_client
+        .get(format!("http://{admin}/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 200);
+
+    // Headers and half the body, then SIGTERM.
+    let body = review("admission.k8s.io/v1", "inflight", "4");
+    let (head, tail) = body.split_at(body.len() / 2);
+    let tcp = tokio::net::TcpStream::connect(tls).await.expect("connect");
+    let name = rustls_pki_types::ServerName::try_from(NAME).expect("name");
+    let mut stream = rustls_client(&pki)
+        .connect(name, tcp)
+        .await
+        .expect("handshake");
+    let headers = format!(
+        "POST /validate?timeout=10s HTTP/1.1\r\nHost: {NAME}:443\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(headers.as_bytes()).await.expect("headers");
+    stream.write_all(head).await.expect("half the body");
+    stream.flush().await.expect("flush");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !metrics(admin_client.clone())
+        .await
+        .contains("driftgate_connections_open 1")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the connection never shows as open"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = process.child.id().to_string();
+    let sent = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    process.line_containing("shutting down");
+
+    // New connections are refused while the request in flight is still open.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::net::TcpStream::connect(tls).await {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+            _ => {
+                assert!(Instant::now() < deadline, "new connections still accepted");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    assert!(
+        process.child.try_wait().expect("try_wait").is_none(),
+        "exited with a request in flight"
+    );
+
+    stream.write_all(tail).await.expect("rest of the body");
+    stream.flush().await.expect("flush");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let json = &answer[answer.find("\r\n\r\n").expect("head ends") + 4..];
+    let review = assert_review(json.as_bytes(), "admission.k8s.io/v1", "inflight");
+    assert_eq!(review["response"]["allowed"], false);
+
+    let status = process.wait(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "exit code after draining");
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "within the grace period"
+    );
+}
+
+#[test]
+fn bad_config_exits_2_naming_the_key() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let repo = make_repo(tmp.path());
+    let config_file = tmp.path().join("driftgate.yaml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "sources: [{{name: fleet, url: {:?}}}]\nserver:\n  listn: 127.0.0.1:0\n",
+            repo.display().to_string()
+        ),
+    )
+    .expect("config");
+    let output = Command::new(env!("CARGO_BIN_EXE_driftgate"))
+        .args(["serve", "--config", config_file.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("listn"), "{stderr}");
+
+    // A missing serving certificate names its setting.
+    let output = Command::new(env!("CARGO_BIN_EXE_driftgate"))
+        .args([
+            "serve",
+            "--repo",
+            repo.to_str().expect("utf-8"),
+            "--cert",
+            "/nonexistent/tls.crt",
+        ])
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("server.certFile"), "{stderr}");
+}
