@@ -15,9 +15,6 @@ mod common;
 
 #[path = "abuse/body.rs"]
 mod body;
-// The socket tests need `driftgate::server`, which lands with the server work; until then they
-// are compiled out (see the report).
-#[cfg(any())]
 #[path = "abuse/conn.rs"]
 mod conn;
 #[path = "abuse/fuzz.rs"]

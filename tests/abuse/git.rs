@@ -22,8 +22,6 @@ fn alias_bomb() -> String {
     bomb
 }
 
-pub fn deep_yaml_pub(depth: usize) -> String { deep_yaml(depth) }
-
 fn deep_yaml(depth: usize) -> String {
     let mut text = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata:\n");
     for d in 0..depth {
