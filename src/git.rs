@@ -186,6 +186,34 @@ fn unsafe_component(path: &str) -> Option<&str> {
         .find(|c| c.is_empty() || *c == "." || *c == ".." || c.eq_ignore_ascii_case(".git"))
 }
 
+/// Drops entries under a path git would refuse (see [`unsafe_component`]); the manifests among
+/// them are reported, so a crafted commit shows in the snapshot's errors.
+fn refuse_unsafe(entries: Vec<TreeEntry>, source: &Source) -> (Vec<TreeEntry>, Vec<FileError>) {
+    let mut refused = Vec::new();
+    let kept = entries
+        .into_iter()
+        .filter(|e| {
+            // The root tree's path is empty and is the one entry allowed to be.
+            let Some(part) = (!e.path.is_empty()).then(|| unsafe_component(&e.path)).flatten()
+            else {
+                return true;
+            };
+            if e.kind == EntryKind::Blob && parse::is_manifest_path(&e.path) {
+                refused.push(FileError {
+                    source: source.name.clone(),
+                    file: e.path.clone(),
+                    line: 0,
+                    message: format!(
+                        "path component {part:?} is refused: git will not check it out, so no GitOps controller applies it"
+                    ),
+                });
+            }
+            false
+        })
+        .collect();
+    (kept, refused)
+}
+
 /// What a tree entry is, as far as rendering cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
@@ -285,10 +313,10 @@ pub fn declare_commit(
 ) -> Result<SourceState> {
     let read = |id| read_blob(repo, id);
     if crate::render::applies(source) {
-        let entries = tree_entries(commit, source)?;
-        return Ok(crate::render::declare(
-            source, revision, &entries, declarer, &read,
-        )?);
+        let (entries, refused) = refuse_unsafe(tree_entries(commit, source)?, source);
+        let mut state = crate::render::declare(source, revision, &entries, declarer, &read)?;
+        state.errors.extend(refused);
+        return Ok(state);
     }
     let mut errors = Vec::new();
     let files = tree_files(commit, source, &mut errors)?;
