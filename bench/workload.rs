@@ -20,10 +20,6 @@ pub fn name(i: usize) -> String {
     format!("app-{i}")
 }
 
-pub fn is_deployment(i: usize) -> bool {
-    i % 3 == 0
-}
-
 /// The `i`-th Deployment index below `n` (for spreading requests over the declared set).
 pub fn deployment_index(k: usize, n: usize) -> usize {
     let deployments = n.div_ceil(3).max(1);
@@ -113,8 +109,7 @@ pub fn live_deployment(i: usize, generation: i64) -> Value {
     let spec = &mut v["spec"];
     spec["progressDeadlineSeconds"] = json!(600);
     spec["revisionHistoryLimit"] = json!(10);
-    spec["strategy"] =
-        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}});
+    spec["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}});
     let pod = &mut spec["template"]["spec"];
     pod["dnsPolicy"] = json!("ClusterFirst");
     pod["restartPolicy"] = json!("Always");

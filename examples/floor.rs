@@ -78,7 +78,7 @@ fn tls_config(args: &Args) -> anyhow::Result<rustls::ServerConfig> {
 #[derive(serde::Deserialize)]
 struct LazyReview<'a> {
     #[serde(rename = "apiVersion", borrow)]
-    api_version: Option<&'a str>,
+    api_version: Option<std::borrow::Cow<'a, str>>,
     #[serde(borrow)]
     request: Option<LazyRequest<'a>>,
 }
@@ -97,7 +97,9 @@ async fn validate(State(lazy): State<bool>, body: Bytes) -> Response {
     let (api_version, uid) = if lazy {
         match serde_json::from_slice::<LazyReview>(&body) {
             Ok(r) => (
-                r.api_version.unwrap_or("admission.k8s.io/v1").to_string(),
+                r.api_version
+                    .map(|v| v.into_owned())
+                    .unwrap_or_else(|| "admission.k8s.io/v1".into()),
                 r.request.and_then(|q| q.uid).map(|u| u.into_owned()),
             ),
             Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),

@@ -62,7 +62,9 @@ impl Opts {
         while let Some(arg) = it.next() {
             match arg.strip_prefix("--") {
                 Some(key) => {
-                    let value = it.next().with_context(|| format!("--{key} needs a value"))?;
+                    let value = it
+                        .next()
+                        .with_context(|| format!("--{key} needs a value"))?;
                     named.insert(key.to_string(), value.clone());
                 }
                 None => positional.push(arg.clone()),
@@ -392,7 +394,13 @@ fn gen_repo(n: usize) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     for i in 0..n {
         let text = workload::declared_yaml(i);
-        write!(out, "blob\nmark :{}\ndata {}\n{}\n", i + 1, text.len(), text)?;
+        write!(
+            out,
+            "blob\nmark :{}\ndata {}\n{}\n",
+            i + 1,
+            text.len(),
+            text
+        )?;
     }
     let message = format!("{n} generated objects\n");
     write!(
@@ -449,7 +457,8 @@ fn report(files: &[String]) -> anyhow::Result<()> {
     for v in lines {
         let label = v["label"].as_str().unwrap_or_default().to_string();
         let mut parts = label.splitn(3, '/');
-        let (Some(server), Some(scenario), Some(round)) = (parts.next(), parts.next(), parts.next())
+        let (Some(server), Some(scenario), Some(round)) =
+            (parts.next(), parts.next(), parts.next())
         else {
             continue;
         };

@@ -1,6 +1,7 @@
 //! The decision: a request and a snapshot in, an answer out. Pure and synchronous, so `check`
 //! runs exactly what `/validate` runs, and the same inputs always give the same answer.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -211,24 +212,23 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
             let new = req.object()?.ok_or(Error::MissingObject {
                 operation: req.operation.clone(),
             })?;
-            let old = req.old_object()?;
             let ignore = policy.ignores_for(&key);
             let opts = drift::Options {
                 ignore,
                 compare_secret_data: policy.compare_secret_data,
             };
-            let (declared_view, new_view, old_view) = if sub == "scale" {
+            let scale = sub == "scale";
+            // Borrowed on the common path: the declared object is the snapshot's, never copied
+            // per request; only a Scale builds small views of its own.
+            let (declared_view, new_view): (Cow<Value>, Cow<Value>) = if scale {
                 // A Scale carries only spec.replicas; compare it with the parent's declaration.
-                let git_replicas = declared.value.pointer("/spec/replicas").cloned();
-                let Some(git_replicas) = git_replicas else {
+                if declared.value.pointer("/spec/replicas").is_none() {
                     decision.reason = Reason::InSync;
                     return Ok(decision);
-                };
-                let pick = |v: &Value| serde_json::json!({"spec": {"replicas": v.pointer("/spec/replicas").cloned()}});
+                }
                 (
-                    serde_json::json!({"spec": {"replicas": git_replicas}}),
-                    pick(&new),
-                    old.as_ref().map(pick),
+                    Cow::Owned(replicas_view(&declared.value)),
+                    Cow::Owned(replicas_view(&new)),
                 )
             } else {
                 if !req.kind.version.is_empty() && req.kind.version != declared.version() {
@@ -237,14 +237,24 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
                         req.kind.group, req.kind.version, declared.api_version
                     ));
                 }
-                (declared.value.clone(), new.clone(), old.clone())
+                (Cow::Borrowed(&declared.value), Cow::Borrowed(&new))
             };
-            let diffs = drift::diff(&key.kind, &declared_view, &new_view, &opts);
-            for d in diffs
+            let diffs: Vec<FieldDiff> = drift::diff(&key.kind, &declared_view, &new_view, &opts)
                 .into_iter()
                 .filter(|d| !super::annotate::is_own_annotation(&d.path))
-            {
-                classify(&mut decision, d, &new_view, old_view.as_ref(), op);
+                .collect();
+            if !diffs.is_empty() {
+                // The stored object only matters for classifying a divergence, so an in-sync
+                // request never pays for parsing it.
+                let old = req.old_object()?;
+                let old_view = match &old {
+                    Some(o) if scale => Some(Cow::Owned(replicas_view(o))),
+                    Some(o) => Some(Cow::Borrowed(o)),
+                    None => None,
+                };
+                for d in diffs {
+                    classify(&mut decision, d, &new_view, old_view.as_deref(), op);
+                }
             }
             if decision.violations.is_empty() {
                 decision.reason = Reason::InSync;
@@ -256,6 +266,11 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
         }
     }
     Ok(decision)
+}
+
+/// A Scale's view of an object: just `spec.replicas`.
+fn replicas_view(v: &Value) -> Value {
+    serde_json::json!({"spec": {"replicas": v.pointer("/spec/replicas").cloned()}})
 }
 
 /// UPDATE: only divergence the request introduces is a violation. A field already diverged in

@@ -91,7 +91,10 @@ fn not_reviews_are_errors() {
     // Truncated mid-body, at every tenth byte of a real 10 KB UPDATE.
     let full = workload::update_review(0, "t", "mallory", Change::Image);
     for cut in (0..full.len()).step_by(10) {
-        assert!(validate(&full[..cut]).is_err(), "truncated at {cut}: accepted");
+        assert!(
+            validate(&full[..cut]).is_err(),
+            "truncated at {cut}: accepted"
+        );
     }
 }
 
@@ -112,7 +115,10 @@ fn nesting_10000_deep_is_refused_without_overflow() {
     let read = format!(
         r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"u","userInfo":{{"username":"x","groups":{deep}}}}}}}"#
     );
-    assert!(matches!(validate(read.as_bytes()), Err(wire::Error::Json(_))));
+    assert!(matches!(
+        validate(read.as_bytes()),
+        Err(wire::Error::Json(_))
+    ));
     // As the object of a declared Deployment: the decision must parse it, and refuses.
     for nested in [&deep, &deep_map] {
         let body = format!(
@@ -189,9 +195,7 @@ fn ten_thousand_containers_are_compared_quickly() {
 fn a_hundred_thousand_labels_are_compared_quickly() {
     let old = workload::live_deployment(0, 1);
     let mut new = old.clone();
-    let labels = new["metadata"]["labels"]
-        .as_object_mut()
-        .expect("labels");
+    let labels = new["metadata"]["labels"].as_object_mut().expect("labels");
     for l in 0..100_000 {
         labels.insert(format!("label-{l}"), json!("x"));
     }

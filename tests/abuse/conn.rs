@@ -184,7 +184,8 @@ async fn hostile_bodies_get_400_and_reviews_get_answers() {
         ),
         (
             "no uid",
-            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}"#.to_vec(),
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}"#
+                .to_vec(),
         ),
     ];
     for (label, body) in bad {
@@ -288,7 +289,10 @@ async fn truncated_body_is_not_a_hang() {
         body.len()
     );
     stream.write_all(head.as_bytes()).await.expect("head");
-    stream.write_all(&body[..body.len() / 2]).await.expect("half");
+    stream
+        .write_all(&body[..body.len() / 2])
+        .await
+        .expect("half");
     // close_notify and FIN: the body can never complete.
     stream.shutdown().await.expect("shutdown");
     let mut answer = Vec::new();
@@ -322,7 +326,11 @@ async fn slow_loris_headers_are_cut_off() {
         }
     }
     assert!(closed, "still open after {:?}", started.elapsed());
-    assert!(started.elapsed() < HEADER_TIMEOUT * 4, "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < HEADER_TIMEOUT * 4,
+        "{:?}",
+        started.elapsed()
+    );
     server.assert_serving().await;
 }
 
@@ -331,8 +339,9 @@ async fn slow_loris_body_is_cut_off() {
     let server = start().await;
     let mut stream = server.tls().await;
     let started = Instant::now();
-    let head =
-        format!("POST /validate HTTP/1.1\r\nhost: {SERVER_NAME}\r\ncontent-length: 100000\r\n\r\n{{");
+    let head = format!(
+        "POST /validate HTTP/1.1\r\nhost: {SERVER_NAME}\r\ncontent-length: 100000\r\n\r\n{{"
+    );
     stream.write_all(head.as_bytes()).await.expect("start");
     let mut closed = false;
     while started.elapsed() < DEADLINE {
@@ -350,7 +359,11 @@ async fn slow_loris_body_is_cut_off() {
         "a body trickling one byte per 100 ms held the connection {:?}",
         started.elapsed()
     );
-    assert!(started.elapsed() < BODY_TIMEOUT * 4, "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < BODY_TIMEOUT * 4,
+        "{:?}",
+        started.elapsed()
+    );
     server.assert_serving().await;
 }
 
@@ -365,7 +378,11 @@ async fn idle_handshaked_connections_are_closed() {
         closed_within(&mut stream, DEADLINE).await,
         "an idle TLS connection stayed open"
     );
-    assert!(started.elapsed() < HEADER_TIMEOUT * 4, "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < HEADER_TIMEOUT * 4,
+        "{:?}",
+        started.elapsed()
+    );
 
     // Idle after one request (keep-alive): closed after the header-read timeout as well.
     let io = TokioIo::new(server.tls().await);
@@ -390,7 +407,11 @@ async fn idle_handshaked_connections_are_closed() {
         .await
         .expect("the idle keep-alive connection was closed")
         .expect("connection task");
-    assert!(started.elapsed() < HEADER_TIMEOUT * 4, "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < HEADER_TIMEOUT * 4,
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,9 +422,11 @@ async fn hundreds_of_idle_connections_stay_bounded() {
     for _ in 0..MAX_CONNECTIONS + 8 {
         let tcp = TcpStream::connect(server.addr).await.expect("connects");
         let name = rustls::pki_types::ServerName::try_from(SERVER_NAME).expect("name");
-        let handshake =
-            tokio::time::timeout(Duration::from_millis(300), server.connector.connect(name, tcp))
-                .await;
+        let handshake = tokio::time::timeout(
+            Duration::from_millis(300),
+            server.connector.connect(name, tcp),
+        )
+        .await;
         if let Ok(Ok(tls)) = handshake {
             held.push(tls);
         }
@@ -448,7 +471,10 @@ async fn hundreds_of_idle_connections_stay_bounded() {
     assert!(server.open_connections() <= MAX_CONNECTIONS as i64);
     // Every held connection was closed by the server, not left open.
     for mut tls in held {
-        assert!(closed_within(&mut tls, DEADLINE).await, "a held connection stayed open");
+        assert!(
+            closed_within(&mut tls, DEADLINE).await,
+            "a held connection stayed open"
+        );
     }
 }
 
@@ -456,7 +482,9 @@ async fn hundreds_of_idle_connections_stay_bounded() {
 async fn tls_garbage_and_plain_http_are_dropped() {
     let server = start().await;
     let mut garbage = TcpStream::connect(server.addr).await.expect("connects");
-    let noise: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let noise: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     // The server may close before all of it is written; that is the point.
     let _ = garbage.write_all(&noise).await;
     assert!(closed_within(&mut garbage, DEADLINE).await);

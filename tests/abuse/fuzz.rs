@@ -13,9 +13,32 @@ use serde_json::{json, Map, Value};
 
 /// Keys that steer the comparison into its special cases.
 const KEYS: &[&str] = &[
-    "metadata", "labels", "annotations", "name", "namespace", "spec", "containers", "env",
-    "ports", "containerPort", "port", "volumeMounts", "mountPath", "image", "value", "resources",
-    "limits", "cpu", "memory", "replicas", "data", "stringData", "status", "a", "b", "",
+    "metadata",
+    "labels",
+    "annotations",
+    "name",
+    "namespace",
+    "spec",
+    "containers",
+    "env",
+    "ports",
+    "containerPort",
+    "port",
+    "volumeMounts",
+    "mountPath",
+    "image",
+    "value",
+    "resources",
+    "limits",
+    "cpu",
+    "memory",
+    "replicas",
+    "data",
+    "stringData",
+    "status",
+    "a",
+    "b",
+    "",
 ];
 
 fn config(default: u32) -> ProptestConfig {
@@ -36,10 +59,19 @@ fn scalar() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         prop_oneof![
-            Just("500m"), Just("0.5"), Just("1Gi"), Just("1073741824"), Just("web"), Just(""),
-            Just("1e3"), Just("-0"), Just("x"), Just("é✓"),
+            Just("500m"),
+            Just("0.5"),
+            Just("1Gi"),
+            Just("1073741824"),
+            Just("web"),
+            Just(""),
+            Just("1e3"),
+            Just("-0"),
+            Just("x"),
+            Just("é✓"),
         ]
         .prop_map(|s| Value::String(s.into())),
         "\\PC{0,12}".prop_map(Value::String),
@@ -65,8 +97,13 @@ fn json_value() -> impl Strategy<Value = Value> {
 /// Something shaped like a review, with every part possibly wrong.
 fn review_like() -> impl Strategy<Value = Value> {
     let operation = prop_oneof![
-        Just(json!("CREATE")), Just(json!("UPDATE")), Just(json!("DELETE")),
-        Just(json!("CONNECT")), Just(json!("")), Just(json!(null)), Just(json!(3)),
+        Just(json!("CREATE")),
+        Just(json!("UPDATE")),
+        Just(json!("DELETE")),
+        Just(json!("CONNECT")),
+        Just(json!("")),
+        Just(json!(null)),
+        Just(json!(3)),
     ];
     let resource = prop_oneof![
         Just(json!({"group": "apps", "version": "v1", "resource": "deployments"})),
@@ -75,7 +112,12 @@ fn review_like() -> impl Strategy<Value = Value> {
         Just(json!({"group": "x", "resource": "unknown"})),
         Just(json!(null)),
     ];
-    let sub = prop_oneof![Just(json!(null)), Just(json!("scale")), Just(json!("status")), Just(json!("exec"))];
+    let sub = prop_oneof![
+        Just(json!(null)),
+        Just(json!("scale")),
+        Just(json!("status")),
+        Just(json!("exec"))
+    ];
     let user = prop_oneof![
         Just(json!({"username": "alice"})),
         Just(json!({"username": "system:kube-controller-manager"})),
@@ -98,26 +140,32 @@ fn review_like() -> impl Strategy<Value = Value> {
         prop_oneof![json_value(), Just(json!(null))],
         any::<bool>(),
     )
-        .prop_map(|(version, operation, resource, sub, user, i, object, old, tweak)| {
-            // Half the time, start from the real declared object so deep comparisons happen.
-            let object = if tweak { merge(super::workload::declared(i), object) } else { object };
-            json!({
-                "apiVersion": version,
-                "kind": "AdmissionReview",
-                "request": {
-                    "uid": format!("uid-{i}"),
-                    "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-                    "resource": resource,
-                    "subResource": sub,
-                    "name": super::workload::name(i),
-                    "namespace": super::workload::namespace(i),
-                    "operation": operation,
-                    "userInfo": user,
-                    "object": object,
-                    "oldObject": old,
-                }
-            })
-        })
+        .prop_map(
+            |(version, operation, resource, sub, user, i, object, old, tweak)| {
+                // Half the time, start from the real declared object so deep comparisons happen.
+                let object = if tweak {
+                    merge(super::workload::declared(i), object)
+                } else {
+                    object
+                };
+                json!({
+                    "apiVersion": version,
+                    "kind": "AdmissionReview",
+                    "request": {
+                        "uid": format!("uid-{i}"),
+                        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+                        "resource": resource,
+                        "subResource": sub,
+                        "name": super::workload::name(i),
+                        "namespace": super::workload::namespace(i),
+                        "operation": operation,
+                        "userInfo": user,
+                        "object": object,
+                        "oldObject": old,
+                    }
+                })
+            },
+        )
 }
 
 /// Lays `patch`'s top-level keys over `base` (when both are objects).

@@ -1,8 +1,8 @@
 //! Hostile manifests: each is reported with its file, none exhausts memory, and the rest of the
 //! tree (and the last good declaration of a file that breaks) keeps serving.
 
-use std::process::{Command, Stdio};
 use std::io::Write as _;
+use std::process::{Command, Stdio};
 
 use driftgate::config::Config;
 use driftgate::declare::Declarer;
@@ -45,18 +45,39 @@ fn huge_manifest(bytes: usize) -> String {
     text
 }
 
-const GOOD: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: good, namespace: apps}\ndata: {a: b}\n";
+const GOOD: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: good, namespace: apps}\ndata: {a: b}\n";
 
 #[test]
 fn each_bad_file_is_an_error_naming_it() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("bomb.yaml", alias_bomb().into_bytes(), "alias"),
         ("deep.yaml", deep_yaml(1_000).into_bytes(), "nested deeper"),
-        ("flow-deep.yaml", format!("a: {}1{}", "[".repeat(1000), "]".repeat(1000)).into_bytes(), "recursion limit"),
-        ("binary.yaml", vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0], "binary"),
-        ("latin1.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: caf\xe9}\n".to_vec(), "UTF-8"),
-        ("dup.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nmetadata: {name: b}\n".to_vec(), "duplicate"),
-        ("huge.yaml", huge_manifest(50 * 1024 * 1024).into_bytes(), "limit"),
+        (
+            "flow-deep.yaml",
+            format!("a: {}1{}", "[".repeat(1000), "]".repeat(1000)).into_bytes(),
+            "recursion limit",
+        ),
+        (
+            "binary.yaml",
+            vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0],
+            "binary",
+        ),
+        (
+            "latin1.yaml",
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: caf\xe9}\n".to_vec(),
+            "UTF-8",
+        ),
+        (
+            "dup.yaml",
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nmetadata: {name: b}\n".to_vec(),
+            "duplicate",
+        ),
+        (
+            "huge.yaml",
+            huge_manifest(50 * 1024 * 1024).into_bytes(),
+            "limit",
+        ),
     ];
     for (file, bytes, needle) in cases {
         let err = parse_file("src", file, &bytes).expect_err(file);
@@ -132,20 +153,35 @@ fn a_hostile_tree_is_read_with_every_bad_file_reported() {
     assert_eq!(first.objects.len(), 1);
 
     // Now the good file breaks, and every kind of bad file arrives beside it.
-    repo.write("apps/good.yaml", &alias_bomb().replace("name: bomb", "name: good"));
+    repo.write(
+        "apps/good.yaml",
+        &alias_bomb().replace("name: bomb", "name: good"),
+    );
     repo.write("apps/bomb.yaml", &alias_bomb());
     repo.write("apps/deep.yaml", &deep_yaml(1_000));
-    repo.write("apps/dup.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\ndata: {k: 1, k: 2}\n");
+    repo.write(
+        "apps/dup.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\ndata: {k: 1, k: 2}\n",
+    );
     repo.write("apps/huge.yaml", &huge_manifest(50 * 1024 * 1024));
-    std::fs::write(repo.path().join("apps/binary.yaml"), [0u8, 159, 146, 150, 0, 1]).expect("write");
+    std::fs::write(
+        repo.path().join("apps/binary.yaml"),
+        [0u8, 159, 146, 150, 0, 1],
+    )
+    .expect("write");
     std::os::unix::fs::symlink("/etc/passwd", repo.path().join("apps/link.yaml")).expect("symlink");
-    std::os::unix::fs::symlink("good.yaml", repo.path().join("apps/relative.yaml")).expect("symlink");
-    repo.write("apps/other.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: apps}\n");
+    std::os::unix::fs::symlink("good.yaml", repo.path().join("apps/relative.yaml"))
+        .expect("symlink");
+    repo.write(
+        "apps/other.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: apps}\n",
+    );
     repo.commit("hostile");
     commit_with_dotdot(&repo);
 
     let opened = git::open(&source, repo.path()).expect("opens");
-    let state = git::read_repo(&opened, &source, &mut declarer).expect("a hostile tree still reads");
+    let state =
+        git::read_repo(&opened, &source, &mut declarer).expect("a hostile tree still reads");
     for e in &state.errors {
         eprintln!("reported: {e}");
     }
@@ -164,7 +200,10 @@ fn a_hostile_tree_is_read_with_every_bad_file_reported() {
         "apps/link.yaml",
         "apps/relative.yaml",
     ] {
-        assert!(reported.contains(&file), "{file} not reported: {reported:?}");
+        assert!(
+            reported.contains(&file),
+            "{file} not reported: {reported:?}"
+        );
     }
     let names: Vec<String> = state
         .objects
