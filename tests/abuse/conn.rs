@@ -406,7 +406,8 @@ async fn idle_handshaked_connections_are_closed() {
     tokio::time::timeout(DEADLINE, conn)
         .await
         .expect("the idle keep-alive connection was closed")
-        .expect("connection task");
+        .expect("connection task")
+        .expect("the connection ended cleanly");
     assert!(
         started.elapsed() < HEADER_TIMEOUT * 4,
         "{:?}",
