@@ -40,7 +40,7 @@ fn snapshot(n: usize) -> Snapshot {
             RawObject {
                 api_version: value["apiVersion"].as_str().unwrap_or_default().to_string(),
                 kind: value["kind"].as_str().unwrap_or_default().to_string(),
-                value,
+                value: Arc::new(value),
                 file: file.clone(),
                 line: i + 1,
                 origin: Origin::File,

@@ -115,10 +115,51 @@ pub struct Source {
     pub discover: Option<String>,
     /// Pin the revision to what the GitOps controller applied (see README).
     #[serde(default)]
-    pub revision_from: Option<serde_json::Value>,
+    pub revision_from: Option<RevisionFrom>,
+    /// File holding an HTTPS token (a mounted Secret), sent as the password of `username`.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Environment variable holding an HTTPS token, when no `tokenFile` is given.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// User name sent with the token (GitHub accepts any; GitLab wants `oauth2`).
+    #[serde(default = "default_token_user")]
+    pub username: String,
+    /// SSH private key for `ssh://` URLs (a mounted Secret); default: the system ssh's own config.
+    #[serde(default)]
+    pub ssh_key_file: Option<PathBuf>,
     /// Let kustomizations reference remote bases (URLs). Off: a build must come from this commit.
     #[serde(default)]
     pub allow_remote_bases: bool,
+}
+
+/// Which GitOps controller object says what was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum PinKind {
+    /// Flux `Kustomization`: `.status.lastAppliedRevision`.
+    Kustomization,
+    /// Flux `GitRepository`: `.status.artifact.revision`.
+    GitRepository,
+    /// Argo CD `Application`: `.status.sync.revision`.
+    Application,
+}
+
+/// `sources[].revisionFrom`: compare against the commit this object reports as applied, not the
+/// branch tip, so a commit Git has but the cluster does not yet is not enforced early.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RevisionFrom {
+    pub kind: PinKind,
+    pub name: String,
+    pub namespace: String,
+    /// Overrides the API version read (`kustomize.toolkit.fluxcd.io/v1`,
+    /// `source.toolkit.fluxcd.io/v1`, `argoproj.io/v1alpha1` by default).
+    #[serde(default)]
+    pub api_version: Option<String>,
+}
+
+fn default_token_user() -> String {
+    "git".into()
 }
 
 fn default_ref() -> String {

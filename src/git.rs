@@ -294,12 +294,24 @@ pub fn read_repo(
     declarer: &mut Declarer,
 ) -> Result<SourceState> {
     let commit = resolve(repo, source)?;
+    read_commit(repo, source, &commit, display_ref(repo, source), declarer)
+}
+
+/// Reads an opened repository at a commit already chosen (fetched tip, pinned revision);
+/// `git_ref` is how the revision is labelled (`main` in `main@sha1:…`).
+pub fn read_commit(
+    repo: &gix::Repository,
+    source: &Source,
+    commit: &gix::Commit<'_>,
+    git_ref: String,
+    declarer: &mut Declarer,
+) -> Result<SourceState> {
     let revision = SourceRevision {
         source: source.name.clone(),
-        git_ref: display_ref(repo, source),
+        git_ref,
         commit: commit.id.to_string(),
     };
-    declare_commit(repo, source, &commit, revision, declarer)
+    declare_commit(repo, source, commit, revision, declarer)
 }
 
 /// The declared state of one commit: its manifests read as plain files, or, when the source
@@ -323,8 +335,23 @@ pub fn declare_commit(
     Ok(declarer.declare(source, revision, &files, errors, &read))
 }
 
+/// The commit with this id, for a revision that was fetched or pinned by id.
+pub fn find_commit<'r>(
+    repo: &'r gix::Repository,
+    source: &Source,
+    id: gix::ObjectId,
+) -> Result<gix::Commit<'r>> {
+    let err = |message: String| Error::Resolve {
+        source_name: source.name.clone(),
+        git_ref: id.to_string(),
+        message,
+    };
+    let object = repo.find_object(id).map_err(|e| err(e.to_string()))?;
+    object.peel_to_commit().map_err(|e| err(e.to_string()))
+}
+
 /// The ref as people know it: `HEAD` shows as the branch it points at.
-fn display_ref(repo: &gix::Repository, source: &Source) -> String {
+pub fn display_ref(repo: &gix::Repository, source: &Source) -> String {
     if source.git_ref == "HEAD" {
         if let Ok(Some(name)) = repo.head_name() {
             return name.shorten().to_str_lossy().into_owned();

@@ -8,6 +8,7 @@
 //! - [`kinds`]: the built-in table of resources (scope, plural → kind), extended by CRDs.
 //! - [`snapshot`]: the immutable declared state at a revision, and the live pointer to it.
 //! - [`git`]: reading a source's tree at a revision with gix (no worktree).
+//! - [`sync`]: following Git: fetching remotes, polling, `/sync`, pinning, atomic snapshot swaps.
 //! - [`render`]: kustomize overlays and Flux `Kustomization`s rendered into declared objects.
 //! - [`drift`]: comparing a request object with Git's declaration, by declared path.
 //! - [`policy`]: bypass identities, modes, ignore paths, break-glass.
@@ -38,5 +39,6 @@ pub mod server;
 pub mod snapshot;
 pub mod sources;
 pub mod status;
+pub mod sync;
 pub mod tls;
 pub mod webhook_config;

@@ -66,8 +66,9 @@ pub struct DeclaredObject {
     pub key: ObjectKey,
     /// `apps/v1`, `v1`.
     pub api_version: String,
-    /// The object as written in Git (after rendering), YAML scalars resolved.
-    pub value: Value,
+    /// The object as written in Git (after rendering), YAML scalars resolved; shared with
+    /// the parse cache (see `RawObject::value`).
+    pub value: Arc<Value>,
     pub source: Arc<str>,
     /// The file (or kustomization directory) that declares it, relative to the repository root.
     pub file: Arc<str>,

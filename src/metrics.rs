@@ -269,6 +269,8 @@ pub struct Metrics {
     registry: Registry,
     pub server: ServerMetrics,
     pub snapshot: SnapshotMetrics,
+    /// The sync loop: per-source revision, timestamps, durations, failures.
+    pub sync: crate::sync::SyncMetrics,
     /// The audit trail's writer: records written, dropped, degraded state.
     pub audit: crate::audit::AuditMetrics,
 }
@@ -284,12 +286,14 @@ impl Metrics {
         let mut registry = Registry::with_prefix("driftgate");
         let server = ServerMetrics::register(&mut registry);
         let snapshot = SnapshotMetrics::register(&mut registry);
+        let sync = crate::sync::SyncMetrics::register(&mut registry);
         let audit = crate::audit::AuditMetrics::default();
         audit.register(&mut registry);
         Metrics {
             registry,
             server,
             snapshot,
+            sync,
             audit,
         }
     }

@@ -244,7 +244,7 @@ mod tests {
         RawObject {
             api_version: api_version.into(),
             kind: kind.into(),
-            value,
+            value: value.into(),
             file: Arc::from("f.yaml"),
             line: 1,
             origin: Origin::File,

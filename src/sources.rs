@@ -1,13 +1,19 @@
-//! Loading the declared state of every configured source into one snapshot.
+//! Loading the declared state of every configured source into one snapshot, once (the
+//! `check`, `index` and `webhook-config` commands). Remote sources go through the same bare
+//! cache as `serve`, so a second run only fetches what changed.
 
 use crate::config::Config;
 use crate::git;
 use crate::snapshot::{self, Snapshot, SourceState};
+use crate::sync::source::SourceSync;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Git(#[from] git::Error),
+    /// Boxed: a fetch error carries URLs and messages, and this error travels by value.
+    #[error(transparent)]
+    Sync(Box<crate::sync::source::Error>),
     #[error(transparent)]
     Snapshot(#[from] snapshot::Error),
 }
@@ -17,7 +23,8 @@ pub enum Error {
 pub fn load_once(config: &Config) -> Result<Snapshot, Error> {
     let mut states: Vec<SourceState> = Vec::with_capacity(config.sources.len());
     for source in &config.sources {
-        states.push(git::read_local(source)?);
+        let mut sync = SourceSync::new(source.clone(), &config.cache_dir, None);
+        states.push(sync.read_current().map_err(|e| Error::Sync(Box::new(e)))?);
     }
     Ok(Snapshot::build(states)?)
 }

@@ -13,10 +13,16 @@ use std::time::{Duration, SystemTime};
 pub struct SourceStatus {
     /// Revision label of the last successful load (`main@sha1:0123456789ab`).
     pub revision: Option<String>,
+    /// Full commit id being served.
+    pub commit: Option<String>,
     pub last_success: Option<SystemTime>,
     pub last_attempt: Option<SystemTime>,
     /// The error of the last attempt, cleared by the next success.
     pub last_error: Option<String>,
+    /// Attempts failed in a row; 0 once one succeeds.
+    pub consecutive_failures: u64,
+    /// Objects the source declares in the served snapshot.
+    pub objects: usize,
 }
 
 /// Per-source status, shared between the loader and the admin port.
@@ -55,6 +61,7 @@ impl SyncStatus {
             s.last_success = Some(now);
             s.last_attempt = Some(now);
             s.last_error = None;
+            s.consecutive_failures = 0;
         });
     }
 
@@ -64,7 +71,18 @@ impl SyncStatus {
             let s = m.entry(source.to_string()).or_default();
             s.last_attempt = Some(now);
             s.last_error = Some(error.to_string());
+            s.consecutive_failures += 1;
         });
+    }
+
+    /// Applies `change` to one source's status and returns the result (the sync loop records
+    /// more than `succeeded`/`failed` carry: commit, object count).
+    pub fn update(&self, source: &str, change: impl FnOnce(&mut SourceStatus)) -> SourceStatus {
+        self.with(|m| {
+            let s = m.entry(source.to_string()).or_default();
+            change(s);
+            s.clone()
+        })
     }
 
     pub fn get(&self, source: &str) -> Option<SourceStatus> {
@@ -88,7 +106,11 @@ impl SyncStatus {
                 _ => out.push_str("not loaded yet"),
             }
             if let Some(err) = &s.last_error {
-                let _ = write!(out, "; last attempt failed: {err}");
+                let _ = write!(
+                    out,
+                    "; last attempt failed ({} in a row): {err}",
+                    s.consecutive_failures
+                );
             }
             out.push('\n');
         }
@@ -116,7 +138,7 @@ mod tests {
         let text = status.render(SystemTime::now());
         assert!(
             text.contains(
-                "source a: main@sha1:0123, loaded 0s ago; last attempt failed: fetch failed"
+                "source a: main@sha1:0123, loaded 0s ago; last attempt failed (1 in a row): fetch failed"
             ),
             "{text}"
         );

@@ -174,7 +174,8 @@ impl Registration {
                 timeout_seconds: Some(TIMEOUT_SECONDS),
                 // An annotation is never worth blocking a write for.
                 failure_policy: Some("Ignore".to_string()),
-                reinvocation_policy: Some("Never".to_string()),
+                // The patch is idempotent, so a later webhook's change can be re-marked safely.
+                reinvocation_policy: Some("IfNeeded".to_string()),
                 client_config: target.client_config("/mutate", ca_pem),
                 namespace_selector: Some(namespace_selector()),
                 match_conditions: Some(conditions),

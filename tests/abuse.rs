@@ -39,7 +39,7 @@ pub fn snapshot(n: usize) -> Snapshot {
             RawObject {
                 api_version: value["apiVersion"].as_str().unwrap_or_default().into(),
                 kind: value["kind"].as_str().unwrap_or_default().into(),
-                value,
+                value: Arc::new(value),
                 file: file.clone(),
                 line: i + 1,
                 origin: Origin::File,

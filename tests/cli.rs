@@ -283,3 +283,22 @@ fn demo_runs_the_tour_over_tls() {
     }
     assert_eq!(text.matches("=> denied").count(), 3, "{text}");
 }
+
+#[test]
+fn the_readme_config_reference_parses() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let section = readme
+        .split("## Configuration reference")
+        .nth(1)
+        .expect("section");
+    let block = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("yaml block");
+    let config = driftgate::config::Config::from_yaml(block, "README.md")
+        .expect("the documented config is valid");
+    assert_eq!(config.sources.len(), 1);
+    assert_eq!(config.server.listen, "0.0.0.0:8443");
+}

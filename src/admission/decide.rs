@@ -237,7 +237,7 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
                         req.kind.group, req.kind.version, declared.api_version
                     ));
                 }
-                (Cow::Borrowed(&declared.value), Cow::Borrowed(&new))
+                (Cow::Borrowed(&*declared.value), Cow::Borrowed(&new))
             };
             let diffs: Vec<FieldDiff> = drift::diff(&key.kind, &declared_view, &new_view, &opts)
                 .into_iter()

@@ -25,7 +25,7 @@ fn snapshot() -> Snapshot {
     let raw = |v: Value, file: &str| RawObject {
         api_version: v["apiVersion"].as_str().unwrap_or_default().to_string(),
         kind: v["kind"].as_str().unwrap_or_default().to_string(),
-        value: v,
+        value: v.into(),
         file: Arc::from(file),
         line: 1,
         origin: Origin::File,
@@ -441,7 +441,7 @@ fn secret_values_never_appear_in_messages() {
     let raw = RawObject {
         api_version: "v1".into(),
         kind: "Secret".into(),
-        value: secret,
+        value: secret.into(),
         file: Arc::from("db.yaml"),
         line: 1,
         origin: Origin::File,
@@ -563,7 +563,7 @@ fn own_annotations_declared_in_git_are_never_drift() {
     let raw = RawObject {
         api_version: "apps/v1".into(),
         kind: "Deployment".into(),
-        value: git,
+        value: git.into(),
         file: Arc::from("apps/web.yaml"),
         line: 1,
         origin: Origin::File,

@@ -1,5 +1,6 @@
-//! `driftgate serve`: the config with flags laid over it, the server bound, the declared state
-//! loaded off the async threads, and SIGTERM / ctrl-c as the shutdown input.
+//! `driftgate serve`: the config with flags laid over it, the server bound (with `POST /sync`
+//! on the admin port), Git followed by the sync threads, and SIGTERM / ctrl-c as the shutdown
+//! input.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,8 +10,9 @@ use crate::audit::Auditor;
 use crate::config::Config;
 use crate::server::{self, AppState, Options, Server};
 use crate::snapshot::Live;
-use crate::sources;
 use crate::status::SyncStatus;
+use crate::sync::engine::Parts;
+use crate::sync::{hook, Syncer};
 use crate::tls;
 
 /// How long shutdown waits for queued audit records to be written.
@@ -61,13 +63,24 @@ async fn serve(config: Config) -> ExitCode {
     let mut state = AppState::new(&config, live.clone(), status.clone());
     let (auditor, audit_writer) = Auditor::start(&config.audit, state.metrics.audit.clone());
     state.auditor = Some(auditor);
+    let parts = Parts {
+        status: Some(status),
+        metrics: Some(state.metrics.sync.clone()),
+        kube_config: None,
+    };
+    let syncer = Syncer::with_parts(&config, live, parts);
+    let sync_route = hook::router(syncer.trigger(), config.server.sync_secret.as_deref());
     let server = match Server::bind(&config, state, Options::default()).await {
-        Ok(s) => s,
+        Ok(s) => s.merge_admin(sync_route),
         Err(e) => return startup_failure(e),
     };
-    let loader = tokio::spawn(load(config.clone(), live, status));
+    // Git is followed on blocking threads of its own; requests only ever load `live`.
+    let sync = match syncer.start() {
+        Ok(handle) => handle,
+        Err(e) => return fail(1, format!("cannot start the sync threads: {e}")),
+    };
     let result = server.serve(shutdown_signal()).await;
-    loader.abort();
+    drop(sync);
     // Every handle on the auditor is gone with the server: the writer drains its queue.
     if tokio::time::timeout(AUDIT_FLUSH, audit_writer)
         .await
@@ -89,36 +102,6 @@ fn startup_failure(e: server::Error) -> ExitCode {
         server::Error::Tls(_) => "server.certFile/server.keyFile: ",
     };
     fail(EXIT_BAD_INPUT, format!("{key}{e}"))
-}
-
-/// Loads every source once. The sync loop replaces this with polling; either way the request
-/// path only sees whole snapshots stored into `live`.
-async fn load(config: Config, live: Arc<Live>, status: Arc<SyncStatus>) {
-    let names: Vec<String> = config.sources.iter().map(|s| s.name.clone()).collect();
-    let loaded = tokio::task::spawn_blocking(move || sources::load_once(&config)).await;
-    match loaded {
-        Ok(Ok(snapshot)) => {
-            for rev in &snapshot.revisions {
-                status.succeeded(&rev.source, &rev.label());
-            }
-            for err in &snapshot.errors {
-                tracing::warn!(file = %err.file, line = err.line, "skipped: {}", err.message);
-            }
-            tracing::info!(
-                revision = snapshot.revision_label(),
-                objects = snapshot.len(),
-                "declared state loaded"
-            );
-            live.store(Arc::new(snapshot));
-        }
-        Ok(Err(e)) => {
-            tracing::error!("cannot load the declared state: {e}");
-            for name in &names {
-                status.failed(name, &e);
-            }
-        }
-        Err(e) => tracing::error!("the loader stopped: {e}"),
-    }
 }
 
 /// Completes on SIGTERM (what the kubelet sends) or ctrl-c.

@@ -18,7 +18,10 @@ pub const MAX_FILE_BYTES: usize = 8 * 1024 * 1024;
 pub struct RawObject {
     pub api_version: String,
     pub kind: String,
-    pub value: Value,
+    /// Shared, not copied, between the parse cache, a source's last good state and the
+    /// snapshot: a re-index after one changed file costs a pointer per object, and 100,000
+    /// objects are held once.
+    pub value: Arc<Value>,
     pub file: Arc<str>,
     pub line: usize,
     pub origin: Origin,
@@ -142,7 +145,7 @@ fn collect(value: Value, file: &Arc<str>, line: usize, out: &mut FileObjects) {
     out.objects.push(RawObject {
         api_version: api_version.to_string(),
         kind: kind.to_string(),
-        value,
+        value: Arc::new(value),
         file: file.clone(),
         line,
         origin: Origin::File,

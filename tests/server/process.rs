@@ -6,6 +6,9 @@ use super::*;
 struct Process {
     child: Child,
     lines: std::sync::mpsc::Receiver<String>,
+    /// Lines received but not matched yet: the sync threads and the listener log
+    /// concurrently, so "declared state loaded" may come before "listening".
+    backlog: std::cell::RefCell<Vec<String>>,
 }
 
 impl Process {
@@ -32,16 +35,28 @@ impl Process {
                 }
             }
         });
-        Process { child, lines }
+        Process {
+            child,
+            lines,
+            backlog: Default::default(),
+        }
     }
 
     fn line_containing(&self, needle: &str) -> String {
+        let earlier = self
+            .backlog
+            .borrow()
+            .iter()
+            .position(|l| l.contains(needle));
+        if let Some(index) = earlier {
+            return self.backlog.borrow_mut().remove(index);
+        }
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
+                Ok(line) => self.backlog.borrow_mut().push(line),
                 Err(e) => panic!("no log line with {needle:?}: {e}"),
             }
         }

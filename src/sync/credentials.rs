@@ -1,0 +1,105 @@
+//! HTTPS credentials for a source: a token from a mounted file or an environment variable,
+//! read again on every fetch so a rotated Secret is picked up. The token never reaches a log:
+//! it lives in a type whose `Debug` hides it.
+
+use crate::config::Source;
+
+/// A token that prints as `***`.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+/// The source's token, if it has one configured. A configured but unreadable or empty token
+/// is an error: fetching anonymously would only fail later with a less useful message.
+pub fn token(source: &Source) -> Result<Option<Token>, String> {
+    if let Some(path) = &source.token_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("tokenFile {}: {e}", path.display()))?;
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(format!("tokenFile {} is empty", path.display()));
+        }
+        return Ok(Some(Token(text.to_string())));
+    }
+    if let Some(var) = &source.token_env {
+        return match std::env::var(var) {
+            Ok(value) if !value.trim().is_empty() => Ok(Some(Token(value.trim().to_string()))),
+            _ => Err(format!("tokenEnv: environment variable {var} is not set")),
+        };
+    }
+    Ok(None)
+}
+
+/// What a fetch fails with when the server wants credentials and the source has none.
+#[derive(Debug, thiserror::Error)]
+#[error("the server asks for credentials: give the source a tokenFile or tokenEnv")]
+pub struct NoToken;
+
+/// The credential callback gix calls when a server asks for authentication. Without a token
+/// it fails with [`NoToken`]: never a prompt, and a message that says what to configure.
+pub fn answer(
+    action: gix::credentials::helper::Action,
+    username: &str,
+    token: Option<&Token>,
+) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
+    use gix::credentials::helper::Action;
+    match (action, token) {
+        (Action::Get(_), None) => Err(gix::Error::from_error(NoToken)),
+        (Action::Get(context), Some(token)) => Ok(Some(gix::credentials::protocol::Outcome {
+            identity: gix::sec::identity::Account {
+                username: username.to_string(),
+                password: token.0.clone(),
+                oauth_refresh_token: None,
+            },
+            next: context.into(),
+        })),
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(extra: &str) -> Source {
+        crate::config::Config::from_yaml(
+            &format!("sources: [{{name: s, url: https://h/r.git{extra}}}]"),
+            "test",
+        )
+        .expect("config")
+        .sources
+        .remove(0)
+    }
+
+    #[test]
+    fn token_from_file_is_trimmed_and_hidden() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("token");
+        std::fs::write(&path, "s3cret\n").expect("write");
+        let s = source(&format!(", tokenFile: {}", path.display()));
+        let token = token(&s).expect("read").expect("some");
+        assert!(!format!("{token:?}").contains("s3cret"));
+        let outcome = answer(
+            gix::credentials::helper::Action::get_for_url("https://h/r.git"),
+            "git",
+            Some(&token),
+        )
+        .expect("answer")
+        .expect("identity");
+        assert_eq!(outcome.identity.password, "s3cret");
+    }
+
+    #[test]
+    fn missing_token_is_an_error_and_none_configured_is_none() {
+        let s = source(", tokenFile: /nonexistent/token");
+        assert!(token(&s).is_err());
+        let s = source(", tokenEnv: DRIFTGATE_TEST_UNSET_TOKEN_VAR");
+        assert!(token(&s).is_err());
+        assert!(token(&source("")).expect("ok").is_none());
+    }
+}

@@ -1,0 +1,351 @@
+//! The sync loop: one blocking thread per source, each polling its source every `interval`
+//! or at once when asked ("sync now"). After a source reads a new revision, the last good state
+//! of every source is merged into a new `Snapshot` and stored whole in `Live`: a request sees
+//! the old snapshot or the new one, never a mix, and never waits for a sync. Any failure keeps
+//! the last good state serving and is logged once per change of error.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::changes::{self, Changes};
+use super::metrics::SyncMetrics;
+use super::report;
+use super::source::{Outcome, SourceSync};
+use crate::config::Config;
+use crate::snapshot::{Live, Snapshot, SourceState};
+use crate::status::SyncStatus;
+
+/// Wakes the source threads: a generation bumped by "sync now", and the stop flag.
+#[derive(Debug, Default)]
+struct Signal {
+    state: Mutex<SignalState>,
+    cond: Condvar,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct SignalState {
+    generation: u64,
+    stop: bool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    live: Arc<Live>,
+    status: Arc<SyncStatus>,
+    metrics: SyncMetrics,
+    signal: Signal,
+    /// The last good state of each source, in configuration order, for rebuilding the merged
+    /// snapshot when another source changes (unused with a single source).
+    good: Mutex<Vec<Option<SourceState>>>,
+}
+
+/// Cheap handle for whoever asks for a sync (the `/sync` endpoint) or shows status.
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    shared: Arc<Shared>,
+}
+
+impl Trigger {
+    /// Every source syncs now (a source in the middle of an attempt syncs again right after).
+    pub fn sync_now(&self) {
+        let mut state = lock(&self.shared.signal.state);
+        state.generation = state.generation.wrapping_add(1);
+        self.shared.signal.cond.notify_all();
+    }
+
+    pub fn status(&self) -> &Arc<SyncStatus> {
+        &self.shared.status
+    }
+
+    pub fn metrics(&self) -> &SyncMetrics {
+        &self.shared.metrics
+    }
+
+    /// True once a snapshot holding every source is live (and from then on: a failing sync
+    /// keeps the last good snapshot serving).
+    pub fn is_ready(&self) -> bool {
+        self.shared.live.load().is_some()
+    }
+
+    pub fn live(&self) -> &Arc<Live> {
+        &self.shared.live
+    }
+}
+
+/// One source and what it remembers.
+#[derive(Debug)]
+struct Worker {
+    index: usize,
+    interval: Duration,
+    sync: SourceSync,
+}
+
+/// Sources not started yet. `start` runs them on threads; `sync_once` runs one round inline.
+#[derive(Debug)]
+pub struct Syncer {
+    shared: Arc<Shared>,
+    workers: Vec<Worker>,
+}
+
+/// What a `Syncer` reports into and reads with; defaults are private to the syncer.
+#[derive(Debug, Default)]
+pub struct Parts {
+    /// Per-source status shared with `/readyz`.
+    pub status: Option<Arc<SyncStatus>>,
+    /// Series registered in the server's registry (`Metrics::sync`).
+    pub metrics: Option<SyncMetrics>,
+    /// Used by pinned sources instead of the inferred cluster configuration (tests).
+    pub kube_config: Option<kube::Config>,
+}
+
+impl Syncer {
+    /// A syncer with its own status and metrics (one-shot use, tests, benchmarks).
+    pub fn new(config: &Config, live: Arc<Live>) -> Syncer {
+        Syncer::with_parts(config, live, Parts::default())
+    }
+
+    pub fn with_parts(config: &Config, live: Arc<Live>, parts: Parts) -> Syncer {
+        let status = parts.status.unwrap_or_else(|| {
+            Arc::new(SyncStatus::new(
+                config.sources.iter().map(|s| s.name.clone()),
+            ))
+        });
+        let metrics = parts.metrics.unwrap_or_else(|| {
+            SyncMetrics::register(&mut prometheus_client::registry::Registry::default())
+        });
+        let shared = Arc::new(Shared {
+            live,
+            status,
+            metrics,
+            signal: Signal::default(),
+            good: Mutex::new(vec![None; config.sources.len()]),
+        });
+        let workers = config
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(index, source)| Worker {
+                index,
+                interval: source.interval.max(Duration::from_millis(100)),
+                sync: SourceSync::new(source.clone(), &config.cache_dir, parts.kube_config.clone()),
+            })
+            .collect();
+        Syncer { shared, workers }
+    }
+
+    pub fn trigger(&self) -> Trigger {
+        Trigger {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// One attempt per source, in order, on this thread. True when every source succeeded.
+    pub fn sync_once(&mut self) -> bool {
+        let mut all_ok = true;
+        for worker in &mut self.workers {
+            all_ok &= worker.attempt(&self.shared);
+        }
+        all_ok
+    }
+
+    /// Blobs parsed by each source's last read, in configuration order.
+    pub fn last_parsed(&self) -> Vec<usize> {
+        self.workers.iter().map(|w| w.sync.last_parsed()).collect()
+    }
+
+    /// Starts one thread per source; they stop when the handle is shut down or dropped.
+    pub fn start(self) -> std::io::Result<SyncHandle> {
+        let mut threads = Vec::with_capacity(self.workers.len());
+        for mut worker in self.workers {
+            let shared = self.shared.clone();
+            let name = format!("sync-{}", worker.sync.source.name);
+            threads.push(
+                std::thread::Builder::new()
+                    .name(name)
+                    .spawn(move || worker.run(&shared))?,
+            );
+        }
+        Ok(SyncHandle {
+            trigger: Trigger {
+                shared: self.shared,
+            },
+            threads,
+        })
+    }
+}
+
+/// The running sync threads.
+#[derive(Debug)]
+pub struct SyncHandle {
+    trigger: Trigger,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl SyncHandle {
+    pub fn trigger(&self) -> Trigger {
+        self.trigger.clone()
+    }
+
+    /// Stops the threads and waits for attempts in flight to finish (a fetch from a dead
+    /// server can take until its timeout).
+    pub fn shutdown(mut self) {
+        self.stop();
+        for thread in self.threads.drain(..) {
+            if thread.join().is_err() {
+                tracing::error!("a sync thread panicked");
+            }
+        }
+    }
+
+    fn stop(&self) {
+        let shared = &self.trigger.shared;
+        let mut state = lock(&shared.signal.state);
+        state.stop = true;
+        shared.signal.cond.notify_all();
+    }
+}
+
+/// Dropping stops the threads after their current attempt without waiting for it, so a
+/// process shutting down is never held by a slow remote.
+impl Drop for SyncHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Worker {
+    fn run(&mut self, shared: &Shared) {
+        let mut seen = lock(&shared.signal.state).generation;
+        loop {
+            self.attempt(shared);
+            let state = lock(&shared.signal.state);
+            let (state, _) =
+                match shared
+                    .signal
+                    .cond
+                    .wait_timeout_while(state, self.interval, |s| !s.stop && s.generation == seen)
+                {
+                    Ok(woken) => woken,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+            if state.stop {
+                return;
+            }
+            seen = state.generation;
+        }
+    }
+
+    /// One attempt, with its status, metrics and logs. True on success.
+    fn attempt(&mut self, shared: &Shared) -> bool {
+        let name = self.sync.source.name.clone();
+        let started = Instant::now();
+        // A panic (a gix bug on odd repository data, say) fails this attempt, not the thread:
+        // the source keeps being polled and the last good snapshot keeps serving.
+        let attempt: std::thread::Result<report::Result> =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match self.sync.attempt() {
+                Ok(Outcome::Unchanged { .. }) => Ok(None),
+                Ok(Outcome::Read {
+                    state,
+                    commit,
+                    reparsed,
+                }) => {
+                    let revision = state.revision.as_ref().map(|r| r.label());
+                    let commit_hex = commit.to_string();
+                    match merge(shared, self.index, *state) {
+                        Ok(changes) => {
+                            self.sync.mark_served(commit);
+                            Ok(Some(report::NewRevision {
+                                revision,
+                                commit: commit_hex,
+                                changes,
+                                reparsed,
+                            }))
+                        }
+                        Err(e) => Err(format!("source {name}: snapshot not updated: {e}")),
+                    }
+                }
+                Err(e) => Err(e.to_string()),
+            }));
+        let result = attempt.unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(format!(
+                "source {name}: the sync attempt panicked: {message}"
+            ))
+        });
+        let seconds = started.elapsed().as_secs_f64();
+        report::attempt(&shared.status, &shared.metrics, &name, seconds, result)
+    }
+}
+
+/// Stores `state` as the source's last good state and, once every source has one, builds and
+/// swaps in the merged snapshot. A snapshot that cannot be built (a key declared twice) leaves
+/// the previous state and snapshot in place.
+fn merge(
+    shared: &Shared,
+    index: usize,
+    state: SourceState,
+) -> Result<Changes, crate::snapshot::Error> {
+    let mut good = lock(&shared.good);
+    let name = state.name.clone();
+    let objects = state.objects.len();
+    let file_errors = state.errors.len();
+    // With one source nothing else ever rebuilds from its state: build from it directly, and
+    // keep no copy (a failed build leaves the live snapshot, which is all that is needed).
+    let (built, previous) = if good.len() == 1 {
+        (Snapshot::build(vec![state]), None)
+    } else {
+        let previous = good.get_mut(index).and_then(|slot| slot.replace(state));
+        if good.iter().any(Option::is_none) {
+            return Ok(Changes {
+                added: objects,
+                total: objects,
+                file_errors,
+                ..Changes::default()
+            });
+        }
+        let states: Vec<SourceState> = good.iter().flatten().cloned().collect();
+        (Snapshot::build(states), previous)
+    };
+    match built {
+        Ok(snapshot) => {
+            let old = shared.live.load();
+            let changes = Changes {
+                file_errors,
+                ..changes::count(old.as_deref(), &snapshot, &name)
+            };
+            let first = old.is_none().then(|| {
+                (
+                    snapshot.revision_label().to_string(),
+                    snapshot.len(),
+                    snapshot.errors.clone(),
+                )
+            });
+            shared.live.store(Arc::new(snapshot));
+            if let Some((revision, objects, errors)) = first {
+                for error in &errors {
+                    tracing::warn!(file = %error.file, line = error.line, "skipped: {}", error.message);
+                }
+                tracing::info!(revision, objects, "declared state loaded; ready");
+            }
+            Ok(changes)
+        }
+        Err(e) => {
+            if let Some(slot) = good.get_mut(index) {
+                *slot = previous;
+            }
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! One sync attempt for one source: choose the commit (branch tip, or the pinned revision),
+//! get it into a local object database, and read its declared state. A commit already served
+//! is not read again; a new one re-parses only the blobs that changed (see `declare`).
+
+use std::path::Path;
+
+use super::pin::{self, PinReader};
+use super::remote::{self, Location};
+use crate::config::Source;
+use crate::declare::Declarer;
+use crate::git;
+use crate::snapshot::SourceState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Remote(#[from] remote::Error),
+    #[error(transparent)]
+    Git(#[from] git::Error),
+    #[error("source {source_name}: {error}")]
+    Pin {
+        source_name: String,
+        #[source]
+        error: pin::Error,
+    },
+    #[error("source {source_name}: pinned commit {commit} is not in {location}")]
+    PinnedMissing {
+        source_name: String,
+        commit: String,
+        location: String,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What an attempt found.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The commit is the one already served: nothing to rebuild.
+    Unchanged { commit: gix::ObjectId },
+    /// A state at a commit not served yet, with the number of blobs parsed for it.
+    Read {
+        state: Box<SourceState>,
+        commit: gix::ObjectId,
+        reparsed: usize,
+    },
+}
+
+/// A source's memory between attempts.
+#[derive(Debug)]
+pub struct SourceSync {
+    pub source: Source,
+    location: Location,
+    declarer: Declarer,
+    pins: Option<PinReader>,
+    /// Lets `revisionFrom` build its client lazily with this configuration (tests).
+    kube_config: Option<kube::Config>,
+    /// The commit whose state is being served; set by the engine once it is merged.
+    served: Option<gix::ObjectId>,
+    /// The branch the remote's `HEAD` pointed to at the last fetch, for labels.
+    remote_branch: Option<String>,
+}
+
+impl SourceSync {
+    pub fn new(source: Source, cache_dir: &Path, kube_config: Option<kube::Config>) -> SourceSync {
+        SourceSync {
+            location: remote::location(&source, cache_dir),
+            source,
+            declarer: Declarer::default(),
+            pins: None,
+            kube_config,
+            served: None,
+            remote_branch: None,
+        }
+    }
+
+    /// Blobs parsed by the last read (cache misses).
+    pub fn last_parsed(&self) -> usize {
+        self.declarer.last_parsed
+    }
+
+    /// Records that the state at `commit` is now served, so an unchanged tip is skipped.
+    pub fn mark_served(&mut self, commit: gix::ObjectId) {
+        self.served = Some(commit);
+    }
+
+    /// Fetches if needed and reads the chosen commit, unless it is the one already served.
+    pub fn attempt(&mut self) -> Result<Outcome> {
+        let (repo, commit_id) = self.choose()?;
+        if self.served == Some(commit_id) {
+            return Ok(Outcome::Unchanged { commit: commit_id });
+        }
+        let state = self.read(&repo, commit_id)?;
+        Ok(Outcome::Read {
+            state: Box::new(state),
+            commit: commit_id,
+            reparsed: self.declarer.last_parsed,
+        })
+    }
+
+    /// Fetches if needed and reads the chosen commit, whatever was served before (one-shot
+    /// commands).
+    pub fn read_current(&mut self) -> Result<SourceState> {
+        let (repo, commit_id) = self.choose()?;
+        self.read(&repo, commit_id)
+    }
+
+    /// The repository holding the commit to serve, and that commit.
+    fn choose(&mut self) -> Result<(gix::Repository, gix::ObjectId)> {
+        let pinned = self.pinned()?;
+        match &self.location {
+            Location::Local(path) => {
+                let repo = git::open(&self.source, path)?;
+                let id = match pinned {
+                    Some(id) if remote::has_commit(&repo, id) => id,
+                    Some(id) => {
+                        return Err(Error::PinnedMissing {
+                            source_name: self.source.name.clone(),
+                            commit: id.to_string(),
+                            location: path.display().to_string(),
+                        })
+                    }
+                    None => git::resolve(&repo, &self.source)?.id,
+                };
+                Ok((repo, id))
+            }
+            Location::Remote { cache, .. } => {
+                let repo = remote::open_cache(&self.source, cache)?;
+                let id = match pinned {
+                    Some(id) if remote::has_commit(&repo, id) => id,
+                    Some(id) => {
+                        // Usually the tip of the tracked branch brings it (its error, if any,
+                        // is superseded by fetching the commit by id); else ask by id.
+                        if let Ok(tip) = remote::fetch_ref(&repo, &self.source) {
+                            self.remote_branch = tip.branch;
+                        }
+                        remote::fetch_commit(&repo, &self.source, id)?
+                    }
+                    None => {
+                        let tip = remote::fetch_ref(&repo, &self.source)?;
+                        self.remote_branch = tip.branch;
+                        tip.commit
+                    }
+                };
+                Ok((repo, id))
+            }
+        }
+    }
+
+    fn read(&mut self, repo: &gix::Repository, commit_id: gix::ObjectId) -> Result<SourceState> {
+        let commit = git::find_commit(repo, &self.source, commit_id)?;
+        let label_ref = match &self.location {
+            Location::Local(_) => git::display_ref(repo, &self.source),
+            Location::Remote { .. } => self
+                .remote_branch
+                .clone()
+                .unwrap_or_else(|| self.source.git_ref.clone()),
+        };
+        Ok(git::read_commit(
+            repo,
+            &self.source,
+            &commit,
+            label_ref,
+            &mut self.declarer,
+        )?)
+    }
+
+    /// The commit `revisionFrom` names, if the source is pinned.
+    fn pinned(&mut self) -> Result<Option<gix::ObjectId>> {
+        let Some(pin) = self.source.revision_from.clone() else {
+            return Ok(None);
+        };
+        let pin_err = |error| Error::Pin {
+            source_name: self.source.name.clone(),
+            error,
+        };
+        if self.pins.is_none() {
+            self.pins = Some(PinReader::new(self.kube_config.clone()).map_err(pin_err)?);
+        }
+        match &self.pins {
+            Some(reader) => reader.read(&pin).map(Some).map_err(pin_err),
+            None => Ok(None),
+        }
+    }
+}
