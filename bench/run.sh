@@ -187,7 +187,7 @@ if [ -n "$SOAK" ]; then
   printf 'minute\tvmrss_kb\tp99_us\n' >"$OUT/soak.tsv"
   for m in $(seq 1 "$segments"); do
     line=$("$LOADGEN" run --url "$(url_of driftgate)" --ca "$CA" --workload generated \
-      --objects "$OBJECTS" --duration "${seg}s" --warmup 0s --connections 16 --rate "$RATE" \
+      --objects "$OBJECTS" --duration "${seg}s" --warmup "$WARMUP" --connections 16 --rate "$RATE" \
       --label "driftgate/soak/$m")
     echo "$line" >>"$OUT/soak.jsonl"
     p99=$(echo "$line" | jq -r .p99_us)
