@@ -144,6 +144,19 @@ pub fn tree_files(
         if mode.is_tree() || mode.is_commit() {
             continue;
         }
+        if let Some(part) = unsafe_component(&path).map(str::to_string) {
+            if parse::is_manifest_path(&path) {
+                errors.push(FileError {
+                    source: source.name.clone(),
+                    file: path,
+                    line: 0,
+                    message: format!(
+                        "path component {part:?} is refused: git will not check it out, so no GitOps controller applies it"
+                    ),
+                });
+            }
+            continue;
+        }
         if mode.is_link() {
             if parse::is_manifest_path(&path) {
                 errors.push(FileError {
@@ -164,6 +177,41 @@ pub fn tree_files(
         });
     }
     Ok(files)
+}
+
+/// A component that git itself refuses to check out (`..`, `.`, `.git`, empty): such entries
+/// only exist in crafted commits, and declaring them would guard objects nobody can apply.
+fn unsafe_component(path: &str) -> Option<&str> {
+    path.split('/')
+        .find(|c| c.is_empty() || *c == "." || *c == ".." || c.eq_ignore_ascii_case(".git"))
+}
+
+/// Drops entries under a path git would refuse (see [`unsafe_component`]); the manifests among
+/// them are reported, so a crafted commit shows in the snapshot's errors.
+fn refuse_unsafe(entries: Vec<TreeEntry>, source: &Source) -> (Vec<TreeEntry>, Vec<FileError>) {
+    let mut refused = Vec::new();
+    let kept = entries
+        .into_iter()
+        .filter(|e| {
+            // The root tree's path is empty and is the one entry allowed to be.
+            let Some(part) = (!e.path.is_empty()).then(|| unsafe_component(&e.path)).flatten()
+            else {
+                return true;
+            };
+            if e.kind == EntryKind::Blob && parse::is_manifest_path(&e.path) {
+                refused.push(FileError {
+                    source: source.name.clone(),
+                    file: e.path.clone(),
+                    line: 0,
+                    message: format!(
+                        "path component {part:?} is refused: git will not check it out, so no GitOps controller applies it"
+                    ),
+                });
+            }
+            false
+        })
+        .collect();
+    (kept, refused)
 }
 
 /// What a tree entry is, as far as rendering cares.
@@ -277,10 +325,10 @@ pub fn declare_commit(
 ) -> Result<SourceState> {
     let read = |id| read_blob(repo, id);
     if crate::render::applies(source) {
-        let entries = tree_entries(commit, source)?;
-        return Ok(crate::render::declare(
-            source, revision, &entries, declarer, &read,
-        )?);
+        let (entries, refused) = refuse_unsafe(tree_entries(commit, source)?, source);
+        let mut state = crate::render::declare(source, revision, &entries, declarer, &read)?;
+        state.errors.extend(refused);
+        return Ok(state);
     }
     let mut errors = Vec::new();
     let files = tree_files(commit, source, &mut errors)?;

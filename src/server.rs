@@ -61,9 +61,15 @@ pub struct AppState {
     /// What `/validate` answers before the first snapshot.
     pub not_ready: NotReady,
     pub max_body_bytes: usize,
+    /// A request body must arrive within this once its headers have (slow-loris bodies); the
+    /// apiserver sends a whole review at once, so this is generous.
+    pub body_read_timeout: Duration,
     /// Hands audited decisions to the audit trail's writer; `None` records nothing.
     pub auditor: Option<Auditor>,
 }
+
+/// Default for [`AppState::body_read_timeout`]: the apiserver's own default webhook deadline.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl AppState {
     pub fn new(config: &Config, live: Arc<Live>, status: Arc<SyncStatus>) -> AppState {
@@ -74,6 +80,7 @@ impl AppState {
             status,
             not_ready: config.server.not_ready,
             max_body_bytes: config.server.max_body_bytes,
+            body_read_timeout: BODY_READ_TIMEOUT,
             auditor: None,
         }
     }

@@ -212,29 +212,28 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
             let new = req.object()?.ok_or(Error::MissingObject {
                 operation: req.operation.clone(),
             })?;
-            let old = req.old_object()?;
             let ignore = policy.ignores_for(&key);
             let opts = drift::Options {
                 ignore,
                 compare_secret_data: policy.compare_secret_data,
             };
+            let scale = sub == "scale";
             // Git's object is held as text; parsed here, only for a request that is compared.
             let git = declared.value.parse().map_err(|source| Error::Declared {
                 key: key.to_string(),
                 source,
             })?;
-            let (declared_view, new_view, old_view) = if sub == "scale" {
+            // Borrowed on the common path: neither object is copied per request; only a Scale
+            // builds small views of its own.
+            let (declared_view, new_view): (Cow<Value>, Cow<Value>) = if scale {
                 // A Scale carries only spec.replicas; compare it with the parent's declaration.
-                let git_replicas = git.pointer("/spec/replicas").cloned();
-                let Some(git_replicas) = git_replicas else {
+                if git.pointer("/spec/replicas").is_none() {
                     decision.reason = Reason::InSync;
                     return Ok(decision);
-                };
-                let pick = |v: &Value| serde_json::json!({"spec": {"replicas": v.pointer("/spec/replicas").cloned()}});
+                }
                 (
-                    Cow::Owned(serde_json::json!({"spec": {"replicas": git_replicas}})),
-                    Cow::Owned(pick(&new)),
-                    old.as_ref().map(|o| Cow::Owned(pick(o))),
+                    Cow::Owned(replicas_view(&git)),
+                    Cow::Owned(replicas_view(&new)),
                 )
             } else {
                 if !req.kind.version.is_empty() && req.kind.version != declared.version() {
@@ -243,19 +242,24 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
                         req.kind.group, req.kind.version, declared.api_version
                     ));
                 }
-                // Borrowed: the hot path copies neither Git's object nor the request's.
-                (
-                    Cow::Borrowed(&git),
-                    Cow::Borrowed(&new),
-                    old.as_ref().map(Cow::Borrowed),
-                )
+                (Cow::Borrowed(&git), Cow::Borrowed(&new))
             };
-            let diffs = drift::diff(&key.kind, &declared_view, &new_view, &opts);
-            for d in diffs
+            let diffs: Vec<FieldDiff> = drift::diff(&key.kind, &declared_view, &new_view, &opts)
                 .into_iter()
                 .filter(|d| !super::annotate::is_own_annotation(&d.path))
-            {
-                classify(&mut decision, d, &new_view, old_view.as_deref(), op);
+                .collect();
+            if !diffs.is_empty() {
+                // The stored object only matters for classifying a divergence, so an in-sync
+                // request never pays for parsing it.
+                let old = req.old_object()?;
+                let old_view = match &old {
+                    Some(o) if scale => Some(Cow::Owned(replicas_view(o))),
+                    Some(o) => Some(Cow::Borrowed(o)),
+                    None => None,
+                };
+                for d in diffs {
+                    classify(&mut decision, d, &new_view, old_view.as_deref(), op);
+                }
             }
             if decision.violations.is_empty() {
                 decision.reason = Reason::InSync;
@@ -267,6 +271,11 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
         }
     }
     Ok(decision)
+}
+
+/// A Scale's view of an object: just `spec.replicas`.
+fn replicas_view(v: &Value) -> Value {
+    serde_json::json!({"spec": {"replicas": v.pointer("/spec/replicas").cloned()}})
 }
 
 /// UPDATE: only divergence the request introduces is a violation. A field already diverged in

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::normalize::{equal, is_zero, satisfies};
-use super::path::{merge_key_value, Path, Pattern};
+use super::path::{merge_key_value, Path, Pattern, Segment};
 
 /// One declared field whose requested value differs from Git.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +88,7 @@ pub fn diff(kind: &str, declared: &Value, actual: &Value, opts: &Options) -> Vec
             }
             _ => {}
         }
-        let path = Path::root().key(key);
+        let mut path = Path::root().key(key);
         if key == "metadata" {
             if let Value::Object(meta) = value {
                 let filtered: Map<String, Value> = meta
@@ -99,14 +99,14 @@ pub fn diff(kind: &str, declared: &Value, actual: &Value, opts: &Options) -> Vec
                 walk(
                     &Value::Object(filtered),
                     actual.get(key),
-                    &path,
+                    &mut path,
                     opts,
                     &mut out,
                 );
             }
             continue;
         }
-        walk(value, actual.get(key), &path, opts, &mut out);
+        walk(value, actual.get(key), &mut path, opts, &mut out);
     }
     out
 }
@@ -144,10 +144,12 @@ fn ignored(path: &Path, opts: &Options) -> bool {
     opts.ignore.iter().any(|p| p.covers(path))
 }
 
+/// `path` is where `declared` sits; children push their segment and pop it again, so the walk
+/// allocates a path only for the differences it reports.
 fn walk(
     declared: &Value,
     actual: Option<&Value>,
-    path: &Path,
+    path: &mut Path,
     opts: &Options,
     out: &mut Vec<FieldDiff>,
 ) {
@@ -169,7 +171,9 @@ fn walk(
         Value::Object(map) => match actual {
             Some(Value::Object(_)) | None => {
                 for (k, v) in map {
-                    walk(v, actual.and_then(|a| a.get(k)), &path.key(k), opts, out);
+                    path.0.push(Segment::Key(k.clone()));
+                    walk(v, actual.and_then(|a| a.get(k)), path, opts, out);
+                    path.0.pop();
                 }
             }
             Some(other) => push(out, path, declared, Some(other)),
@@ -185,12 +189,17 @@ fn walk(
                         let found = actual_items
                             .iter()
                             .find(|a| merge_key_value(a, key).as_deref() == Some(kv.as_str()));
-                        let item_path = path.item(key, kv, index);
+                        path.0.push(Segment::Item {
+                            field: key,
+                            value: kv,
+                            index,
+                        });
                         match found {
-                            Some(a) => walk(item, Some(a), &item_path, opts, out),
-                            None if ignored(&item_path, opts) => {}
-                            None => push(out, &item_path, item, None),
+                            Some(a) => walk(item, Some(a), path, opts, out),
+                            None if ignored(path, opts) => {}
+                            None => push(out, path, item, None),
                         }
+                        path.0.pop();
                     }
                 }
                 (_, None) if items.is_empty() => {}

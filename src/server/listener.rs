@@ -2,6 +2,7 @@
 //! keep-alive or h2 (hyper-util's auto builder reads the preface), a header-read deadline
 //! against slow clients, a bound on open connections, and a drain on shutdown.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,7 +96,7 @@ pub async fn serve(
             tls.clone(),
             router.clone(),
             builder.clone(),
-            limits.handshake_timeout,
+            limits.clone(),
             metrics.clone(),
             stop.clone(),
         );
@@ -130,15 +131,16 @@ async fn connection(
     tls: Option<TlsAcceptor>,
     router: Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
-    handshake_timeout: Duration,
+    limits: Limits,
     metrics: Option<Arc<Metrics>>,
     stop: watch::Receiver<bool>,
 ) {
+    let first_request = limits.header_read_timeout;
     let Some(acceptor) = tls else {
-        return http(stream, router, &builder, stop).await;
+        return http(stream, router, &builder, first_request, stop).await;
     };
     let peer = stream.peer_addr().ok();
-    let handshake = tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await;
+    let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await;
     let stream = match handshake {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -160,22 +162,29 @@ async fn connection(
         m.server.connections.inc();
         m.server.connections_open.inc();
     }
-    http(stream, router, &builder, stop).await;
+    http(stream, router, &builder, first_request, stop).await;
     if let Some(m) = &metrics {
         m.server.connections_open.dec();
     }
 }
 
 /// One HTTP connection; on stop it finishes the request in flight and closes (h2: GOAWAY).
+/// hyper's header-read timeout starts only once the auto builder has read the first bytes, so a
+/// client that sends nothing after the handshake gets `first_request` to start its first
+/// request; without it, idle connections would hold every slot of the bound for ever.
 async fn http<S>(
     stream: S,
     router: Router,
     builder: &auto::Builder<TokioExecutor>,
+    first_request: Duration,
     mut stop: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let started = Arc::new(AtomicBool::new(false));
+    let seen = started.clone();
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        seen.store(true, Ordering::Relaxed);
         router.clone().oneshot(req.map(Body::new))
     });
     let conn = builder.serve_connection(TokioIo::new(stream), service);
@@ -183,6 +192,10 @@ async fn http<S>(
     let finished = tokio::select! {
         result = conn.as_mut() => Some(result),
         _ = stopped(&mut stop) => None,
+        _ = no_request_within(first_request, &started) => {
+            tracing::debug!("no request within {first_request:?} of connecting; closing");
+            return;
+        }
     };
     let result = match finished {
         Some(result) => result,
@@ -193,6 +206,14 @@ async fn http<S>(
     };
     if let Err(e) = result {
         tracing::debug!("connection ended: {e}");
+    }
+}
+
+/// Completes after `limit` if no request has started by then; otherwise never.
+async fn no_request_within(limit: Duration, started: &AtomicBool) {
+    tokio::time::sleep(limit).await;
+    if started.load(Ordering::Relaxed) {
+        std::future::pending::<()>().await;
     }
 }
 

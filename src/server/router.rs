@@ -7,7 +7,7 @@
 //! introduces drift is allowed with a JSONPatch that marks it. Both hand audited decisions to
 //! the audit sink without waiting (`audit.from` picks which endpoint records).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -36,6 +36,8 @@ pub enum RejectError {
     TooLarge { limit: usize },
     #[error("cannot read the request body: {0}")]
     Read(String),
+    #[error("the request body did not arrive within {deadline:?}")]
+    Timeout { deadline: Duration },
     #[error("not an AdmissionReview: {0}")]
     Invalid(#[from] admission::wire::Error),
 }
@@ -44,7 +46,9 @@ impl RejectError {
     pub fn outcome(&self) -> Outcome {
         match self {
             RejectError::TooLarge { .. } => Outcome::TooLarge,
-            RejectError::Read(_) | RejectError::Invalid(_) => Outcome::Invalid,
+            RejectError::Read(_) | RejectError::Timeout { .. } | RejectError::Invalid(_) => {
+                Outcome::Invalid
+            }
         }
     }
 }
@@ -53,18 +57,21 @@ impl IntoResponse for RejectError {
     fn into_response(self) -> Response {
         let status = match &self {
             RejectError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            RejectError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             RejectError::Read(_) | RejectError::Invalid(_) => StatusCode::BAD_REQUEST,
         };
         (status, format!("driftgate: {self}\n")).into_response()
     }
 }
 
-/// Reads at most `limit` bytes. A declared length over the limit is refused before reading
-/// anything; an undeclared (chunked) one is cut off as soon as it passes the limit.
+/// Reads at most `limit` bytes within `deadline`. A declared length over the limit is refused
+/// before reading anything; an undeclared (chunked) one is cut off as soon as it passes the
+/// limit; a body trickling in slower than the deadline allows is answered 408.
 pub async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
+    deadline: Duration,
 ) -> Result<Bytes, RejectError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -73,7 +80,10 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(RejectError::TooLarge { limit });
     }
-    match Limited::new(body, limit).collect().await {
+    let collected = tokio::time::timeout(deadline, Limited::new(body, limit).collect())
+        .await
+        .map_err(|_| RejectError::Timeout { deadline })?;
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             Err(RejectError::TooLarge { limit })
@@ -124,7 +134,7 @@ async fn answer(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(serde_json::Value, Operation, Outcome), RejectError> {
-    let body = read_body(headers, body, state.max_body_bytes).await?;
+    let body = read_body(headers, body, state.max_body_bytes, state.body_read_timeout).await?;
     let Some(snapshot) = state.live.load() else {
         // The mutating webhook never blocks: before the first snapshot it allows, unmarked.
         let policy = match endpoint {

@@ -1,0 +1,74 @@
+//! Bad input and abuse: nothing panics, every answer is bounded in time and memory, and the
+//! server keeps serving afterwards.
+//!
+//! - [`body`]: hostile AdmissionReview bodies through the decision (`admission::validate`).
+//! - [`git`]: hostile manifests, alone (`parse_file`) and in a real repository (`git::read_repo`).
+//! - [`fuzz`]: proptest-generated reviews and JSON pairs (bounded case counts, seconds).
+//! - [`conn`]: the TLS server itself: bodies over the wire, slow clients, idle connections, TLS
+//!   garbage and plain HTTP on the TLS port.
+
+#[allow(dead_code)]
+#[path = "../bench/workload.rs"]
+mod workload;
+
+mod common;
+
+#[path = "abuse/body.rs"]
+mod body;
+#[path = "abuse/conn.rs"]
+mod conn;
+#[path = "abuse/fuzz.rs"]
+mod fuzz;
+#[path = "abuse/git.rs"]
+mod git;
+
+use std::sync::Arc;
+
+use driftgate::config::Config;
+use driftgate::manifest::parse::RawObject;
+use driftgate::manifest::Origin;
+use driftgate::policy::Policy;
+use driftgate::snapshot::{Snapshot, SourceRevision, SourceState};
+
+/// A snapshot of the first `n` generated objects (see `bench/workload.rs`).
+pub fn snapshot(n: usize) -> Snapshot {
+    let file: Arc<str> = Arc::from("generated.yaml");
+    let objects = (0..n)
+        .map(|i| {
+            let value = workload::declared(i);
+            RawObject {
+                api_version: value["apiVersion"].as_str().unwrap_or_default().into(),
+                kind: value["kind"].as_str().unwrap_or_default().into(),
+                value: value.into(),
+                file: file.clone(),
+                line: i + 1,
+                origin: Origin::File,
+                stale: false,
+            }
+        })
+        .collect();
+    Snapshot::build(vec![SourceState {
+        name: "abuse".into(),
+        default_namespace: "default".into(),
+        revision: Some(SourceRevision {
+            source: "abuse".into(),
+            git_ref: "main".into(),
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+        }),
+        objects,
+        ..SourceState::default()
+    }])
+    .expect("generated objects have distinct keys")
+}
+
+pub fn policy() -> Policy {
+    Policy::from_config(&Config::default())
+}
+
+/// Peak resident memory of this test process (VmHWM), in bytes; `None` off Linux.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
