@@ -209,7 +209,14 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
         _ => {
             // CREATE and UPDATE always carry the object; without it there is nothing to compare,
             // and allowing would let a malformed request through.
-            let new = req.object()?.ok_or(Error::MissingObject {
+            let scale = sub == "scale";
+            // Git's object is held as text; parsed here, only for a request that is compared.
+            let git = declared.value.parse().map_err(|source| Error::Declared {
+                key: key.to_string(),
+                source,
+            })?;
+            // Only what Git declares is read from the request (never status or managedFields).
+            let new = req.object_for(&git)?.ok_or(Error::MissingObject {
                 operation: req.operation.clone(),
             })?;
             let ignore = policy.ignores_for(&key);
@@ -217,12 +224,6 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
                 ignore,
                 compare_secret_data: policy.compare_secret_data,
             };
-            let scale = sub == "scale";
-            // Git's object is held as text; parsed here, only for a request that is compared.
-            let git = declared.value.parse().map_err(|source| Error::Declared {
-                key: key.to_string(),
-                source,
-            })?;
             // Borrowed on the common path: neither object is copied per request; only a Scale
             // builds small views of its own.
             let (declared_view, new_view): (Cow<Value>, Cow<Value>) = if scale {
@@ -251,7 +252,7 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
             if !diffs.is_empty() {
                 // The stored object only matters for classifying a divergence, so an in-sync
                 // request never pays for parsing it.
-                let old = req.old_object()?;
+                let old = req.old_object_for(&git)?;
                 let old_view = match &old {
                     Some(o) if scale => Some(Cow::Owned(replicas_view(o))),
                     Some(o) => Some(Cow::Borrowed(o)),

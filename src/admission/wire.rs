@@ -162,6 +162,18 @@ impl Request {
         parse_raw(self.object.as_deref(), "object")
     }
 
+    /// The new object cut to what a comparison with `declared` can read: the top-level fields
+    /// Git declares, and `metadata` without `managedFields`. `status` and `managedFields`, often
+    /// half of a stored object, are skipped unparsed.
+    pub fn object_for(&self, declared: &Value) -> Result<Option<Value>, Error> {
+        project(self.object.as_deref(), "object", declared)
+    }
+
+    /// The stored object cut the same way as [`Request::object_for`].
+    pub fn old_object_for(&self, declared: &Value) -> Result<Option<Value>, Error> {
+        project(self.old_object.as_deref(), "oldObject", declared)
+    }
+
     /// The stored object (UPDATE, DELETE), parsed; `None` when absent or null.
     pub fn old_object(&self) -> Result<Option<Value>, Error> {
         parse_raw(self.old_object.as_deref(), "oldObject")
@@ -186,6 +198,39 @@ impl Request {
         let raw = self.object.as_deref().or(self.old_object.as_deref())?;
         serde_json::from_str::<Obj>(raw.get()).ok()?.metadata
     }
+}
+
+fn project(
+    raw: Option<&RawValue>,
+    field: &'static str,
+    declared: &Value,
+) -> Result<Option<Value>, Error> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    if raw.get().trim() == "null" {
+        return Ok(None);
+    }
+    let err = |source| Error::Object { field, source };
+    let top: std::collections::HashMap<String, &RawValue> =
+        serde_json::from_str(raw.get()).map_err(err)?;
+    let mut out = serde_json::Map::new();
+    for (key, value) in top {
+        if key == "metadata" {
+            let meta: std::collections::HashMap<String, &RawValue> =
+                serde_json::from_str(value.get()).map_err(err)?;
+            let mut kept = serde_json::Map::new();
+            for (k, v) in meta {
+                if k != "managedFields" {
+                    kept.insert(k, serde_json::from_str(v.get()).map_err(err)?);
+                }
+            }
+            out.insert(key, Value::Object(kept));
+        } else if declared.get(&key).is_some() {
+            out.insert(key, serde_json::from_str(value.get()).map_err(err)?);
+        }
+    }
+    Ok(Some(Value::Object(out)))
 }
 
 fn parse_raw(raw: Option<&RawValue>, field: &'static str) -> Result<Option<Value>, Error> {
@@ -273,6 +318,30 @@ mod tests {
         // Skipped raw, the nesting costs nothing; parsing the object is refused at depth 128.
         let parsed = Review::parse(deep.as_bytes()).expect("envelope parses");
         assert!(matches!(parsed.request.object(), Err(Error::Object { .. })));
+    }
+
+    #[test]
+    fn projection_keeps_what_git_declares() {
+        let r = Review::parse(
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"UPDATE",
+            "object":{"metadata":{"name":"x","managedFields":[{"manager":"m"}],"labels":{"a":"b"}},"spec":{"r":1},"status":{"s":2},"data":{"k":"v"}}}}"#,
+        )
+        .expect("parses");
+        let declared = serde_json::json!({"metadata": {"name": "x"}, "spec": {"r": 1}});
+        let projected = r
+            .request
+            .object_for(&declared)
+            .expect("valid")
+            .expect("present");
+        assert_eq!(
+            projected,
+            serde_json::json!({"metadata": {"name": "x", "labels": {"a": "b"}}, "spec": {"r": 1}})
+        );
+        let bad = Review::parse(
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","object":[1]}}"#,
+        )
+        .expect("envelope parses");
+        assert!(bad.request.object_for(&declared).is_err());
     }
 
     #[test]
