@@ -9,6 +9,8 @@ use crate::sync::source::SourceSync;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("cannot start the loader thread: {0}")]
+    Thread(#[source] std::io::Error),
     #[error(transparent)]
     Git(#[from] git::Error),
     /// Boxed: a fetch error carries URLs and messages, and this error travels by value.
@@ -21,10 +23,14 @@ pub enum Error {
 /// Reads every source once and merges them. Any source failing fails the whole load: a
 /// snapshot missing a source would let its objects through as undeclared.
 pub fn load_once(config: &Config) -> Result<Snapshot, Error> {
-    let mut states: Vec<SourceState> = Vec::with_capacity(config.sources.len());
-    for source in &config.sources {
-        let mut sync = SourceSync::new(source.clone(), &config.cache_dir, None);
-        states.push(sync.read_current().map_err(|e| Error::Sync(Box::new(e)))?);
-    }
-    Ok(Snapshot::build(states)?)
+    // One thread with the YAML parser's stack for the whole load, not one per file.
+    crate::manifest::yaml::on_parser_stack(|| {
+        let mut states: Vec<SourceState> = Vec::with_capacity(config.sources.len());
+        for source in &config.sources {
+            let mut sync = SourceSync::new(source.clone(), &config.cache_dir, None);
+            states.push(sync.read_current().map_err(|e| Error::Sync(Box::new(e)))?);
+        }
+        Ok(Snapshot::build(states)?)
+    })
+    .map_err(Error::Thread)?
 }

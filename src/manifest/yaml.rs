@@ -89,24 +89,55 @@ pub fn from_str_config<T: DeserializeOwned>(text: &str) -> Result<T, String> {
 /// debug build a level costs about 18 KiB, so a 2 MiB thread (a test's, a blocking task's)
 /// overflows near depth 115, before the depth budget refuses the file at 129. A stack
 /// overflow aborts the whole process; a file in Git must never be able to do that.
-const PARSER_STACK_BYTES: usize = 32 * 1024 * 1024;
+pub const PARSER_STACK_BYTES: usize = 32 * 1024 * 1024;
+
+thread_local! {
+    /// Set on threads started with [`PARSER_STACK_BYTES`] of stack: they parse in place.
+    static ON_PARSER_STACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the current thread as started with [`PARSER_STACK_BYTES`] of stack (the sync threads).
+pub fn mark_parser_stack() {
+    ON_PARSER_STACK.with(|f| f.set(true));
+}
+
+/// Runs `f` where YAML can be parsed in place: here when this thread has the parser's stack,
+/// else on one scoped thread that has it. Callers that parse many files (a sync, a load) wrap
+/// the whole batch, so a repository of 100,000 files costs one thread, not 100,000.
+pub fn on_parser_stack<R: Send>(f: impl FnOnce() -> R + Send) -> std::io::Result<R> {
+    if ON_PARSER_STACK.with(|flag| flag.get()) {
+        return Ok(f());
+    }
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("yaml-parse".into())
+            .stack_size(PARSER_STACK_BYTES)
+            .spawn_scoped(scope, || {
+                mark_parser_stack();
+                f()
+            })?;
+        match handle.join() {
+            Ok(r) => Ok(r),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
 
 /// Splits a file into its documents and parses each. The whole file fails on the first bad
 /// document: half a file is not a declaration anyone wrote.
 ///
-/// Runs on its own thread with a stack sized for [`MAX_DEPTH`] (see [`PARSER_STACK_BYTES`]);
-/// the memory is only reserved, and the spawn costs microseconds next to the parse.
+/// Parses with a stack sized for [`MAX_DEPTH`] (see [`on_parser_stack`]); a panic in the
+/// parser becomes this file's error instead of taking the process down.
 pub fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
-    let failed = |message: String| YamlError { line: 1, message };
-    std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("yaml-parse".into())
-            .stack_size(PARSER_STACK_BYTES)
-            .spawn_scoped(scope, || parse_documents_here(text))
-            .map_err(|e| failed(format!("cannot start the YAML parser: {e}")))?
-            .join()
-            .map_err(|_| failed("the YAML parser failed on this file".into()))?
+    let failed = |message: &str| YamlError {
+        line: 1,
+        message: message.to_string(),
+    };
+    let parsed = on_parser_stack(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse_documents_here(text)))
     })
+    .map_err(|e| failed(&format!("cannot start the YAML parser: {e}")))?;
+    parsed.map_err(|_| failed("the YAML parser failed on this file"))?
 }
 
 fn parse_documents_here(text: &str) -> Result<Vec<Document>, YamlError> {

@@ -149,11 +149,18 @@ impl Syncer {
 
     /// One attempt per source, in order, on this thread. True when every source succeeded.
     pub fn sync_once(&mut self) -> bool {
-        let mut all_ok = true;
-        for worker in &mut self.workers {
-            all_ok &= worker.attempt(&self.shared);
-        }
-        all_ok
+        let (workers, shared) = (&mut self.workers, &self.shared);
+        crate::manifest::yaml::on_parser_stack(|| {
+            let mut all_ok = true;
+            for worker in workers.iter_mut() {
+                all_ok &= worker.attempt(shared);
+            }
+            all_ok
+        })
+        .unwrap_or_else(|e| {
+            tracing::error!("cannot start a thread to sync on: {e}");
+            false
+        })
     }
 
     /// Blobs parsed by each source's last read, in configuration order.
@@ -168,9 +175,14 @@ impl Syncer {
             let shared = self.shared.clone();
             let name = format!("sync-{}", worker.sync.source.name);
             threads.push(
+                // Sized for the YAML parser, so every file parses in place on this thread.
                 std::thread::Builder::new()
                     .name(name)
-                    .spawn(move || worker.run(&shared))?,
+                    .stack_size(crate::manifest::yaml::PARSER_STACK_BYTES)
+                    .spawn(move || {
+                        crate::manifest::yaml::mark_parser_stack();
+                        worker.run(&shared)
+                    })?,
             );
         }
         Ok(SyncHandle {
