@@ -95,13 +95,12 @@ pub fn resolve<'r>(repo: &'r gix::Repository, source: &Source) -> Result<gix::Co
     Err(err(last))
 }
 
-/// Every file under the configured paths (whole tree when none), read from the object database.
-/// Symlinks and submodules are not followed; a symlink named like a manifest is reported.
-pub fn tree_files(
+/// Every entry of the commit's tree, breadth-first, from the object database.
+/// Returns the root tree's id with them (the root is not among the recorded entries).
+fn walk_tree(
     commit: &gix::Commit<'_>,
     source: &Source,
-    errors: &mut Vec<FileError>,
-) -> Result<Vec<TreeFile>> {
+) -> Result<(gix::ObjectId, gix::traverse::tree::Recorder)> {
     let read_err = |message: String| Error::Read {
         source_name: source.name.clone(),
         message,
@@ -111,6 +110,17 @@ pub fn tree_files(
     tree.traverse()
         .breadthfirst(&mut recorder)
         .map_err(|e| read_err(e.to_string()))?;
+    Ok((tree.id, recorder))
+}
+
+/// Every file under the configured paths (whole tree when none), read from the object database.
+/// Symlinks and submodules are not followed; a symlink named like a manifest is reported.
+pub fn tree_files(
+    commit: &gix::Commit<'_>,
+    source: &Source,
+    errors: &mut Vec<FileError>,
+) -> Result<Vec<TreeFile>> {
+    let (_, recorder) = walk_tree(commit, source)?;
     let prefixes: Vec<String> = source
         .paths
         .iter()
@@ -237,19 +247,11 @@ pub struct TreeEntry {
 
 /// Every entry of the commit's tree, breadth-first, read from the object database.
 pub fn tree_entries(commit: &gix::Commit<'_>, source: &Source) -> Result<Vec<TreeEntry>> {
-    let read_err = |message: String| Error::Read {
-        source_name: source.name.clone(),
-        message,
-    };
-    let tree = commit.tree().map_err(|e| read_err(e.to_string()))?;
-    let mut recorder = gix::traverse::tree::Recorder::default();
-    tree.traverse()
-        .breadthfirst(&mut recorder)
-        .map_err(|e| read_err(e.to_string()))?;
+    let (root, recorder) = walk_tree(commit, source)?;
     let mut entries = Vec::with_capacity(recorder.records.len() + 1);
     entries.push(TreeEntry {
         path: String::new(),
-        id: tree.id,
+        id: root,
         kind: EntryKind::Tree,
     });
     entries.extend(recorder.records.into_iter().map(|e| TreeEntry {

@@ -52,12 +52,7 @@ pub fn as_annotate(decision: &mut Decision) {
 /// `spec.replicas, spec.template.spec.containers[name=web].image`, cut to fit with a count of
 /// what was left out.
 pub fn drift_value(decision: &Decision) -> String {
-    let paths: Vec<&str> = decision
-        .violations
-        .iter()
-        .filter(|v| !v.path.is_empty())
-        .map(|v| v.path.as_str())
-        .collect();
+    let paths: Vec<&str> = decision.violation_paths();
     if paths.is_empty() {
         return match decision.reason {
             Reason::Unmanaged => "(not declared in Git)".to_string(),

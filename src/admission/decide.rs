@@ -96,6 +96,16 @@ impl Decision {
         }
     }
 
+    /// The readable paths of the divergence this request introduces (a whole-object violation,
+    /// DELETE or unmanaged, has none).
+    pub fn violation_paths(&self) -> Vec<&str> {
+        self.violations
+            .iter()
+            .filter(|v| !v.path.is_empty())
+            .map(|v| v.path.as_str())
+            .collect()
+    }
+
     /// Denied, warned and break-glass requests are recorded; dry-runs never are.
     pub fn should_audit(&self) -> bool {
         !self.dry_run && (self.verdict != Verdict::Allowed || self.break_glass.is_some())

@@ -219,12 +219,7 @@ pub fn respond(uid: &str, decision: &Decision, user: &str) -> Response {
         if !decision.revision.is_empty() {
             annotations.insert("revision".to_string(), decision.revision.clone());
         }
-        let paths: Vec<&str> = decision
-            .violations
-            .iter()
-            .filter(|v| !v.path.is_empty())
-            .map(|v| v.path.as_str())
-            .collect();
+        let paths: Vec<&str> = decision.violation_paths();
         if !paths.is_empty() {
             annotations.insert("violations".to_string(), shorten(&paths.join(","), 1000));
         }
