@@ -1,0 +1,157 @@
+//! The HTML report in headless Chromium.
+
+use super::*;
+
+/// Kills the child on drop, so a hung browser never outlives the test.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|p| p.join(name))
+                    .find(|p| p.is_file())
+            })
+        })
+}
+
+/// Runs headless Chromium with the flags this machine's closed network needs.
+fn run_chromium(bin: &Path, profile: &Path, args: &[String]) -> std::process::Output {
+    let child = Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("chromium starts");
+    let mut guard = Killed(child);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        match guard.0.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            _ => panic!("chromium did not finish in time"),
+        }
+    }
+    let Killed(child) = &mut guard;
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    if let Some(mut out) = child.stdout.take() {
+        std::io::Read::read_to_end(&mut out, &mut stdout).expect("read stdout");
+    }
+    if let Some(mut err) = child.stderr.take() {
+        std::io::Read::read_to_end(&mut err, &mut stderr).expect("read stderr");
+    }
+    let status = child.wait().expect("status");
+    std::process::Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+#[tokio::test]
+async fn html_report_renders_in_chromium() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let target = sqlite_target(dir.path());
+    let store = Store::open(&target).await.expect("opens");
+    let now = Timestamp::now();
+    let hour = k8s_openapi::jiff::SignedDuration::from_hours(1);
+    let mut records = Vec::new();
+    let people = ["alice@example.com", "bob", "carol", "dave"];
+    let objects = [("shop", "web"), ("shop", "api"), ("billing", "ledger")];
+    for i in 0..40_i32 {
+        let user = people[(i as usize * 7) % people.len()];
+        let (ns, name) = objects[(i as usize) % objects.len()];
+        let decision = ["denied", "denied", "warned", "break-glass"][(i as usize) % 4];
+        let mut r = record(
+            user,
+            ns,
+            name,
+            decision,
+            now.checked_sub(hour * (i * 9)).expect("t"),
+        );
+        if decision == "break-glass" {
+            r.break_glass = Some("INC-4211 checkout outage".into());
+        }
+        records.push(r);
+    }
+    store.insert(&records).await.expect("insert");
+    store.close().await;
+    let out = driftgate()
+        .args(["report", "--format", "html", "--since", "30d", "--audit"])
+        .arg(dir.path().join("audit.db"))
+        .output()
+        .expect("report runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(html.contains("<svg") && !html.contains("<script"));
+    // Kept beside the screenshot for a person to open or print.
+    let page = Path::new(env!("CARGO_TARGET_TMPDIR")).join("audit-report.html");
+    std::fs::write(&page, &html).expect("write page");
+
+    let Some(bin) = chromium() else {
+        eprintln!("notice: chromium is not installed; skipping the browser check");
+        return;
+    };
+    let profile = tempfile::tempdir().expect("profile");
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("audit-report.png");
+    let _ = std::fs::remove_file(&shot);
+    let url = format!("file://{}", page.display());
+    let out = run_chromium(
+        &bin,
+        profile.path(),
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1280,1600".into(),
+            url.clone(),
+        ],
+    );
+    assert!(
+        shot.is_file(),
+        "screenshot taken: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).expect("png");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real picture"
+    );
+    eprintln!("screenshot: {}", shot.display());
+
+    let out = run_chromium(&bin, profile.path(), &["--dump-dom".into(), url]);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    for user in people {
+        assert!(dom.contains(user), "page shows user {user}");
+    }
+    for (ns, name) in objects {
+        assert!(
+            dom.contains(&format!("apps/Deployment {ns}/{name}")),
+            "page shows object {ns}/{name}"
+        );
+    }
+    assert!(dom.contains("INC-4211 checkout outage"));
+}
