@@ -1,0 +1,259 @@
+//! Repositories made with git: the render cache, remote bases, limits, YAML scalars.
+
+use super::*;
+
+fn overlay_repo() -> (tempfile::TempDir, PathBuf, String) {
+    let (tmp, repo) = new_repo();
+    let rev = write_and_commit(
+        &repo,
+        &[
+            ("base/kustomization.yaml", "resources: [cm.yaml]\n"),
+            ("base/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\ndata:\n  v: \"1\"\n"),
+            ("overlays/a/kustomization.yaml", "namespace: a\nresources: [../../base]\nconfigMapGenerator:\n  - name: gen\n    envs: [settings.env]\n"),
+            ("overlays/a/settings.env", "LEVEL=debug\n"),
+            ("overlays/b/kustomization.yaml", "namespace: b\nresources: [../../base]\n"),
+            ("plain/ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n"),
+        ],
+        "overlays",
+    );
+    (tmp, repo, rev)
+}
+
+#[test]
+fn renders_are_cached_by_their_inputs_and_a_broken_render_fails_the_source() {
+    if !kubectl() {
+        return;
+    }
+    let (_tmp, repo, first) = overlay_repo();
+    let mut declarer = Declarer::default();
+    let at =
+        |rev: &str, declarer: &mut Declarer| read(&source(&repo, rev, &[], json!({})), declarer);
+    let state = at(&first, &mut declarer).expect("reads");
+    assert_eq!(
+        declarer.renderer.cache.renders, 2,
+        "a and b; the base is theirs"
+    );
+    let mut names: Vec<String> = state
+        .objects
+        .iter()
+        .map(|o| {
+            format!(
+                "{}/{}",
+                o.value.parse().expect("json")["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or(""),
+                o.value.parse().expect("json")["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or("")
+            )
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(
+        names.iter().any(|n| n.starts_with("a/gen-")),
+        "generated name with hash: {names:?}"
+    );
+    assert!(
+        names.contains(&"/a".to_string()),
+        "plain namespace: {names:?}"
+    );
+
+    let unrelated = write_and_commit(
+        &repo,
+        &[(
+            "plain/ns.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels: {x: y}\n",
+        )],
+        "unrelated",
+    );
+    at(&unrelated, &mut declarer).expect("reads");
+    assert_eq!(
+        declarer.renderer.cache.renders, 0,
+        "untouched inputs are not rendered again"
+    );
+    assert_eq!(declarer.renderer.cache.hits, 2);
+
+    let env_only = write_and_commit(&repo, &[("overlays/a/settings.env", "LEVEL=info\n")], "env");
+    at(&env_only, &mut declarer).expect("reads");
+    assert_eq!(
+        declarer.renderer.cache.renders, 1,
+        "only a reads settings.env"
+    );
+
+    let base = write_and_commit(
+        &repo,
+        &[(
+            "base/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\ndata:\n  v: \"2\"\n",
+        )],
+        "base",
+    );
+    let state = at(&base, &mut declarer).expect("reads");
+    assert_eq!(
+        declarer.renderer.cache.renders, 2,
+        "a shared base re-renders both overlays"
+    );
+    assert!(state
+        .objects
+        .iter()
+        .filter(|o| o.value.parse().expect("json")["metadata"]["name"] == "shared")
+        .all(|o| o.value.parse().expect("json")["data"]["v"] == "2"));
+
+    let broken = write_and_commit(
+        &repo,
+        &[(
+            "overlays/b/kustomization.yaml",
+            "namespace: b\nresources: [../../base, missing.yaml]\n",
+        )],
+        "broken",
+    );
+    let err = at(&broken, &mut declarer).expect_err("kustomize fails");
+    let message = err.to_string();
+    assert!(message.contains("overlays/b (kustomize)"), "{message}");
+    assert!(
+        message.contains("missing.yaml"),
+        "kustomize's stderr is kept: {message}"
+    );
+
+    // The failed sync did not drop the cache of the last good revision.
+    at(&base, &mut declarer).expect("reads");
+    assert_eq!(declarer.renderer.cache.renders, 0);
+}
+
+#[test]
+fn remote_bases_are_refused_unless_allowed() {
+    let (_tmp, repo) = new_repo();
+    write_and_commit(
+        &repo,
+        &[(
+            "app/kustomization.yaml",
+            "resources:\n  - https://github.com/example/repo//deploy?ref=v1\n",
+        )],
+        "remote",
+    );
+    let err = read(
+        &source(&repo, "main", &["app"], json!({})),
+        &mut Declarer::default(),
+    )
+    .expect_err("refused");
+    assert!(err.to_string().contains("allowRemoteBases"), "{err}");
+    // Allowed, the command runs (here one that prints nothing, to stay off the network).
+    let allowed = source(
+        &repo,
+        "main",
+        &["app"],
+        json!({"allowRemoteBases": true, "kustomizeCommand": ["true"]}),
+    );
+    let state = read(&allowed, &mut Declarer::default()).expect("runs");
+    assert!(state.objects.is_empty());
+}
+
+#[test]
+fn a_render_that_hangs_or_floods_is_cut_off() {
+    let (tmp, repo, _) = overlay_repo();
+    let limits = Limits {
+        timeout: Duration::from_secs(1),
+        max_output: 1024 * 1024,
+    };
+    let cases: [(&str, &str); 3] = [
+        ("sleep 30", "did not finish within 1s and was killed"),
+        (
+            "yes driftgate",
+            "wrote more than 1048576 bytes of output and was killed",
+        ),
+        ("echo kaboom >&2; exit 3", "kaboom"),
+    ];
+    for (script, expected) in cases {
+        let src = source(
+            &repo,
+            "main",
+            &["overlays/a"],
+            json!({"kustomizeCommand": ["sh", "-c", script, "sh"]}),
+        );
+        let mut declarer = Declarer::default();
+        declarer.renderer.limits = limits.clone();
+        let started = Instant::now();
+        let err = read(&src, &mut declarer).expect_err("cut off");
+        let message = err.to_string();
+        assert!(message.contains(expected), "{script}: {message}");
+        assert!(message.contains("overlays/a (kustomize)"), "{message}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{script}: took {:?}",
+            started.elapsed()
+        );
+    }
+    // What the command started goes with it: the group is killed, not only the shell.
+    let pid_file = tmp.path().join("sleeper.pid");
+    let script = format!("sleep 30 & echo $! > {}; wait", pid_file.display());
+    let src = source(
+        &repo,
+        "main",
+        &["overlays/a"],
+        json!({"kustomizeCommand": ["sh", "-c", script, "sh"]}),
+    );
+    let mut declarer = Declarer::default();
+    declarer.renderer.limits = limits;
+    read(&src, &mut declarer).expect_err("cut off");
+    let pid = std::fs::read_to_string(&pid_file).expect("pid written");
+    let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while proc_dir.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !proc_dir.exists(),
+        "the sleeping grandchild {} survived",
+        pid.trim()
+    );
+}
+
+/// kustomize resolves YAML scalars the way yaml.rs does: `yes`/`on`/`y` stay strings, `0777` is
+/// octal, `1e3` an integer. A disagreement would make a plain file and the same file rendered
+/// declare different values.
+#[test]
+fn yaml_scalars_resolve_as_kustomize_resolves_them() {
+    if !kubectl() {
+        return;
+    }
+    let thing = "apiVersion: example.com/v1\nkind: Thing\nmetadata:\n  name: t\nspec:\n  a: yes\n  b: on\n  c: y\n  d: 0777\n  e: 1e3\n  f: true\n  g: ~\n  h: '0777'\n  i: 0x1F\n  k: .5\n  l: 012\n  m: 0o17\n  n: +1\n  o: 1.0\n  p: No\n  q: off\n  s: 2.5e-3\n  v: True\n  w: NULL\n  x: -0\n  y: n\n  z: \"1e3\"\n";
+    let (_tmp, repo) = new_repo();
+    write_and_commit(
+        &repo,
+        &[
+            ("plain/thing.yaml", thing),
+            ("rendered/thing.yaml", thing),
+            ("rendered/kustomization.yaml", "resources: [thing.yaml]\n"),
+        ],
+        "scalars",
+    );
+    let plain = read(
+        &source(&repo, "main", &["plain"], json!({})),
+        &mut Declarer::default(),
+    )
+    .expect("reads");
+    let rendered = read(
+        &source(&repo, "main", &["rendered"], json!({})),
+        &mut Declarer::default(),
+    )
+    .expect("renders");
+    assert_eq!(plain.objects.len(), 1);
+    assert_eq!(rendered.objects.len(), 1);
+    let (plain, rendered) = (
+        plain.objects[0].value.parse().expect("json"),
+        rendered.objects[0].value.parse().expect("json"),
+    );
+    let (p, r) = (&plain["spec"], &rendered["spec"]);
+    let keys: Vec<&String> = r.as_object().expect("map").keys().collect();
+    for key in keys {
+        assert_eq!(
+            p[key], r[key],
+            "spec.{key}: yaml.rs {} vs kustomize {}",
+            p[key], r[key]
+        );
+    }
+    assert_eq!(r["a"], "yes");
+    assert_eq!(r["d"], 511);
+    assert_eq!(r["e"], 1000);
+}
