@@ -3,6 +3,8 @@
 pub mod compare;
 pub mod normalize;
 pub mod path;
+pub mod tree;
 
-pub use compare::{diff, FieldDiff, Options};
+pub use compare::{diff, diff_nodes, FieldDiff, Options};
 pub use path::{Path, Pattern};
+pub use tree::{Node, Tree};

@@ -1,14 +1,13 @@
 //! The decision: a request and a snapshot in, an answer out. Pure and synchronous, so `check`
 //! runs exactly what `/validate` runs, and the same inputs always give the same answer.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::wire::{Error, Request};
 use crate::config::{DryRun, Mode, Unmanaged};
-use crate::drift::{self, FieldDiff, Path};
+use crate::drift::{self, FieldDiff, Node, Path, Tree};
 use crate::manifest::{DeclaredObject, ObjectKey};
 use crate::policy::Policy;
 use crate::snapshot::Snapshot;
@@ -220,13 +219,11 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
             // CREATE and UPDATE always carry the object; without it there is nothing to compare,
             // and allowing would let a malformed request through.
             let scale = sub == "scale";
-            // Git's object is held as text; parsed here, only for a request that is compared.
-            let git = declared.value.parse().map_err(|source| Error::Declared {
-                key: key.to_string(),
-                source,
-            })?;
-            // Only what Git declares is read from the request (never status or managedFields).
-            let new = req.object_for(&git)?.ok_or(Error::MissingObject {
+            // Git's object is read in place, and only what Git declares is read from the
+            // request (never status or managedFields), encoded for the walk: no `Value` is built
+            // for an in-sync request.
+            let git = declared.value.tree();
+            let new = req.object_for(git)?.ok_or(Error::MissingObject {
                 operation: req.operation.clone(),
             })?;
             let ignore = policy.ignores_for(&key);
@@ -234,18 +231,14 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
                 ignore,
                 compare_secret_data: policy.compare_secret_data,
             };
-            // Borrowed on the common path: neither object is copied per request; only a Scale
-            // builds small views of its own.
-            let (declared_view, new_view): (Cow<Value>, Cow<Value>) = if scale {
-                // A Scale carries only spec.replicas; compare it with the parent's declaration.
-                if git.pointer("/spec/replicas").is_none() {
+            // A Scale carries only spec.replicas; it is compared with the parent's declaration
+            // through small views of their own.
+            let views = if scale {
+                if replicas(git).is_none() {
                     decision.reason = Reason::InSync;
                     return Ok(decision);
                 }
-                (
-                    Cow::Owned(replicas_view(&git)),
-                    Cow::Owned(replicas_view(&new)),
-                )
+                Some((replicas_view(git), replicas_view(new.root())))
             } else {
                 if !req.kind.version.is_empty() && req.kind.version != declared.version() {
                     decision.notes.push(format!(
@@ -253,23 +246,28 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
                         req.kind.group, req.kind.version, declared.api_version
                     ));
                 }
-                (Cow::Borrowed(&git), Cow::Borrowed(&new))
+                None
             };
-            let diffs: Vec<FieldDiff> = drift::diff(&key.kind, &declared_view, &new_view, &opts)
-                .into_iter()
-                .filter(|d| !super::annotate::is_own_annotation(&d.path))
-                .collect();
+            let (declared_view, new_view) = match &views {
+                Some((d, n)) => (d.root(), n.root()),
+                None => (git, new.root()),
+            };
+            let diffs: Vec<FieldDiff> =
+                drift::diff_nodes(&key.kind, declared_view, new_view, &opts)
+                    .into_iter()
+                    .filter(|d| !super::annotate::is_own_annotation(&d.path))
+                    .collect();
             if !diffs.is_empty() {
                 // The stored object only matters for classifying a divergence, so an in-sync
-                // request never pays for parsing it.
-                let old = req.old_object_for(&git)?;
-                let old_view = match &old {
-                    Some(o) if scale => Some(Cow::Owned(replicas_view(o))),
-                    Some(o) => Some(Cow::Borrowed(o)),
-                    None => None,
-                };
+                // request never reads it.
+                let old = req.old_object_for(git)?;
+                let old_scale = old
+                    .as_ref()
+                    .filter(|_| scale)
+                    .map(|o| replicas_view(o.root()));
+                let old_view = old_scale.as_ref().or(old.as_ref()).map(Tree::root);
                 for d in diffs {
-                    classify(&mut decision, d, &new_view, old_view.as_deref(), op);
+                    classify(&mut decision, d, new_view, old_view, op);
                 }
             }
             if decision.violations.is_empty() {
@@ -278,30 +276,44 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
             }
             decision.reason = Reason::Drift;
             let mode = decision.mode;
-            finish(&mut decision, req, policy, mode, Some(&new))?;
+            // Break-glass reads the request's annotations: only metadata is made a `Value`.
+            let metadata =
+                serde_json::json!({ "metadata": new.root().get("metadata").map(Node::to_value) });
+            finish(&mut decision, req, policy, mode, Some(&metadata))?;
         }
     }
     Ok(decision)
 }
 
+/// `spec.replicas` of an object.
+fn replicas(object: Node) -> Option<Node> {
+    object.get("spec")?.get("replicas")
+}
+
 /// A Scale's view of an object: just `spec.replicas`.
-fn replicas_view(v: &Value) -> Value {
-    serde_json::json!({"spec": {"replicas": v.pointer("/spec/replicas").cloned()}})
+fn replicas_view(object: Node) -> Tree {
+    Tree::from_value(
+        &serde_json::json!({"spec": {"replicas": replicas(object).map(Node::to_value)}}),
+    )
 }
 
 /// UPDATE: only divergence the request introduces is a violation. A field already diverged in
 /// the stored object and left as it is (new = old ≠ Git) is warned about, not denied.
-fn classify(decision: &mut Decision, d: FieldDiff, new: &Value, old: Option<&Value>, op: &str) {
-    let old_value = old.and_then(|o| d.path.resolve(o)).cloned();
+fn classify(decision: &mut Decision, d: FieldDiff, new: Node, old: Option<Node>, op: &str) {
+    let old_node = old.and_then(|o| d.path.resolve_node(o));
     // Compare the stored forms (a Secret's diff carries decoded text, the objects base64).
     let preexisting = op == "UPDATE"
         && old.is_some()
-        && drift::normalize::equal(d.path.resolve(new), old_value.as_ref(), &d.path);
+        && drift::normalize::nodes_equal(
+            d.path.resolve_node(new),
+            old_node,
+            drift::normalize::Ctx::of(&d.path),
+        );
     let v = Violation {
         path: display_path(&d.path),
         git: d.git,
         requested: d.actual,
-        old: old_value,
+        old: old_node.map(Node::to_value),
     };
     if preexisting {
         decision.preexisting.push(v);

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::drift::tree::{Member, Node, Tree};
 use crate::policy::UserInfo;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,14 +27,6 @@ pub enum Error {
     #[error("request.{field} is not valid: {source}")]
     Object {
         field: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
-    /// Cannot happen for a declaration made by `manifest::Declared::new`; kept as an error
-    /// rather than a panic on the request path.
-    #[error("Git's declaration of {key} cannot be read: {source}")]
-    Declared {
-        key: String,
         #[source]
         source: serde_json::Error,
     },
@@ -162,15 +155,15 @@ impl Request {
         parse_raw(self.object.as_deref(), "object")
     }
 
-    /// The new object cut to what a comparison with `declared` can read: the top-level fields
-    /// Git declares, and `metadata` without `managedFields`. `status` and `managedFields`, often
-    /// half of a stored object, are skipped unparsed.
-    pub fn object_for(&self, declared: &Value) -> Result<Option<Value>, Error> {
+    /// The new object cut to what a comparison with `declared` can read, encoded for it: the
+    /// top-level fields Git declares, and `metadata` without `managedFields`. `status` and
+    /// `managedFields`, often half of a stored object, are skipped undecoded; no `Value` is built.
+    pub fn object_for(&self, declared: Node<'_>) -> Result<Option<Tree>, Error> {
         project(self.object.as_deref(), "object", declared)
     }
 
     /// The stored object cut the same way as [`Request::object_for`].
-    pub fn old_object_for(&self, declared: &Value) -> Result<Option<Value>, Error> {
+    pub fn old_object_for(&self, declared: Node<'_>) -> Result<Option<Tree>, Error> {
         project(self.old_object.as_deref(), "oldObject", declared)
     }
 
@@ -203,34 +196,21 @@ impl Request {
 fn project(
     raw: Option<&RawValue>,
     field: &'static str,
-    declared: &Value,
-) -> Result<Option<Value>, Error> {
+    declared: Node<'_>,
+) -> Result<Option<Tree>, Error> {
     let Some(raw) = raw else {
         return Ok(None);
     };
     if raw.get().trim() == "null" {
         return Ok(None);
     }
-    let err = |source| Error::Object { field, source };
-    let top: std::collections::HashMap<String, &RawValue> =
-        serde_json::from_str(raw.get()).map_err(err)?;
-    let mut out = serde_json::Map::new();
-    for (key, value) in top {
-        if key == "metadata" {
-            let meta: std::collections::HashMap<String, &RawValue> =
-                serde_json::from_str(value.get()).map_err(err)?;
-            let mut kept = serde_json::Map::new();
-            for (k, v) in meta {
-                if k != "managedFields" {
-                    kept.insert(k, serde_json::from_str(v.get()).map_err(err)?);
-                }
-            }
-            out.insert(key, Value::Object(kept));
-        } else if declared.get(&key).is_some() {
-            out.insert(key, serde_json::from_str(value.get()).map_err(err)?);
-        }
-    }
-    Ok(Some(Value::Object(out)))
+    Tree::from_json_object(raw.get(), |key| match key {
+        "metadata" => Member::KeepExcept(&["managedFields"]),
+        _ if declared.get(key).is_some() => Member::Keep,
+        _ => Member::Skip,
+    })
+    .map(Some)
+    .map_err(|source| Error::Object { field, source })
 }
 
 fn parse_raw(raw: Option<&RawValue>, field: &'static str) -> Result<Option<Value>, Error> {
@@ -327,21 +307,22 @@ mod tests {
             "object":{"metadata":{"name":"x","managedFields":[{"manager":"m"}],"labels":{"a":"b"}},"spec":{"r":1},"status":{"s":2},"data":{"k":"v"}}}}"#,
         )
         .expect("parses");
-        let declared = serde_json::json!({"metadata": {"name": "x"}, "spec": {"r": 1}});
+        let declared =
+            Tree::from_value(&serde_json::json!({"metadata": {"name": "x"}, "spec": {"r": 1}}));
         let projected = r
             .request
-            .object_for(&declared)
+            .object_for(declared.root())
             .expect("valid")
             .expect("present");
         assert_eq!(
-            projected,
+            projected.root().to_value(),
             serde_json::json!({"metadata": {"name": "x", "labels": {"a": "b"}}, "spec": {"r": 1}})
         );
         let bad = Review::parse(
             br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","object":[1]}}"#,
         )
         .expect("envelope parses");
-        assert!(bad.request.object_for(&declared).is_err());
+        assert!(bad.request.object_for(declared.root()).is_err());
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! Walks what Git declares and finds where a request's object differs. Only Git's leaves count:
 //! anything the request adds (defaults, labels from others, injected sidecars) is undeclared.
 
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value};
 
-use super::normalize::{equal, is_zero, satisfies};
-use super::path::{merge_key_value, Path, Pattern, Segment};
+use super::normalize::{node_is_zero, node_satisfies, nodes_equal, Ctx};
+use super::path::{merge_key_of, Path, Pattern, Step};
+use super::tree::{Entries, Items, Lookup, Node, Tree, View};
 
 /// One declared field whose requested value differs from Git.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,8 +43,12 @@ const SERVER_OWNED_METADATA: &[&str] = &[
     "deletionGracePeriodSeconds",
 ];
 
+/// Lists up to this long are searched by scanning; longer ones (a request may carry 10,000
+/// containers) through a hash map, so matching stays linear.
+const SCAN_LIMIT: usize = 16;
+
 /// Kubernetes list-maps: lists whose elements are matched by a merge key, never by position.
-fn merge_key_field(field: &str, declared: &[Value]) -> Option<&'static str> {
+fn merge_key_field(field: &str, declared: Items) -> Option<&'static str> {
     let key: &'static str = match field {
         "containers"
         | "initContainers"
@@ -56,7 +64,7 @@ fn merge_key_field(field: &str, declared: &[Value]) -> Option<&'static str> {
         "readinessGates" => "conditionType",
         "topologySpreadConstraints" => "topologyKey",
         "ports" => {
-            if declared.iter().all(|e| e.get("containerPort").is_some()) {
+            if declared.clone().all(|e| e.get("containerPort").is_some()) {
                 "containerPort"
             } else {
                 "port"
@@ -64,169 +72,255 @@ fn merge_key_field(field: &str, declared: &[Value]) -> Option<&'static str> {
         }
         _ => return None,
     };
-    let mut seen = std::collections::HashSet::new();
-    let usable = declared
-        .iter()
-        .all(|e| merge_key_value(e, key).is_some_and(|v| seen.insert(v)));
+    // Usable only when every element has a key value and no two share one.
+    let usable = if declared.len() <= SCAN_LIMIT {
+        declared.clone().enumerate().all(|(i, e)| {
+            merge_key_of(e, key).is_some_and(|v| {
+                !declared
+                    .clone()
+                    .take(i)
+                    .any(|before| merge_key_of(before, key).as_ref() == Some(&v))
+            })
+        })
+    } else {
+        let mut seen = HashSet::new();
+        declared
+            .clone()
+            .all(|e| merge_key_of(e, key).is_some_and(|v| seen.insert(v)))
+    };
     usable.then_some(key)
 }
 
 /// Differences between Git's object and a request's object, by declared path.
 pub fn diff(kind: &str, declared: &Value, actual: &Value, opts: &Options) -> Vec<FieldDiff> {
-    let mut out = Vec::new();
-    let Value::Object(decl) = declared else {
-        return out;
+    let (declared, actual) = (Tree::from_value(declared), Tree::from_value(actual));
+    diff_nodes(kind, declared.root(), actual.root(), opts)
+}
+
+/// [`diff`] of encoded objects: what a decision runs, with no `Value` built but for the
+/// differences reported.
+pub fn diff_nodes(kind: &str, declared: Node, actual: Node, opts: &Options) -> Vec<FieldDiff> {
+    let mut walk = Walk {
+        opts,
+        path: Vec::new(),
+        out: Vec::new(),
+    };
+    let View::Object(decl) = declared.view() else {
+        return walk.out;
     };
     let is_secret = kind == "Secret";
+    let in_actual = Lookup::new(Some(actual));
     for (key, value) in decl {
-        match key.as_str() {
+        match key {
             "apiVersion" | "kind" | "status" => continue,
             "data" | "stringData" if is_secret && !opts.compare_secret_data => continue,
             "stringData" if is_secret => {
-                secret_string_data(value, actual, opts, &mut out);
+                walk.secret_string_data(value, actual);
                 continue;
             }
             _ => {}
         }
-        let mut path = Path::root().key(key);
+        walk.path.push(Step::Key(key));
         if key == "metadata" {
-            if let Value::Object(meta) = value {
-                let filtered: Map<String, Value> = meta
-                    .iter()
-                    .filter(|(k, _)| !SERVER_OWNED_METADATA.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
+            if let View::Object(meta) = value.view() {
+                walk.metadata(meta, in_actual.get(key));
+            }
+        } else {
+            walk.node(value, in_actual.get(key), Ctx::default().key(key));
+        }
+        walk.path.pop();
+    }
+    walk.out
+}
+
+/// The walk's state: where it is (borrowed from Git's declaration) and what it found. Children
+/// push their step and pop it again, so a path is allocated only for a difference reported.
+struct Walk<'o, 'a> {
+    opts: &'o Options<'o>,
+    path: Vec<Step<'a>>,
+    out: Vec<FieldDiff>,
+}
+
+impl<'a> Walk<'_, 'a> {
+    fn ignored(&self) -> bool {
+        self.opts.ignore.iter().any(|p| p.covers_steps(&self.path))
+    }
+
+    fn last_key(&self) -> Option<&'a str> {
+        match self.path.last() {
+            Some(Step::Key(k)) => Some(k),
+            _ => None,
+        }
+    }
+
+    fn owned_path(&self) -> Path {
+        Path(self.path.iter().map(Step::to_segment).collect())
+    }
+
+    /// The apiserver folds `stringData` into base64 `data`; compare Git's plain text with the
+    /// request's decoded data.
+    fn secret_string_data(&mut self, declared: Node<'a>, actual: Node) {
+        use base64::Engine as _;
+        let View::Object(entries) = declared.view() else {
+            return;
+        };
+        for (k, v) in entries {
+            self.path.push(Step::Key("data"));
+            self.path.push(Step::Key(k));
+            if !self.ignored() {
+                let decoded = actual
+                    .get("data")
+                    .and_then(|d| d.get(k))
+                    .and_then(Node::as_str)
+                    .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                    .map(|bytes| {
+                        Tree::from_value(&Value::String(
+                            String::from_utf8_lossy(&bytes).into_owned(),
+                        ))
+                    });
+                let actual_value = match &decoded {
+                    Some(tree) => Some(tree.root()),
+                    None => actual.get("stringData").and_then(|d| d.get(k)),
+                };
+                let ctx = Ctx::default().key("data").key(k);
+                if !nodes_equal(Some(v), actual_value, ctx) {
+                    self.out.push(FieldDiff {
+                        path: self.owned_path(),
+                        git: v.to_value(),
+                        actual: actual_value.map(Node::to_value),
+                    });
+                }
+            }
+            self.path.pop();
+            self.path.pop();
+        }
+    }
+
+    /// Git's `metadata` less identity and server-owned fields.
+    fn metadata(&mut self, declared: Entries<'a>, actual: Option<Node>) {
+        if self.ignored() {
+            return;
+        }
+        let declared = declared.filter(|(k, _)| !SERVER_OWNED_METADATA.contains(k));
+        match actual.filter(|a| !a.is_null()) {
+            Some(a) if !a.is_object() => {
+                let git: Map<String, Value> = declared
+                    .map(|(k, v)| (k.to_string(), v.to_value()))
                     .collect();
-                walk(
-                    &Value::Object(filtered),
-                    actual.get(key),
-                    &mut path,
-                    opts,
-                    &mut out,
-                );
+                self.push_value(Value::Object(git), Some(a));
             }
-            continue;
-        }
-        walk(value, actual.get(key), &mut path, opts, &mut out);
-    }
-    out
-}
-
-/// The apiserver folds `stringData` into base64 `data`; compare Git's plain text with the
-/// request's decoded data.
-fn secret_string_data(declared: &Value, actual: &Value, opts: &Options, out: &mut Vec<FieldDiff>) {
-    use base64::Engine as _;
-    let Value::Object(entries) = declared else {
-        return;
-    };
-    for (k, v) in entries {
-        let path = Path::root().key("data").key(k);
-        if ignored(&path, opts) {
-            continue;
-        }
-        let decoded = actual
-            .get("data")
-            .and_then(|d| d.get(k))
-            .and_then(Value::as_str)
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-            .map(|bytes| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-            .or_else(|| actual.get("stringData").and_then(|d| d.get(k)).cloned());
-        if !equal(Some(v), decoded.as_ref(), &path) {
-            out.push(FieldDiff {
-                path,
-                git: v.clone(),
-                actual: decoded,
-            });
-        }
-    }
-}
-
-fn ignored(path: &Path, opts: &Options) -> bool {
-    opts.ignore.iter().any(|p| p.covers(path))
-}
-
-/// `path` is where `declared` sits; children push their segment and pop it again, so the walk
-/// allocates a path only for the differences it reports.
-fn walk(
-    declared: &Value,
-    actual: Option<&Value>,
-    path: &mut Path,
-    opts: &Options,
-    out: &mut Vec<FieldDiff>,
-) {
-    if ignored(path, opts) {
-        return;
-    }
-    let actual = actual.filter(|a| !a.is_null());
-    match declared {
-        // `creationTimestamp: null` and friends: kustomize writes them, nobody declares them.
-        Value::Null => {}
-        Value::Object(map) if map.is_empty() => {
-            // `emptyDir: {}` declares presence; absent is the same to Go's omitempty.
-            if let Some(a) = actual {
-                if !a.is_object() {
-                    push(out, path, declared, Some(a));
+            actual => {
+                let in_actual = Lookup::new(actual);
+                let ctx = Ctx::default().key("metadata");
+                for (k, v) in declared {
+                    self.path.push(Step::Key(k));
+                    self.node(v, in_actual.get(k), ctx.key(k));
+                    self.path.pop();
                 }
             }
         }
-        Value::Object(map) => match actual {
-            Some(Value::Object(_)) | None => {
-                for (k, v) in map {
-                    path.0.push(Segment::Key(k.clone()));
-                    walk(v, actual.and_then(|a| a.get(k)), path, opts, out);
-                    path.0.pop();
-                }
-            }
-            Some(other) => push(out, path, declared, Some(other)),
-        },
-        Value::Array(items) => {
-            let field = path.last_key().unwrap_or_default();
-            match (merge_key_field(field, items), actual) {
-                (Some(key), Some(Value::Array(actual_items))) => {
-                    for (index, item) in items.iter().enumerate() {
-                        let Some(kv) = merge_key_value(item, key) else {
-                            continue;
-                        };
-                        let found = actual_items
-                            .iter()
-                            .find(|a| merge_key_value(a, key).as_deref() == Some(kv.as_str()));
-                        path.0.push(Segment::Item {
-                            field: key,
-                            value: kv,
-                            index,
-                        });
-                        match found {
-                            Some(a) => walk(item, Some(a), path, opts, out),
-                            None if ignored(path, opts) => {}
-                            None => push(out, path, item, None),
-                        }
-                        path.0.pop();
+    }
+
+    fn node(&mut self, declared: Node<'a>, actual: Option<Node>, ctx: Ctx) {
+        if self.ignored() {
+            return;
+        }
+        let actual = actual.filter(|a| !a.is_null());
+        match declared.view() {
+            // `creationTimestamp: null` and friends: kustomize writes them, nobody declares them.
+            View::Null => {}
+            View::Object(map) if map.is_empty() => {
+                // `emptyDir: {}` declares presence; absent is the same to Go's omitempty.
+                if let Some(a) = actual {
+                    if !a.is_object() {
+                        self.push(declared, Some(a));
                     }
                 }
-                (_, None) if items.is_empty() => {}
+            }
+            View::Object(map) => match actual {
+                Some(a) if !a.is_object() => self.push(declared, Some(a)),
                 _ => {
-                    if !satisfies(declared, actual, path) {
-                        push(out, path, declared, actual);
+                    let in_actual = Lookup::new(actual);
+                    for (k, v) in map {
+                        self.path.push(Step::Key(k));
+                        self.node(v, in_actual.get(k), ctx.key(k));
+                        self.path.pop();
+                    }
+                }
+            },
+            View::Array(items) => {
+                let field = self.last_key().unwrap_or_default();
+                match (merge_key_field(field, items), actual.map(Node::view)) {
+                    (Some(key), Some(View::Array(actual_items))) => {
+                        self.list_map(key, items, actual_items, ctx);
+                    }
+                    (_, None) if items.is_empty() => {}
+                    _ => {
+                        if !node_satisfies(declared, actual, ctx) {
+                            self.push(declared, actual);
+                        }
                     }
                 }
             }
-        }
-        scalar => {
-            if !equal(Some(scalar), actual, path) {
-                push(out, path, declared, actual);
+            _ => {
+                if !nodes_equal(Some(declared), actual, ctx) {
+                    self.push(declared, actual);
+                }
             }
         }
     }
-}
 
-fn push(out: &mut Vec<FieldDiff>, path: &Path, git: &Value, actual: Option<&Value>) {
-    if actual.is_none() && is_zero(git) {
-        return;
+    /// Git's elements matched with the request's by merge key, wherever they are in the list.
+    fn list_map<'b>(&mut self, key: &'static str, items: Items<'a>, actual: Items<'b>, ctx: Ctx) {
+        let by_key: Option<HashMap<Cow<'b, str>, Node<'b>>> =
+            (actual.len() > SCAN_LIMIT).then(|| {
+                let mut map = HashMap::new();
+                for a in actual {
+                    if let Some(kv) = merge_key_of(a, key) {
+                        // The first element with a key value is the one a scan would find.
+                        map.entry(kv).or_insert(a);
+                    }
+                }
+                map
+            });
+        for (index, item) in items.enumerate() {
+            let Some(kv) = merge_key_of(item, key) else {
+                continue;
+            };
+            let found = match &by_key {
+                Some(map) => map.get(kv.as_ref()).copied(),
+                None => actual
+                    .clone()
+                    .find(|a| merge_key_of(*a, key).as_deref() == Some(kv.as_ref())),
+            };
+            self.path.push(Step::Item {
+                field: key,
+                value: kv,
+                index,
+            });
+            match found {
+                Some(a) => self.node(item, Some(a), ctx.item()),
+                None if self.ignored() => {}
+                None => self.push(item, None),
+            }
+            self.path.pop();
+        }
     }
-    out.push(FieldDiff {
-        path: path.clone(),
-        git: git.clone(),
-        actual: actual.cloned(),
-    });
+
+    fn push(&mut self, git: Node, actual: Option<Node>) {
+        if actual.is_none() && node_is_zero(git) {
+            return;
+        }
+        self.push_value(git.to_value(), actual);
+    }
+
+    fn push_value(&mut self, git: Value, actual: Option<Node>) {
+        self.out.push(FieldDiff {
+            path: self.owned_path(),
+            git,
+            actual: actual.map(Node::to_value),
+        });
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::path::Path;
+use super::tree::{Lookup, Node, Num, Tree, View};
 
 /// Keys under which values are resource quantities.
 const QUANTITY_PARENTS: &[&str] = &[
@@ -18,7 +19,46 @@ const QUANTITY_PARENTS: &[&str] = &[
 
 /// Is `path` a place where Kubernetes stores quantities?
 pub fn is_quantity_context(path: &Path) -> bool {
-    path.last_key() == Some("sizeLimit") || QUANTITY_PARENTS.iter().any(|k| path.has_key(k))
+    Ctx::of(path).is_quantity()
+}
+
+/// What normalisation needs to know of where a value sits: [`is_quantity_context`] of its path,
+/// kept up as a walk goes down instead of searched for at every leaf.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ctx {
+    /// A key on the path is one of `QUANTITY_PARENTS`.
+    under_quantities: bool,
+    /// The last segment is the key `sizeLimit`.
+    size_limit: bool,
+}
+
+impl Ctx {
+    pub fn of(path: &Path) -> Ctx {
+        Ctx {
+            under_quantities: QUANTITY_PARENTS.iter().any(|k| path.has_key(k)),
+            size_limit: path.last_key() == Some("sizeLimit"),
+        }
+    }
+
+    /// The context of member `key` of a value in this one.
+    pub fn key(self, key: &str) -> Ctx {
+        Ctx {
+            under_quantities: self.under_quantities || QUANTITY_PARENTS.contains(&key),
+            size_limit: key == "sizeLimit",
+        }
+    }
+
+    /// The context of an element of a list-map.
+    pub fn item(self) -> Ctx {
+        Ctx {
+            size_limit: false,
+            ..self
+        }
+    }
+
+    pub fn is_quantity(self) -> bool {
+        self.under_quantities || self.size_limit
+    }
 }
 
 /// Parses a Kubernetes quantity (`500m`, `1Gi`, `1e3`, `2`) into its value.
@@ -26,6 +66,14 @@ pub fn parse_quantity(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => parse_quantity_str(s),
+        _ => None,
+    }
+}
+
+fn node_quantity(node: Node) -> Option<f64> {
+    match node.view() {
+        View::Number(n) => Some(n.as_f64()),
+        View::String(s) => parse_quantity_str(s),
         _ => None,
     }
 }
@@ -71,17 +119,14 @@ fn close(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= f64::EPSILON * 16.0 * a.abs().max(b.abs())
 }
 
-fn numbers_equal(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+fn numbers_equal(a: Num, b: Num) -> bool {
     if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
         return x == y;
     }
     if let (Some(x), Some(y)) = (a.as_u64(), b.as_u64()) {
         return x == y;
     }
-    match (a.as_f64(), b.as_f64()) {
-        (Some(x), Some(y)) => close(x, y),
-        _ => false,
-    }
+    close(a.as_f64(), b.as_f64())
 }
 
 /// Go's zero values, which `omitempty` leaves out.
@@ -96,34 +141,61 @@ pub fn is_zero(value: &Value) -> bool {
     }
 }
 
-/// Full semantic equality of two values at `path` (used between old and new objects, and for
-/// leaves between Git and a request).
-pub fn equal(a: Option<&Value>, b: Option<&Value>, path: &Path) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(x), None) | (None, Some(x)) => is_zero(x),
-        (Some(x), Some(y)) => value_equal(x, y, path),
+/// [`is_zero`] of an encoded value.
+pub fn node_is_zero(node: Node) -> bool {
+    match node.view() {
+        View::Null => true,
+        View::Bool(b) => !b,
+        View::Number(n) => n.as_f64() == 0.0,
+        View::String(s) => s.is_empty(),
+        View::Array(a) => a.is_empty(),
+        View::Object(o) => o.is_empty(),
     }
 }
 
-fn value_equal(x: &Value, y: &Value, path: &Path) -> bool {
-    if x == y {
+/// Full semantic equality of two values at `path` (used between old and new objects, and for
+/// leaves between Git and a request).
+pub fn equal(a: Option<&Value>, b: Option<&Value>, path: &Path) -> bool {
+    let (a, b) = (a.map(Tree::from_value), b.map(Tree::from_value));
+    nodes_equal(
+        a.as_ref().map(Tree::root),
+        b.as_ref().map(Tree::root),
+        Ctx::of(path),
+    )
+}
+
+/// [`equal`] of encoded values.
+pub fn nodes_equal(a: Option<Node>, b: Option<Node>, ctx: Ctx) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), None) | (None, Some(x)) => node_is_zero(x),
+        (Some(x), Some(y)) => node_equal(x, y, ctx),
+    }
+}
+
+fn node_equal(x: Node, y: Node, ctx: Ctx) -> bool {
+    // Equal encodings are equal values; what follows finds the equal values encoded apart
+    // (keys in another order, `3` and `3.0`, `500m` and `0.5`).
+    if x.same(y) {
         return true;
     }
-    match (x, y) {
-        (Value::Number(a), Value::Number(b)) if numbers_equal(a, b) => true,
-        (Value::Null, other) | (other, Value::Null) => is_zero(other),
-        (Value::Array(a), Value::Array(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(p, q)| value_equal(p, q, path))
+    match (x.view(), y.view()) {
+        (View::Number(a), View::Number(b)) if numbers_equal(a, b) => true,
+        (View::Null, _) => node_is_zero(y),
+        (_, View::Null) => node_is_zero(x),
+        (View::Array(a), View::Array(b)) => {
+            a.len() == b.len() && a.zip(b).all(|(p, q)| node_equal(p, q, ctx))
         }
-        (Value::Object(a), Value::Object(b)) => {
-            a.iter()
-                .all(|(k, v)| equal(Some(v), b.get(k), &path.key(k)))
-                && b.iter()
-                    .filter(|(k, _)| !a.contains_key(*k))
-                    .all(|(_, v)| is_zero(v))
+        (View::Object(a), View::Object(b)) => {
+            let in_y = Lookup::new(Some(y));
+            let in_x = Lookup::new(Some(x));
+            a.into_iter()
+                .all(|(k, v)| nodes_equal(Some(v), in_y.get(k), ctx.key(k)))
+                && b.into_iter()
+                    .filter(|(k, _)| in_x.get(k).is_none())
+                    .all(|(_, v)| node_is_zero(v))
         }
-        _ if is_quantity_context(path) => match (parse_quantity(x), parse_quantity(y)) {
+        _ if ctx.is_quantity() => match (node_quantity(x), node_quantity(y)) {
             (Some(a), Some(b)) => close(a, b),
             _ => false,
         },
@@ -135,16 +207,29 @@ fn value_equal(x: &Value, y: &Value, path: &Path) -> bool {
 /// with the same meaning; fields the request adds (defaults) are free. Used for atomic lists,
 /// whose elements apiservers default (`protocol: TCP`) without that being an edit.
 pub fn satisfies(declared: &Value, actual: Option<&Value>, path: &Path) -> bool {
-    match (declared, actual) {
-        (Value::Null, _) => true,
-        (d, None) => is_zero(d),
-        (Value::Object(d), Some(Value::Object(a))) => {
-            d.iter().all(|(k, v)| satisfies(v, a.get(k), &path.key(k)))
+    let declared = Tree::from_value(declared);
+    let actual = actual.map(Tree::from_value);
+    node_satisfies(
+        declared.root(),
+        actual.as_ref().map(Tree::root),
+        Ctx::of(path),
+    )
+}
+
+/// [`satisfies`] of encoded values.
+pub fn node_satisfies(declared: Node, actual: Option<Node>, ctx: Ctx) -> bool {
+    match (declared.view(), actual.map(|a| (a, a.view()))) {
+        (View::Null, _) => true,
+        (_, None) => node_is_zero(declared),
+        (View::Object(d), Some((a, View::Object(_)))) => {
+            let in_actual = Lookup::new(Some(a));
+            d.into_iter()
+                .all(|(k, v)| node_satisfies(v, in_actual.get(k), ctx.key(k)))
         }
-        (Value::Array(d), Some(Value::Array(a))) => {
-            d.len() == a.len() && d.iter().zip(a).all(|(p, q)| satisfies(p, Some(q), path))
+        (View::Array(d), Some((_, View::Array(a)))) => {
+            d.len() == a.len() && d.zip(a).all(|(p, q)| node_satisfies(p, Some(q), ctx))
         }
-        (d, Some(a)) => value_equal(d, a, path),
+        (_, Some((a, _))) => node_equal(declared, a, ctx),
     }
 }
 

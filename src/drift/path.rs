@@ -1,9 +1,12 @@
 //! Field paths as people read them (`spec.template.spec.containers[name=web].image`,
 //! `metadata.labels["app.kubernetes.io/name"]`) and as the code walks them.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::Value;
+
+use super::tree::{Items, Node, Num, View};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
@@ -19,6 +22,65 @@ pub enum Segment {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Path(pub Vec<Segment>);
+
+/// A segment as the comparison holds it while walking: borrowed from Git's declaration, so
+/// walking allocates nothing; made into a [`Segment`] only for a difference it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step<'a> {
+    Key(&'a str),
+    Item {
+        field: &'static str,
+        value: Cow<'a, str>,
+        index: usize,
+    },
+}
+
+impl Step<'_> {
+    pub fn to_segment(&self) -> Segment {
+        match self {
+            Step::Key(k) => Segment::Key(k.to_string()),
+            Step::Item {
+                field,
+                value,
+                index,
+            } => Segment::Item {
+                field,
+                value: value.to_string(),
+                index: *index,
+            },
+        }
+    }
+}
+
+/// What an ignore pattern sees of a segment, owned or borrowed.
+enum Seen<'s> {
+    Key(&'s str),
+    Item { value: &'s str, index: usize },
+}
+
+impl<'s> From<&'s Segment> for Seen<'s> {
+    fn from(seg: &'s Segment) -> Seen<'s> {
+        match seg {
+            Segment::Key(k) => Seen::Key(k),
+            Segment::Item { value, index, .. } => Seen::Item {
+                value,
+                index: *index,
+            },
+        }
+    }
+}
+
+impl<'s> From<&'s Step<'_>> for Seen<'s> {
+    fn from(step: &'s Step<'_>) -> Seen<'s> {
+        match step {
+            Step::Key(k) => Seen::Key(k),
+            Step::Item { value, index, .. } => Seen::Item {
+                value,
+                index: *index,
+            },
+        }
+    }
+}
 
 impl Path {
     pub fn root() -> Path {
@@ -70,6 +132,22 @@ impl Path {
         Some(value)
     }
 
+    /// [`Path::resolve`] in an encoded object.
+    pub fn resolve_node<'a>(&self, mut node: Node<'a>) -> Option<Node<'a>> {
+        for seg in &self.0 {
+            node = match seg {
+                Segment::Key(k) => node.get(k)?,
+                Segment::Item {
+                    field, value: v, ..
+                } => match node.view() {
+                    View::Array(items) => find_item(items, field, v)?,
+                    _ => return None,
+                },
+            };
+        }
+        Some(node)
+    }
+
     /// JSON pointer form (merge-keyed items by their key value), for logs and annotations.
     pub fn pointer(&self) -> String {
         let mut out = String::new();
@@ -92,6 +170,27 @@ pub fn merge_key_value(item: &Value, field: &str) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// [`merge_key_value`] of an encoded element; borrowed unless the key is a number.
+pub fn merge_key_of<'a>(item: Node<'a>, field: &str) -> Option<Cow<'a, str>> {
+    match item.get(field)?.view() {
+        View::String(s) => Some(Cow::Borrowed(s)),
+        View::Number(n) => Some(Cow::Owned(number_text(n))),
+        _ => None,
+    }
+}
+
+/// A number as `serde_json` prints it (`80`, `80.5`, `80.0`), so `80` and `"80"` match as
+/// merge keys either way.
+fn number_text(n: Num) -> String {
+    n.to_number().map(|n| n.to_string()).unwrap_or_default()
+}
+
+/// The first element of `items` whose merge key `field` is `value`.
+pub fn find_item<'a>(items: Items<'a>, field: &str, value: &str) -> Option<Node<'a>> {
+    let mut items = items;
+    items.find(|item| merge_key_of(*item, field).as_deref() == Some(value))
 }
 
 fn is_plain_key(k: &str) -> bool {
@@ -135,15 +234,24 @@ impl Pattern {
 
     /// True when the pattern names this path or one of its ancestors.
     pub fn covers(&self, path: &Path) -> bool {
-        if self.0.len() > path.0.len() {
+        self.covers_seen(path.0.len(), path.0.iter().map(Seen::from))
+    }
+
+    /// [`Pattern::covers`] for the path a walk is at.
+    pub fn covers_steps(&self, steps: &[Step<'_>]) -> bool {
+        self.covers_seen(steps.len(), steps.iter().map(Seen::from))
+    }
+
+    fn covers_seen<'s>(&self, len: usize, segments: impl Iterator<Item = Seen<'s>>) -> bool {
+        if self.0.len() > len {
             return false;
         }
-        self.0.iter().zip(&path.0).all(|(pat, seg)| {
+        self.0.iter().zip(segments).all(|(pat, seg)| {
             pat == "*"
                 || match seg {
-                    Segment::Key(k) => pat == k,
-                    Segment::Item { value, index, .. } => {
-                        pat == value || pat.parse::<usize>().ok() == Some(*index)
+                    Seen::Key(k) => pat == k,
+                    Seen::Item { value, index } => {
+                        pat == value || pat.parse::<usize>().ok() == Some(index)
                     }
                 }
         })

@@ -1,24 +1,26 @@
 //! One declared object's content, held compactly. A parsed `serde_json::Value` of a small
-//! Deployment takes ~7.5 KB (an ordered map per object, a `String` per key and scalar); its
-//! compact JSON text takes well under 1 KB. At 100,000 objects that is the difference between
-//! ~750 MB and the 500 MB budget, so the text is what is kept, and a `Value` is made only where
-//! the content is read: a request compared with this declaration, CRDs for the catalog, Flux
-//! objects for rendering. Name and namespace, needed for every object's identity, are extracted
-//! once when the object is made.
+//! Deployment takes ~7.5 KB (an ordered map per object, a `String` per key and scalar); at
+//! 100,000 objects that is the difference between ~750 MB and the 500 MB budget. What is kept is
+//! the encoded form of `drift::tree` instead: about the size of the compact JSON text, and what
+//! the comparison reads directly, so a request about a declared object costs no parse of it. A
+//! `Value` is made only where one is needed: CRDs for the catalog, Flux objects for rendering.
+//! Name and namespace, needed for every object's identity, are extracted once.
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
-/// An object as written in Git (after rendering, YAML scalars resolved), as canonical compact
-/// JSON. Cloning shares it: the parse cache, a source's last good state and the snapshot hold
-/// one copy, so a re-index after one changed file costs a pointer per object.
+use crate::drift::tree::{Node, Tree};
+
+/// An object as written in Git (after rendering, YAML scalars resolved), encoded. Cloning shares
+/// it: the parse cache, a source's last good state and the snapshot hold one copy, so a re-index
+/// after one changed file costs a pointer per object.
 #[derive(Debug, Clone)]
 pub struct Declared(Arc<Inner>);
 
 #[derive(Debug)]
 struct Inner {
-    text: Box<str>,
+    tree: Tree,
     name: Box<str>,
     /// `metadata.namespace` as written; empty when absent.
     namespace: Box<str>,
@@ -34,22 +36,23 @@ impl Declared {
                 .into()
         };
         Declared(Arc::new(Inner {
-            // `Display` of a `Value` is its compact JSON, in the key order it was written.
-            text: value.to_string().into_boxed_str(),
+            tree: Tree::from_value(value),
             name: field("/metadata/name"),
             namespace: field("/metadata/namespace"),
         }))
     }
 
-    /// The content as a `Value`, equal to the one this was made from. It costs a parse (a few
-    /// µs for a typical declaration), so callers parse once and keep the result while they need it.
+    /// The content as a `Value`, equal to the one this was made from (keys in the same order).
+    /// It costs a `Value`'s allocations, so callers make it once and keep it while they need it;
+    /// the comparison reads [`Declared::tree`] instead. Never fails; the `Result` is kept for
+    /// callers written when the content was held as text.
     pub fn parse(&self) -> Result<Value, serde_json::Error> {
-        serde_json::from_str(&self.0.text)
+        Ok(self.tree().to_value())
     }
 
-    /// Compact JSON text; two declarations with the same text have the same content.
-    pub fn text(&self) -> &str {
-        &self.0.text
+    /// The content, read in place.
+    pub fn tree(&self) -> Node<'_> {
+        self.0.tree.root()
     }
 
     /// `metadata.name`; empty when absent.
@@ -62,7 +65,7 @@ impl Declared {
         Some(&*self.0.namespace).filter(|ns| !ns.is_empty())
     }
 
-    /// The same shared content (a clone of this one), recognised without comparing text.
+    /// The same shared content (a clone of this one), recognised without comparing content.
     pub fn ptr_eq(&self, other: &Declared) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
@@ -79,9 +82,10 @@ impl From<Value> for Declared {
     }
 }
 
+/// Same content, keys in the same order (the encoding is canonical, as the JSON text was).
 impl PartialEq for Declared {
     fn eq(&self, other: &Declared) -> bool {
-        self.ptr_eq(other) || self.text() == other.text()
+        self.ptr_eq(other) || self.0.tree == other.0.tree
     }
 }
 
@@ -99,7 +103,8 @@ mod tests {
         assert_eq!(declared.parse().expect("own text parses"), value);
         assert_eq!(declared.name(), "web");
         assert_eq!(declared.namespace(), Some("apps"));
-        assert!(declared.text().find("\"z\"") < declared.text().find("\"a\""));
+        let text = declared.parse().expect("own content").to_string();
+        assert!(text.find("\"z\"") < text.find("\"a\""));
         let none = Declared::new(&json!({"metadata": {"name": "n", "namespace": ""}}));
         assert_eq!(none.namespace(), None);
         assert_eq!(Declared::new(&json!({})).name(), "");
