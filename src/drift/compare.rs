@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::normalize::{node_is_zero, node_satisfies, nodes_equal, Ctx};
 use super::path::{merge_key_of, Path, Pattern, Step};
-use super::tree::{Entries, Items, Lookup, Node, Tree, View};
+use super::tree::{self, Entries, Items, Kind, Node, Tree, View};
 
 /// One declared field whose requested value differs from Git.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,22 +48,22 @@ const SERVER_OWNED_METADATA: &[&str] = &[
 const SCAN_LIMIT: usize = 16;
 
 /// Kubernetes list-maps: lists whose elements are matched by a merge key, never by position.
-fn merge_key_field(field: &str, declared: Items) -> Option<&'static str> {
+fn merge_key_field(field: &[u8], declared: Items) -> Option<&'static str> {
     let key: &'static str = match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "env"
-        | "volumes"
-        | "imagePullSecrets"
-        | "resourceClaims"
-        | "schedulingGates" => "name",
-        "volumeMounts" => "mountPath",
-        "volumeDevices" => "devicePath",
-        "hostAliases" => "ip",
-        "readinessGates" => "conditionType",
-        "topologySpreadConstraints" => "topologyKey",
-        "ports" => {
+        b"containers"
+        | b"initContainers"
+        | b"ephemeralContainers"
+        | b"env"
+        | b"volumes"
+        | b"imagePullSecrets"
+        | b"resourceClaims"
+        | b"schedulingGates" => "name",
+        b"volumeMounts" => "mountPath",
+        b"volumeDevices" => "devicePath",
+        b"hostAliases" => "ip",
+        b"readinessGates" => "conditionType",
+        b"topologySpreadConstraints" => "topologyKey",
+        b"ports" => {
             if declared.clone().all(|e| e.get("containerPort").is_some()) {
                 "containerPort"
             } else {
@@ -103,50 +103,64 @@ pub fn diff_nodes(kind: &str, declared: Node, actual: Node, opts: &Options) -> V
     let mut walk = Walk {
         opts,
         path: Vec::new(),
+        members: Vec::new(),
         out: Vec::new(),
     };
     let View::Object(decl) = declared.view() else {
         return walk.out;
     };
     let is_secret = kind == "Secret";
-    let in_actual = Lookup::new(Some(actual));
-    for (key, value) in decl {
+    let top = walk.open(Some(actual));
+    for (key, value) in decl.raw() {
         match key {
-            "apiVersion" | "kind" | "status" => continue,
-            "data" | "stringData" if is_secret && !opts.compare_secret_data => continue,
-            "stringData" if is_secret => {
+            b"apiVersion" | b"kind" | b"status" => continue,
+            b"data" | b"stringData" if is_secret && !opts.compare_secret_data => continue,
+            b"stringData" if is_secret => {
                 walk.secret_string_data(value, actual);
                 continue;
             }
             _ => {}
         }
+        let in_actual = walk.member(&top, key);
         walk.path.push(Step::Key(key));
-        if key == "metadata" {
+        if key == b"metadata" {
             if let View::Object(meta) = value.view() {
-                walk.metadata(meta, in_actual.get(key));
+                walk.metadata(meta, in_actual);
             }
         } else {
-            walk.node(value, in_actual.get(key), Ctx::default().key(key));
+            walk.node(value, in_actual, Ctx::default().key(key));
         }
         walk.path.pop();
     }
     walk.out
 }
 
-/// The walk's state: where it is (borrowed from Git's declaration) and what it found. Children
-/// push their step and pop it again, so a path is allocated only for a difference reported.
-struct Walk<'o, 'a> {
+/// The walk's state: where it is (borrowed from Git's declaration), the members of the
+/// request's objects it is in, and what it found. Children push their step and pop it again, so
+/// a path is allocated only for a difference reported.
+struct Walk<'o, 'a, 'b> {
     opts: &'o Options<'o>,
     path: Vec<Step<'a>>,
+    /// The members of the request's objects being walked, a frame a level: an object's members
+    /// are read once, then each of Git's keys is looked up among them.
+    members: Vec<(&'b [u8], Node<'b>)>,
     out: Vec<FieldDiff>,
 }
 
-impl<'a> Walk<'_, 'a> {
+/// Where one request object's members are.
+enum Frame<'b> {
+    /// `members[start..end]`.
+    Range(usize, usize),
+    /// A large object's (many labels, say), so lookups stay constant-time.
+    Hashed(HashMap<&'b [u8], Node<'b>>),
+}
+
+impl<'a, 'b> Walk<'_, 'a, 'b> {
     fn ignored(&self) -> bool {
         self.opts.ignore.iter().any(|p| p.covers_steps(&self.path))
     }
 
-    fn last_key(&self) -> Option<&'a str> {
+    fn last_key(&self) -> Option<&'a [u8]> {
         match self.path.last() {
             Some(Step::Key(k)) => Some(k),
             _ => None,
@@ -157,6 +171,44 @@ impl<'a> Walk<'_, 'a> {
         Path(self.path.iter().map(Step::to_segment).collect())
     }
 
+    /// Reads the members of `object` (none when it is absent or not an object) into a frame;
+    /// frames are released in reverse order with [`Walk::close`].
+    fn open(&mut self, object: Option<Node<'b>>) -> Frame<'b> {
+        let start = self.members.len();
+        match object.map(Node::view) {
+            Some(View::Object(entries)) if entries.len() > tree::SCAN_LIMIT => {
+                // Later members replace earlier ones, as `serde_json` keeps repeated keys.
+                Frame::Hashed(entries.raw().collect())
+            }
+            Some(View::Object(entries)) => {
+                self.members.extend(entries.raw());
+                Frame::Range(start, self.members.len())
+            }
+            _ => Frame::Range(start, start),
+        }
+    }
+
+    /// The last member named `key` in a frame.
+    fn member(&self, frame: &Frame<'b>, key: &[u8]) -> Option<Node<'b>> {
+        match frame {
+            Frame::Range(start, end) => self
+                .members
+                .get(*start..*end)
+                .unwrap_or_default()
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| *v),
+            Frame::Hashed(map) => map.get(key).copied(),
+        }
+    }
+
+    fn close(&mut self, frame: Frame<'b>) {
+        if let Frame::Range(start, _) = frame {
+            self.members.truncate(start);
+        }
+    }
+
     /// The apiserver folds `stringData` into base64 `data`; compare Git's plain text with the
     /// request's decoded data.
     fn secret_string_data(&mut self, declared: Node<'a>, actual: Node) {
@@ -165,8 +217,8 @@ impl<'a> Walk<'_, 'a> {
             return;
         };
         for (k, v) in entries {
-            self.path.push(Step::Key("data"));
-            self.path.push(Step::Key(k));
+            self.path.push(Step::Key(b"data"));
+            self.path.push(Step::Key(k.as_bytes()));
             if !self.ignored() {
                 let decoded = actual
                     .get("data")
@@ -197,58 +249,64 @@ impl<'a> Walk<'_, 'a> {
     }
 
     /// Git's `metadata` less identity and server-owned fields.
-    fn metadata(&mut self, declared: Entries<'a>, actual: Option<Node>) {
+    fn metadata(&mut self, declared: Entries<'a>, actual: Option<Node<'b>>) {
         if self.ignored() {
             return;
         }
-        let declared = declared.filter(|(k, _)| !SERVER_OWNED_METADATA.contains(k));
+        let declared = declared
+            .raw()
+            .filter(|(k, _)| !SERVER_OWNED_METADATA.iter().any(|s| s.as_bytes() == *k));
         match actual.filter(|a| !a.is_null()) {
             Some(a) if !a.is_object() => {
                 let git: Map<String, Value> = declared
-                    .map(|(k, v)| (k.to_string(), v.to_value()))
+                    .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.to_value()))
                     .collect();
                 self.push_value(Value::Object(git), Some(a));
             }
-            actual => {
-                let in_actual = Lookup::new(actual);
-                let ctx = Ctx::default().key("metadata");
-                for (k, v) in declared {
-                    self.path.push(Step::Key(k));
-                    self.node(v, in_actual.get(k), ctx.key(k));
-                    self.path.pop();
-                }
-            }
+            actual => self.members_of(declared, actual, Ctx::default().key("metadata")),
         }
     }
 
-    fn node(&mut self, declared: Node<'a>, actual: Option<Node>, ctx: Ctx) {
+    /// Each of Git's members compared with the request's member of the same name.
+    fn members_of(
+        &mut self,
+        declared: impl Iterator<Item = (&'a [u8], Node<'a>)>,
+        actual: Option<Node<'b>>,
+        ctx: Ctx,
+    ) {
+        let frame = self.open(actual);
+        for (k, v) in declared {
+            let in_actual = self.member(&frame, k);
+            self.path.push(Step::Key(k));
+            self.node(v, in_actual, ctx.key(k));
+            self.path.pop();
+        }
+        self.close(frame);
+    }
+
+    fn node(&mut self, declared: Node<'a>, actual: Option<Node<'b>>, ctx: Ctx) {
         if self.ignored() {
             return;
         }
         let actual = actual.filter(|a| !a.is_null());
-        match declared.view() {
+        match declared.kind() {
             // `creationTimestamp: null` and friends: kustomize writes them, nobody declares them.
-            View::Null => {}
-            View::Object(map) if map.is_empty() => {
-                // `emptyDir: {}` declares presence; absent is the same to Go's omitempty.
-                if let Some(a) = actual {
-                    if !a.is_object() {
-                        self.push(declared, Some(a));
-                    }
+            Kind::Null => {}
+            Kind::Object => {
+                let View::Object(map) = declared.view() else {
+                    return;
+                };
+                match actual {
+                    Some(a) if !a.is_object() => self.push(declared, Some(a)),
+                    // `emptyDir: {}` declares presence; absent is the same to Go's omitempty.
+                    _ if map.is_empty() => {}
+                    _ => self.members_of(map.raw(), actual, ctx),
                 }
             }
-            View::Object(map) => match actual {
-                Some(a) if !a.is_object() => self.push(declared, Some(a)),
-                _ => {
-                    let in_actual = Lookup::new(actual);
-                    for (k, v) in map {
-                        self.path.push(Step::Key(k));
-                        self.node(v, in_actual.get(k), ctx.key(k));
-                        self.path.pop();
-                    }
-                }
-            },
-            View::Array(items) => {
+            Kind::Array => {
+                let View::Array(items) = declared.view() else {
+                    return;
+                };
                 let field = self.last_key().unwrap_or_default();
                 match (merge_key_field(field, items), actual.map(Node::view)) {
                     (Some(key), Some(View::Array(actual_items))) => {
@@ -271,27 +329,26 @@ impl<'a> Walk<'_, 'a> {
     }
 
     /// Git's elements matched with the request's by merge key, wherever they are in the list.
-    fn list_map<'b>(&mut self, key: &'static str, items: Items<'a>, actual: Items<'b>, ctx: Ctx) {
-        let by_key: Option<HashMap<Cow<'b, str>, Node<'b>>> =
-            (actual.len() > SCAN_LIMIT).then(|| {
-                let mut map = HashMap::new();
-                for a in actual {
-                    if let Some(kv) = merge_key_of(a, key) {
-                        // The first element with a key value is the one a scan would find.
-                        map.entry(kv).or_insert(a);
-                    }
-                }
-                map
-            });
+    fn list_map(&mut self, key: &'static str, items: Items<'a>, actual: Items<'b>, ctx: Ctx) {
+        // Each of the request's elements' key value, read once.
+        let keyed: Vec<(Cow<'b, str>, Node<'b>)> = actual
+            .filter_map(|a| Some((merge_key_of(a, key)?, a)))
+            .collect();
+        let by_key: Option<HashMap<&str, Node<'b>>> = (keyed.len() > SCAN_LIMIT).then(|| {
+            let mut map = HashMap::new();
+            for (kv, a) in &keyed {
+                // The first element with a key value is the one a scan would find.
+                map.entry(kv.as_ref()).or_insert(*a);
+            }
+            map
+        });
         for (index, item) in items.enumerate() {
             let Some(kv) = merge_key_of(item, key) else {
                 continue;
             };
             let found = match &by_key {
                 Some(map) => map.get(kv.as_ref()).copied(),
-                None => actual
-                    .clone()
-                    .find(|a| merge_key_of(*a, key).as_deref() == Some(kv.as_ref())),
+                None => keyed.iter().find(|(k, _)| *k == kv).map(|(_, a)| *a),
             };
             self.path.push(Step::Item {
                 field: key,

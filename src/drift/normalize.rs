@@ -41,10 +41,12 @@ impl Ctx {
     }
 
     /// The context of member `key` of a value in this one.
-    pub fn key(self, key: &str) -> Ctx {
+    pub fn key(self, key: impl AsRef<[u8]>) -> Ctx {
+        let key = key.as_ref();
         Ctx {
-            under_quantities: self.under_quantities || QUANTITY_PARENTS.contains(&key),
-            size_limit: key == "sizeLimit",
+            under_quantities: self.under_quantities
+                || QUANTITY_PARENTS.iter().any(|k| k.as_bytes() == key),
+            size_limit: key == b"sizeLimit",
         }
     }
 

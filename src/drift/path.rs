@@ -27,7 +27,8 @@ pub struct Path(pub Vec<Segment>);
 /// walking allocates nothing; made into a [`Segment`] only for a difference it reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step<'a> {
-    Key(&'a str),
+    /// A key as its bytes in the encoded object (made text only for a report).
+    Key(&'a [u8]),
     Item {
         field: &'static str,
         value: Cow<'a, str>,
@@ -38,7 +39,7 @@ pub enum Step<'a> {
 impl Step<'_> {
     pub fn to_segment(&self) -> Segment {
         match self {
-            Step::Key(k) => Segment::Key(k.to_string()),
+            Step::Key(k) => Segment::Key(String::from_utf8_lossy(k).into_owned()),
             Step::Item {
                 field,
                 value,
@@ -54,14 +55,14 @@ impl Step<'_> {
 
 /// What an ignore pattern sees of a segment, owned or borrowed.
 enum Seen<'s> {
-    Key(&'s str),
+    Key(&'s [u8]),
     Item { value: &'s str, index: usize },
 }
 
 impl<'s> From<&'s Segment> for Seen<'s> {
     fn from(seg: &'s Segment) -> Seen<'s> {
         match seg {
-            Segment::Key(k) => Seen::Key(k),
+            Segment::Key(k) => Seen::Key(k.as_bytes()),
             Segment::Item { value, index, .. } => Seen::Item {
                 value,
                 index: *index,
@@ -249,7 +250,7 @@ impl Pattern {
         self.0.iter().zip(segments).all(|(pat, seg)| {
             pat == "*"
                 || match seg {
-                    Seen::Key(k) => pat == k,
+                    Seen::Key(k) => pat.as_bytes() == k,
                     Seen::Item { value, index } => {
                         pat == value || pat.parse::<usize>().ok() == Some(index)
                     }

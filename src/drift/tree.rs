@@ -167,6 +167,17 @@ impl Num {
 #[derive(Clone, Copy)]
 pub struct Node<'a>(&'a [u8]);
 
+/// What kind of value a [`Node`] is, read from its tag alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Null,
+    Bool,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
 /// What a [`Node`] is.
 #[derive(Debug, Clone, Copy)]
 pub enum View<'a> {
@@ -181,6 +192,19 @@ pub enum View<'a> {
 impl<'a> Node<'a> {
     pub fn view(self) -> View<'a> {
         self.try_view().unwrap_or(View::Null)
+    }
+
+    /// The kind without decoding the value (a string is not checked for UTF-8 here). A
+    /// malformed node is [`Kind::Null`], as [`Node::view`] reads it.
+    pub fn kind(self) -> Kind {
+        match self.0.first() {
+            Some(&FALSE | &TRUE) => Kind::Bool,
+            Some(&POS | &NEG | &FLOAT) => Kind::Number,
+            Some(&STRING) => Kind::String,
+            Some(&tag) if tag & !BIG == ARRAY => Kind::Array,
+            Some(&tag) if tag & !BIG == OBJECT => Kind::Object,
+            _ => Kind::Null,
+        }
     }
 
     fn try_view(self) -> Option<View<'a>> {
@@ -216,11 +240,11 @@ impl<'a> Node<'a> {
     }
 
     pub fn is_null(self) -> bool {
-        matches!(self.view(), View::Null)
+        self.kind() == Kind::Null
     }
 
     pub fn is_object(self) -> bool {
-        matches!(self.view(), View::Object(_))
+        self.kind() == Kind::Object
     }
 
     pub fn as_str(self) -> Option<&'a str> {
@@ -300,7 +324,7 @@ pub struct Entries<'a> {
 }
 
 /// Above this many members, looking members up by name goes through a hash map.
-const SCAN_LIMIT: usize = 32;
+pub const SCAN_LIMIT: usize = 32;
 
 impl<'a> Entries<'a> {
     pub fn len(&self) -> usize {
@@ -309,6 +333,12 @@ impl<'a> Entries<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.count == 0
+    }
+
+    /// The members with their keys as bytes, not checked for UTF-8 (the walk compares keys and
+    /// makes text of them only for what it reports).
+    pub fn raw(self) -> RawEntries<'a> {
+        RawEntries(self)
     }
 
     /// The last member named `key`, by a scan (objects are small; see [`Lookup`] for large).
@@ -343,6 +373,30 @@ impl<'a> Iterator for Entries<'a> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         (0, Some(self.count))
+    }
+}
+
+/// [`Entries::raw`].
+#[derive(Debug, Clone, Copy)]
+pub struct RawEntries<'a>(Entries<'a>);
+
+impl<'a> Iterator for RawEntries<'a> {
+    type Item = (&'a [u8], Node<'a>);
+
+    fn next(&mut self) -> Option<(&'a [u8], Node<'a>)> {
+        let e = &mut self.0;
+        if e.count == 0 {
+            return None;
+        }
+        let (key, after_key) = read_bytes(e.content)?;
+        let (value, rest) = split(after_key)?;
+        e.content = rest;
+        e.count -= 1;
+        Some((key, value))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.0.count))
     }
 }
 
