@@ -478,6 +478,50 @@ fn secret_values_never_appear_in_messages() {
 }
 
 #[test]
+fn secret_data_edits_are_compared_with_git_string_data() {
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"},
+        "stringData": {"password": "hunter2"}});
+    let snap = Snapshot::build(vec![SourceState {
+        name: "fleet".into(),
+        default_namespace: "default".into(),
+        objects: vec![RawObject {
+            api_version: "v1".into(),
+            kind: "Secret".into(),
+            value: secret.into(),
+            file: Arc::from("db.yaml"),
+            line: 1,
+            origin: Origin::File,
+            stale: false,
+        }],
+        ..SourceState::default()
+    }])
+    .expect("builds");
+    let policy = Policy::from_config(&Config {
+        compare_secret_data: true,
+        ..Config::default()
+    });
+    let with = |password: &str| {
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"},
+            "data": {"password": password}})
+    };
+    // "hunter2" and "swordfish", base64.
+    let (git, other) = (with("aHVudGVyMg=="), with("c3dvcmRmaXNo"));
+    let send = |new: &Value, old: &Value| {
+        let mut req = Req::new("UPDATE", new.clone(), old.clone());
+        (req.group, req.kind, req.resource, req.name) = ("", "Secret", "secrets", "db");
+        validate(&req.body(), &snap, &policy).expect("valid").1
+    };
+    let d = send(&git, &git);
+    assert_eq!((d.verdict, d.reason), (Verdict::Allowed, Reason::InSync));
+    assert!(d.preexisting.is_empty(), "{:?}", d.preexisting);
+    let d = send(&other, &git);
+    assert_eq!(d.verdict, Verdict::Denied, "{:?}", d.reason);
+    assert_eq!(d.violation_paths(), ["data.password"]);
+    let d = send(&git, &other);
+    assert_eq!((d.verdict, d.reason), (Verdict::Allowed, Reason::InSync));
+}
+
+#[test]
 fn update_without_object_is_malformed() {
     let req = Req::new("UPDATE", Value::Null, deployment(3, "nginx:1.25"));
     let err = validate(

@@ -206,6 +206,8 @@ fn project(
     }
     Tree::from_json_object(raw.get(), |key| match key {
         "metadata" => Member::KeepExcept(&["managedFields"]),
+        // Git's `stringData` is compared with the request's `data`, where the apiserver folds it.
+        "data" if declared.get("stringData").is_some() => Member::Keep,
         _ if declared.get(key).is_some() => Member::Keep,
         _ => Member::Skip,
     })
