@@ -498,6 +498,68 @@ mod tests {
     }
 
     #[test]
+    fn large_objects_and_lists_are_matched_as_small_ones() {
+        // Past the scan limits lookups go through hash maps; the answers must not change.
+        let mut declared = git();
+        let mut v = live();
+        for i in 0..40 {
+            v["metadata"]["labels"][format!("extra-{i}")] = json!("x");
+            v["spec"]["template"]["spec"]["containers"]
+                .as_array_mut()
+                .expect("containers")
+                .insert(0, json!({"name": format!("sidecar-{i}"), "image": "s"}));
+        }
+        declared["metadata"]["labels"]["extra-7"] = json!("x");
+        assert!(diff("Deployment", &declared, &v, &Options::default()).is_empty());
+        v["metadata"]["labels"]["extra-7"] = json!("y");
+        v["spec"]["template"]["spec"]["containers"][41]["image"] = json!("nginx:1.26");
+        assert_eq!(
+            paths(&diff("Deployment", &declared, &v, &Options::default())),
+            [
+                "metadata.labels.extra-7",
+                "spec.template.spec.containers[name=web].image"
+            ]
+        );
+        // Duplicate merge keys in the request: the first element is the one compared.
+        let mut dup = live();
+        let containers = dup["spec"]["template"]["spec"]["containers"]
+            .as_array_mut()
+            .expect("containers");
+        let mut shadow = containers[1].clone();
+        shadow["image"] = json!("other");
+        containers.push(shadow);
+        for _ in 0..20 {
+            containers.push(json!({"name": "pad"}));
+        }
+        assert!(diff("Deployment", &git(), &dup, &Options::default()).is_empty());
+    }
+
+    #[test]
+    fn repeated_keys_in_a_request_read_as_serde_json_reads_them() {
+        let git = Tree::from_value(&json!({"spec": {"replicas": 3}}));
+        for (text, differs) in [
+            (r#"{"spec":{"replicas":5,"replicas":3}}"#, false),
+            (r#"{"spec":{"replicas":3,"replicas":5}}"#, true),
+            (r#"{"spec":{"replicas":5},"spec":{"replicas":3}}"#, false),
+        ] {
+            let actual = Tree::from_json_object(text, |_| tree::Member::Keep).expect("json");
+            let value: Value = serde_json::from_str(text).expect("json");
+            let d = diff_nodes("Deployment", git.root(), actual.root(), &Options::default());
+            assert_eq!(!d.is_empty(), differs, "{text}");
+            assert_eq!(
+                d,
+                diff(
+                    "Deployment",
+                    &git.root().to_value(),
+                    &value,
+                    &Options::default()
+                ),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn service_ports_by_port() {
         let git = json!({"spec": {"ports": [{"port": 80, "targetPort": 8080}, {"port": 443}]}});
         let live = json!({"spec": {"ports": [{"port": 443, "protocol": "TCP"}, {"port": 80, "targetPort": 8080, "protocol": "TCP"}]}});
