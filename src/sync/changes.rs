@@ -153,4 +153,19 @@ mod tests {
         assert_eq!((c.added, c.changed, c.removed, c.total), (0, 1, 0, 3));
         assert_eq!(count(None, &new, "other").total, 0);
     }
+
+    #[test]
+    fn counts_only_the_touched_keys_of_a_delta() {
+        let old = snapshot(&[("a", "1"), ("b", "1"), ("c", "1")]);
+        let new = snapshot(&[("a", "1"), ("b", "2"), ("d", "1")]);
+        let key = |name: &str| ObjectKey::new("", "ConfigMap", "default", name);
+        // `a` touched (re-declared unchanged), twice; `b` changed; `c` gone; `d` new.
+        let touched = [key("a"), key("a"), key("b"), key("c"), key("d")];
+        let c = count_keys(&old, &new, "s", &touched);
+        assert_eq!((c.added, c.changed, c.removed, c.total), (1, 1, 1, 3));
+        // Keys not touched are not looked at, whatever they hold.
+        let c = count_keys(&old, &new, "s", &[key("a")]);
+        assert_eq!((c.added, c.changed, c.removed), (0, 0, 0));
+        assert_eq!(count_keys(&old, &new, "other", &touched).total, 0);
+    }
 }
