@@ -14,7 +14,10 @@ use crate::manifest::{split_api_version, DeclaredObject, ObjectKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{key} is declared twice: in {first} and in {second}")]
+    #[error(
+        "{key} is declared twice: in {first} and in {second} (Git must declare each object once; \
+         for a repository holding several clusters, set the source's `paths` or `discover: flux`)"
+    )]
     Duplicate {
         key: Box<ObjectKey>,
         first: String,
@@ -488,6 +491,7 @@ mod tests {
         ])
         .expect_err("duplicate");
         assert!(err.to_string().contains("declared twice"), "{err}");
+        assert!(err.to_string().contains("discover: flux"), "{err}");
     }
 
     #[test]
