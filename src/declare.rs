@@ -81,33 +81,28 @@ impl Declarer {
         self.basis = None;
         self.generation += 1;
         let generation = self.generation;
-        let parse = |blob: ObjectId, path: &str| -> Parsed {
-            Arc::new(parse_blob(source, path, blob, read))
-        };
-        for file in files {
+        let mut fresh = self.parse_misses(source, files, read);
+        for (file, fresh) in files.iter().zip(fresh.iter_mut()) {
             if parse::is_kustomization_file(&file.path) {
                 state.skipped_documents += 1;
                 continue;
             }
             state.files_read += 1;
-            let entry = match self.files.get_mut(&file.path) {
-                Some(entry) => {
-                    if entry.blob != file.blob {
-                        self.last_parsed += 1;
-                        entry.blob = file.blob;
-                        entry.parsed = parse(file.blob, &file.path);
-                    }
+            let entry = match (self.files.get_mut(&file.path), fresh.take()) {
+                (Some(entry), Some(parsed)) => {
+                    entry.blob = file.blob;
+                    entry.parsed = parsed;
                     entry
                 }
-                None => {
-                    self.last_parsed += 1;
-                    self.files.entry(file.path.clone()).or_insert(FileEntry {
-                        blob: file.blob,
-                        parsed: parse(file.blob, &file.path),
-                        last_good: None,
-                        generation,
-                    })
-                }
+                (Some(entry), None) => entry,
+                (None, parsed) => self.files.entry(file.path.clone()).or_insert(FileEntry {
+                    blob: file.blob,
+                    parsed: parsed.unwrap_or_else(|| {
+                        Arc::new(parse_blob(source, &file.path, file.blob, read))
+                    }),
+                    last_good: None,
+                    generation,
+                }),
             };
             entry.generation = generation;
             match &*entry.parsed {
@@ -137,6 +132,55 @@ impl Declarer {
 }
 
 impl Declarer {
+    /// Parses every file whose blob is not the one parsed for its path last time, on every
+    /// core, in batches (so the blobs read ahead stay a few megabytes). The result is by
+    /// position in `files`; `None` where the cache holds the parse.
+    fn parse_misses(
+        &mut self,
+        source: &Source,
+        files: &[TreeFile],
+        read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    ) -> Vec<Option<Parsed>> {
+        const BATCH: usize = 4096;
+        let mut fresh: Vec<Option<Parsed>> = vec![None; files.len()];
+        let misses: Vec<usize> = files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                !parse::is_kustomization_file(&f.path)
+                    && self.files.get(&f.path).is_none_or(|e| e.blob != f.blob)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        self.last_parsed = misses.len();
+        for batch in misses.chunks(BATCH) {
+            let mut inputs: Vec<(usize, Vec<u8>)> = Vec::with_capacity(batch.len());
+            for &i in batch {
+                let file = &files[i];
+                match read(file.blob) {
+                    Ok(bytes) => inputs.push((i, bytes)),
+                    Err(message) => {
+                        fresh[i] = Some(Arc::new(Err(FileError {
+                            source: source.name.clone(),
+                            file: file.path.clone(),
+                            line: 0,
+                            message: format!("cannot read blob: {message}"),
+                        })));
+                    }
+                }
+            }
+            let texts: Vec<(&str, Vec<u8>)> = inputs
+                .iter_mut()
+                .map(|(i, bytes)| (files[*i].path.as_str(), std::mem::take(bytes)))
+                .collect();
+            let parsed = crate::manifest::batch::parse_all(&source.name, &texts);
+            for ((i, _), result) in inputs.iter().zip(parsed) {
+                fresh[*i] = Some(Arc::new(result));
+            }
+        }
+        fresh
+    }
+
     /// Records that `files` now describes the whole tree `tree` and that the state just built
     /// from it (`state`) is what the live snapshot holds, so the next revision may be a diff.
     /// Only plain sources qualify: a kustomization's output depends on files outside it.
