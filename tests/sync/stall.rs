@@ -1,5 +1,5 @@
-//! A remote that accepts the connection and then says nothing: the attempt fails after the
-//! source's `timeout` with an error that says so, the failure shows in status and metrics, and
+//! A remote that accepts the connection and then says nothing (git://, http://, ssh://): the
+//! attempt fails after the source's `timeout` with an error that says so, the failure shows in status and metrics, and
 //! the source's thread goes on polling (and stops promptly when asked).
 
 use super::*;
@@ -156,4 +156,39 @@ fn a_silent_http_server_times_out() {
     assert!(silent.accepted() >= 1);
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert!(error.contains("timed out"), "{error}");
+}
+
+#[test]
+fn a_silent_ssh_server_times_out() {
+    if Command::new("ssh").arg("-V").output().is_err() {
+        eprintln!("notice: ssh not installed; skipping the silent ssh:// server test");
+        return;
+    }
+    let silent = Silent::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let known_hosts = dir.path().join("known_hosts");
+    std::fs::write(&known_hosts, "").expect("write");
+    let cfg = config(
+        &format!(
+            "{{name: fleet, url: \"ssh://git@127.0.0.1:{}/x.git\", ref: main, timeout: 2s, \
+             knownHostsFile: {:?}}}",
+            silent.port,
+            known_hosts.display().to_string()
+        ),
+        &dir.path().join("cache"),
+    );
+    let mut syncer = Syncer::new(&cfg, Arc::new(Live::new()));
+    let started = Instant::now();
+    assert!(!syncer.sync_once());
+    let took = started.elapsed();
+    let error = syncer
+        .trigger()
+        .status()
+        .get("fleet")
+        .and_then(|s| s.last_error)
+        .expect("error");
+    eprintln!("after {took:?}: {error}");
+    assert!(silent.accepted() >= 1);
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(error.to_lowercase().contains("timed out"), "{error}");
 }
