@@ -1,6 +1,6 @@
 //! A remote that accepts the connection and then says nothing (git://, http://, ssh://): the
-//! attempt fails after the source's `timeout` with an error that says so, the failure shows in status and metrics, and
-//! the source's thread goes on polling (and stops promptly when asked).
+//! attempt fails after the source's `timeout` with an error that says so, the failure shows in
+//! status and metrics, and the source's thread goes on polling (and stops promptly when asked).
 
 use super::*;
 
