@@ -118,7 +118,7 @@ fn daemon(
 
 /// The read side of a daemon connection: a socket timeout becomes an error that says so
 /// (the OS reports it as "Resource temporarily unavailable").
-pub struct Timed {
+struct Timed {
     stream: TcpStream,
     timeout: Duration,
 }
@@ -166,6 +166,7 @@ fn http_options(
         None => Vec::new(),
     };
     let timeout = source.timeout;
+    // reqwest's `blocking` API is enabled by gix's reqwest transport, the client it configures.
     let backend = http::reqwest::Options {
         configure_client: Some(Box::new(
             move |builder: reqwest::blocking::ClientBuilder| {
