@@ -1,5 +1,5 @@
 //! The sync loop: one blocking thread per source, each polling its source every `interval`
-//! or at once when asked ("sync now"). After a source reads a new revision, the last good state
+//! (jittered, and backed off after failures) or at once when asked ("sync now"). After a source reads a new revision, the last good state
 //! of every source is merged into a new `Snapshot` and stored whole in `Live`: a request sees
 //! the old snapshot or the new one, never a mix, and never waits for a sync. Any failure keeps
 //! the last good state serving and is logged once per change of error.
@@ -249,20 +249,31 @@ impl Drop for SyncHandle {
 }
 
 impl Worker {
+    /// Attempts, then waits for the next poll (see [`schedule`](super::schedule)) or "sync
+    /// now", whichever comes first, until stopped.
     fn run(&mut self, shared: &Shared) {
         let mut seen = lock(&shared.signal.state).generation;
-        loop {
-            self.attempt(shared);
+        // Randomly keyed per thread: the jitter differs between sources and between replicas.
+        let jitter = std::collections::hash_map::RandomState::new();
+        let mut failures: u32 = 0;
+        for round in 0u64.. {
+            failures = if self.attempt(shared) {
+                0
+            } else {
+                failures.saturating_add(1)
+            };
+            let seed = std::hash::BuildHasher::hash_one(&jitter, round);
+            // A failure is retried after a backoff, but "sync now" still wakes the thread.
+            let delay = super::schedule::next_delay(self.interval, failures, seed);
             let state = lock(&shared.signal.state);
-            let (state, _) =
-                match shared
-                    .signal
-                    .cond
-                    .wait_timeout_while(state, self.interval, |s| !s.stop && s.generation == seen)
-                {
-                    Ok(woken) => woken,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
+            let (state, _) = match shared
+                .signal
+                .cond
+                .wait_timeout_while(state, delay, |s| !s.stop && s.generation == seen)
+            {
+                Ok(woken) => woken,
+                Err(poisoned) => poisoned.into_inner(),
+            };
             if state.stop {
                 return;
             }
