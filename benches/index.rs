@@ -16,6 +16,8 @@ use std::time::Instant;
 
 use driftgate::config::Config;
 use driftgate::snapshot::Live;
+use driftgate::sync::engine::Parts;
+use driftgate::sync::source::ReadKind;
 use driftgate::sync::Syncer;
 
 const SIZES: [usize; 2] = [10_000, 100_000];
@@ -210,40 +212,99 @@ fn run(size: usize, render: &str) -> Result<(), String> {
     syncer.sync_once();
     let unchanged = started.elapsed();
 
-    let status = Command::new("git")
-        .args(["update-ref", "refs/heads/main", "refs/heads/next"])
-        .current_dir(dir.path())
-        .status()
-        .map_err(|e| e.to_string())?;
-    if !status.success() {
-        return Err("git update-ref failed".into());
-    }
-    let started = Instant::now();
-    if !syncer.sync_once() {
-        return Err(syncer
-            .trigger()
-            .status()
-            .render(std::time::SystemTime::now()));
-    }
-    let reindex = started.elapsed();
+    let initial_commit = rev_parse(dir.path(), "refs/heads/main")?;
+    let next_commit = rev_parse(dir.path(), "refs/heads/next")?;
+    let (reindex, read) = flips(dir.path(), &mut syncer, &initial_commit, &next_commit)?;
     let reparsed = syncer.last_parsed();
     let held = rss_mb();
+    let peak = peak_rss_mb();
     let parse = declared_parse_time(&live);
+    drop((syncer, live));
+
+    // The baseline in the same run: every revision read whole (tree listing, every file
+    // looked up, the snapshot rebuilt), as before deltas.
+    set_main(dir.path(), &initial_commit)?;
+    let mut whole = Syncer::with_parts(
+        &config,
+        Arc::new(Live::new()),
+        Parts {
+            whole_reads: true,
+            ..Parts::default()
+        },
+    );
+    if !whole.sync_once() {
+        return Err("the whole-read baseline did not index".into());
+    }
+    let (whole_reindex, _) = flips(dir.path(), &mut whole, &initial_commit, &next_commit)?;
 
     println!(
         "objects {size:>7} render {render:<5}: generate {:>7.2?}  initial index {:>7.2?}  unchanged poll {:>7.2?}  \
-         one-file re-index {:>7.2?} (parsed {reparsed:?})  RSS held {:.0} MB, peak {:.0} MB \
+         one-file re-index {:>7.2?} ({read:?}, parsed {reparsed:?}; read whole: {:>7.2?})  RSS held {:.0} MB, peak {:.0} MB \
          (before indexing {:.0} MB)  declaration parse {:.2?} per object (request path)",
         generated,
         initial,
         unchanged,
         reindex,
+        whole_reindex,
         held,
-        peak_rss_mb(),
+        peak,
         rss_before,
         parse
     );
     Ok(())
+}
+
+fn rev_parse(dir: &Path, name: &str) -> Result<String, String> {
+    let out = Command::new("git")
+        .args(["rev-parse", name])
+        .current_dir(dir)
+        .output()
+        .map_err(|e| e.to_string())?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .ok_or(format!("git rev-parse {name} failed"))
+}
+
+fn set_main(dir: &Path, commit: &str) -> Result<(), String> {
+    let status = Command::new("git")
+        .args(["update-ref", "refs/heads/main", commit])
+        .current_dir(dir)
+        .status()
+        .map_err(|e| e.to_string())?;
+    status
+        .success()
+        .then_some(())
+        .ok_or("git update-ref failed".to_string())
+}
+
+/// Moves `main` between the two commits (one file apart) `FLIPS` times, timing each sync;
+/// returns the median and how the syncer read the last one.
+fn flips(
+    dir: &Path,
+    syncer: &mut Syncer,
+    initial: &str,
+    next: &str,
+) -> Result<(std::time::Duration, Option<ReadKind>), String> {
+    const FLIPS: usize = 7;
+    let mut times = Vec::with_capacity(FLIPS);
+    for i in 0..FLIPS {
+        set_main(dir, if i % 2 == 0 { next } else { initial })?;
+        let started = Instant::now();
+        if !syncer.sync_once() {
+            return Err(syncer
+                .trigger()
+                .status()
+                .render(std::time::SystemTime::now()));
+        }
+        times.push(started.elapsed());
+    }
+    // End on `next`, so the figures after describe the changed revision.
+    times.sort();
+    Ok((
+        times[FLIPS / 2],
+        syncer.last_reads().first().copied().flatten(),
+    ))
 }
 
 /// Mean time to parse one declaration's text back into a `Value`: what a request about a

@@ -128,6 +128,18 @@ pub struct Source {
     /// SSH private key for `ssh://` URLs (a mounted Secret); default: the system ssh's own config.
     #[serde(default)]
     pub ssh_key_file: Option<PathBuf>,
+    /// The host keys trusted for `ssh://` URLs, in `known_hosts` format (a mounted ConfigMap).
+    /// Replaces the system's known hosts; the host key is always checked, never added.
+    #[serde(default)]
+    pub known_hosts_file: Option<PathBuf>,
+    /// PEM bundle of CA certificates trusted for `https://` URLs in addition to the system
+    /// roots (a Git host with a private CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// How long a fetch waits for the remote to connect or to send anything more before the
+    /// attempt fails; a remote that stalls must not hold the source's thread.
+    #[serde(default = "default_timeout", with = "duration")]
+    pub timeout: Duration,
     /// Let kustomizations reference remote bases (URLs). Off: a build must come from this commit.
     #[serde(default)]
     pub allow_remote_bases: bool,
@@ -170,6 +182,9 @@ fn default_namespace() -> String {
 }
 fn default_interval() -> Duration {
     Duration::from_secs(30)
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(60)
 }
 fn default_kustomize() -> Vec<String> {
     vec!["kubectl".into(), "kustomize".into()]
@@ -463,6 +478,12 @@ impl Config {
                         source.name
                     )));
                 }
+            }
+            if source.timeout.is_zero() {
+                return Err(Error::Invalid(format!(
+                    "sources[{}].timeout must be more than zero",
+                    source.name
+                )));
             }
             if source.url.is_empty() {
                 return Err(Error::Invalid(format!(

@@ -2,15 +2,15 @@
 //! (path, blob id), so a new revision re-parses only what changed, and a file that stops parsing
 //! keeps its last good objects (marked stale): a typo in Git never opens a door.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use gix::ObjectId;
 
 use crate::config::Source;
-use crate::git::TreeFile;
-use crate::manifest::parse::{self, FileError, FileObjects};
-use crate::snapshot::{SourceRevision, SourceState};
+use crate::git::{Classified, TreeFile};
+use crate::manifest::parse::{self, FileError, FileObjects, RawObject};
+use crate::snapshot::{SourceDelta, SourceRevision, SourceState};
 
 /// Per-source memory between syncs.
 #[derive(Debug, Default)]
@@ -24,6 +24,28 @@ pub struct Declarer {
     pub last_parsed: usize,
     /// Rendered kustomizations by their inputs, and the limits a render runs under.
     pub renderer: crate::render::Renderer,
+    /// Set when `files` describes a whole tree of a plain source and the live snapshot holds
+    /// exactly its state: the next revision may then be read as a diff (see `update`).
+    basis: Option<Basis>,
+}
+
+/// What a tree diff is applied to: the tree `files` describes, and the source-wide figures
+/// that a diff adjusts instead of recounting 100,000 files.
+#[derive(Debug, Clone)]
+struct Basis {
+    tree: ObjectId,
+    /// The source's errors by path (files that do not parse, refused entries).
+    errors: BTreeMap<String, FileError>,
+    files_read: usize,
+    skipped_documents: usize,
+}
+
+/// One path of a tree diff, as a plain source sees it on each side.
+#[derive(Debug, Clone)]
+pub struct FileChange {
+    pub path: String,
+    pub before: Classified,
+    pub after: Classified,
 }
 
 type Parsed = Arc<Result<FileObjects, FileError>>;
@@ -56,44 +78,31 @@ impl Declarer {
         };
         state.objects.reserve(files.len());
         self.last_parsed = 0;
+        self.basis = None;
         self.generation += 1;
         let generation = self.generation;
-        let parse = |blob: ObjectId, path: &str| -> Parsed {
-            let result = match read(blob) {
-                Ok(bytes) => parse::parse_file(&source.name, path, &bytes),
-                Err(message) => Err(FileError {
-                    source: source.name.clone(),
-                    file: path.to_string(),
-                    line: 0,
-                    message: format!("cannot read blob: {message}"),
-                }),
-            };
-            Arc::new(result)
-        };
-        for file in files {
+        let mut fresh = self.parse_misses(source, files, read);
+        for (file, fresh) in files.iter().zip(fresh.iter_mut()) {
             if parse::is_kustomization_file(&file.path) {
                 state.skipped_documents += 1;
                 continue;
             }
             state.files_read += 1;
-            let entry = match self.files.get_mut(&file.path) {
-                Some(entry) => {
-                    if entry.blob != file.blob {
-                        self.last_parsed += 1;
-                        entry.blob = file.blob;
-                        entry.parsed = parse(file.blob, &file.path);
-                    }
+            let entry = match (self.files.get_mut(&file.path), fresh.take()) {
+                (Some(entry), Some(parsed)) => {
+                    entry.blob = file.blob;
+                    entry.parsed = parsed;
                     entry
                 }
-                None => {
-                    self.last_parsed += 1;
-                    self.files.entry(file.path.clone()).or_insert(FileEntry {
-                        blob: file.blob,
-                        parsed: parse(file.blob, &file.path),
-                        last_good: None,
-                        generation,
-                    })
-                }
+                (Some(entry), None) => entry,
+                (None, parsed) => self.files.entry(file.path.clone()).or_insert(FileEntry {
+                    blob: file.blob,
+                    parsed: parsed.unwrap_or_else(|| {
+                        Arc::new(parse_blob(source, &file.path, file.blob, read))
+                    }),
+                    last_good: None,
+                    generation,
+                }),
             };
             entry.generation = generation;
             match &*entry.parsed {
@@ -120,4 +129,225 @@ impl Declarer {
         state.errors = errors;
         state
     }
+}
+
+impl Declarer {
+    /// Parses every file whose blob is not the one parsed for its path last time, on every
+    /// core, in batches (so the blobs read ahead stay a few megabytes). The result is by
+    /// position in `files`; `None` where the cache holds the parse.
+    fn parse_misses(
+        &mut self,
+        source: &Source,
+        files: &[TreeFile],
+        read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    ) -> Vec<Option<Parsed>> {
+        const BATCH: usize = 4096;
+        let mut fresh: Vec<Option<Parsed>> = vec![None; files.len()];
+        let misses: Vec<usize> = files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                !parse::is_kustomization_file(&f.path)
+                    && self.files.get(&f.path).is_none_or(|e| e.blob != f.blob)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        self.last_parsed = misses.len();
+        for batch in misses.chunks(BATCH) {
+            let mut inputs: Vec<(usize, Vec<u8>)> = Vec::with_capacity(batch.len());
+            for &i in batch {
+                let file = &files[i];
+                match read(file.blob) {
+                    Ok(bytes) => inputs.push((i, bytes)),
+                    Err(message) => {
+                        fresh[i] = Some(Arc::new(Err(FileError {
+                            source: source.name.clone(),
+                            file: file.path.clone(),
+                            line: 0,
+                            message: format!("cannot read blob: {message}"),
+                        })));
+                    }
+                }
+            }
+            let texts: Vec<(&str, Vec<u8>)> = inputs
+                .iter_mut()
+                .map(|(i, bytes)| (files[*i].path.as_str(), std::mem::take(bytes)))
+                .collect();
+            let parsed = crate::manifest::batch::parse_all(&source.name, &texts);
+            for ((i, _), result) in inputs.iter().zip(parsed) {
+                fresh[*i] = Some(Arc::new(result));
+            }
+        }
+        fresh
+    }
+
+    /// Records that `files` now describes the whole tree `tree` and that the state just built
+    /// from it (`state`) is what the live snapshot holds, so the next revision may be a diff.
+    /// Only plain sources qualify: a kustomization's output depends on files outside it.
+    pub fn keep_basis(&mut self, tree: ObjectId, state: &SourceState) {
+        self.basis = Some(Basis {
+            tree,
+            errors: state
+                .errors
+                .iter()
+                .map(|e| (e.file.clone(), e.clone()))
+                .collect(),
+            files_read: state.files_read,
+            skipped_documents: state.skipped_documents,
+        });
+    }
+
+    /// Forgets the basis: the snapshot no longer matches it (a merge failed), so the next
+    /// revision is read whole.
+    pub fn forget_basis(&mut self) {
+        self.basis = None;
+    }
+
+    /// The tree a diff must start from, if there is a basis.
+    pub fn basis_tree(&self) -> Option<ObjectId> {
+        self.basis.as_ref().map(|b| b.tree)
+    }
+
+    /// Applies a tree diff: re-parses the changed files only, and says which objects they
+    /// declared before and declare now. `None` when the diff cannot be applied as a delta
+    /// (no basis; a CRD involved, which changes other objects' scope): read the tree whole.
+    pub fn update(
+        &mut self,
+        source: &Source,
+        revision: SourceRevision,
+        tree: ObjectId,
+        changes: &[FileChange],
+        read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    ) -> Option<SourceDelta> {
+        let basis = self.basis.as_ref()?;
+        // Parse first and touch nothing until the diff is known to apply.
+        let mut parsed: Vec<Option<Parsed>> = Vec::with_capacity(changes.len());
+        let mut reparsed = 0;
+        for change in changes {
+            let now = match change.after {
+                Classified::File(blob) if !parse::is_kustomization_file(&change.path) => {
+                    Some(match self.files.get(&change.path) {
+                        Some(entry) if entry.blob == blob => entry.parsed.clone(),
+                        _ => {
+                            reparsed += 1;
+                            Arc::new(parse_blob(source, &change.path, blob, read))
+                        }
+                    })
+                }
+                _ => None,
+            };
+            let declares_crd = |objects: &[RawObject]| objects.iter().any(is_crd);
+            let before_crd = self
+                .files
+                .get(&change.path)
+                .is_some_and(|e| declares_crd(&contributed(e)));
+            let now_crd = now
+                .as_deref()
+                .is_some_and(|p| matches!(p, Ok(out) if declares_crd(&out.objects)));
+            if before_crd || now_crd {
+                return None;
+            }
+            parsed.push(now);
+        }
+        let mut basis = basis.clone();
+        let mut delta = SourceDelta {
+            revision: Some(revision),
+            before_files_read: basis.files_read,
+            before_skipped_documents: basis.skipped_documents,
+            ..SourceDelta::default()
+        };
+        for (change, now) in changes.iter().zip(parsed) {
+            let path = &change.path;
+            basis.errors.remove(path);
+            let kustomization = parse::is_kustomization_file(path);
+            if kustomization && matches!(change.before, Classified::File(_)) {
+                basis.skipped_documents = basis.skipped_documents.saturating_sub(1);
+            }
+            let mut last_good = None;
+            if let Some(entry) = self.files.remove(path) {
+                basis.files_read = basis.files_read.saturating_sub(1);
+                if let Ok(out) = &*entry.parsed {
+                    basis.skipped_documents = basis
+                        .skipped_documents
+                        .saturating_sub(out.skipped_documents);
+                }
+                delta.removed.extend(contributed(&entry));
+                last_good = entry.last_good;
+            }
+            match (&change.after, now) {
+                (Classified::File(blob), Some(parsed)) => {
+                    let mut entry = FileEntry {
+                        blob: *blob,
+                        parsed,
+                        last_good,
+                        generation: self.generation,
+                    };
+                    basis.files_read += 1;
+                    match &*entry.parsed {
+                        Ok(out) => {
+                            basis.skipped_documents += out.skipped_documents;
+                            entry.last_good = Some(entry.parsed.clone());
+                        }
+                        Err(e) => {
+                            basis.errors.insert(path.clone(), e.clone());
+                        }
+                    }
+                    delta.added.extend(contributed(&entry));
+                    self.files.insert(path.clone(), entry);
+                }
+                (Classified::File(_), None) if kustomization => basis.skipped_documents += 1,
+                (Classified::Refused(error), _) => {
+                    basis.errors.insert(path.clone(), error.clone());
+                }
+                _ => {}
+            }
+        }
+        basis.tree = tree;
+        delta.errors = basis.errors.values().cloned().collect();
+        delta.files_read = basis.files_read;
+        delta.skipped_documents = basis.skipped_documents;
+        self.basis = Some(basis);
+        self.last_parsed = reparsed;
+        Some(delta)
+    }
+}
+
+fn parse_blob(
+    source: &Source,
+    path: &str,
+    blob: ObjectId,
+    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+) -> Result<FileObjects, FileError> {
+    match read(blob) {
+        Ok(bytes) => parse::parse_file(&source.name, path, &bytes),
+        Err(message) => Err(FileError {
+            source: source.name.clone(),
+            file: path.to_string(),
+            line: 0,
+            message: format!("cannot read blob: {message}"),
+        }),
+    }
+}
+
+/// The objects a file gives the snapshot: what it holds, or, while it does not parse, its last
+/// good objects marked stale.
+fn contributed(entry: &FileEntry) -> Vec<RawObject> {
+    match (&*entry.parsed, entry.last_good.as_deref()) {
+        (Ok(out), _) => out.objects.clone(),
+        (Err(_), Some(Ok(out))) => out
+            .objects
+            .iter()
+            .cloned()
+            .map(|mut o| {
+                o.stale = true;
+                o
+            })
+            .collect(),
+        (Err(_), _) => Vec::new(),
+    }
+}
+
+fn is_crd(object: &RawObject) -> bool {
+    object.kind == "CustomResourceDefinition"
+        && object.api_version.starts_with("apiextensions.k8s.io/")
 }

@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 
 use gix::bstr::ByteSlice;
 
-use crate::config::Source;
-use crate::declare::Declarer;
+use crate::config::{Render, Source};
+use crate::declare::{Declarer, FileChange};
 use crate::manifest::parse::{self, FileError};
-use crate::snapshot::{SourceRevision, SourceState};
+use crate::snapshot::{SourceDelta, SourceRevision, SourceState};
+
+mod diff;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -121,12 +123,7 @@ pub fn tree_files(
     errors: &mut Vec<FileError>,
 ) -> Result<Vec<TreeFile>> {
     let (_, recorder) = walk_tree(commit, source)?;
-    let prefixes: Vec<String> = source
-        .paths
-        .iter()
-        .map(|p| p.trim_matches('/').to_string())
-        .filter(|p| !p.is_empty() && p != ".")
-        .collect();
+    let prefixes = scope_prefixes(source);
     for prefix in &prefixes {
         let found = recorder.records.iter().any(|e| {
             let path = e.filepath.to_str_lossy();
@@ -143,50 +140,78 @@ pub fn tree_files(
     let mut files = Vec::new();
     for entry in recorder.records {
         let path = entry.filepath.to_str_lossy().into_owned();
-        let wanted = prefixes.is_empty()
-            || prefixes
-                .iter()
-                .any(|p| path == *p || path.starts_with(&format!("{p}/")));
-        if !wanted {
+        if !in_scope(&path, &prefixes) {
             continue;
         }
-        let mode = entry.mode;
-        if mode.is_tree() || mode.is_commit() {
-            continue;
+        match classify(&path, kind_of(entry.mode), entry.oid, source) {
+            Classified::File(blob) => files.push(TreeFile { path, blob }),
+            Classified::Refused(error) => errors.push(error),
+            Classified::Ignored => {}
         }
-        if let Some(part) = unsafe_component(&path).map(str::to_string) {
-            if parse::is_manifest_path(&path) {
-                errors.push(FileError {
-                    source: source.name.clone(),
-                    file: path,
-                    line: 0,
-                    message: format!(
-                        "path component {part:?} is refused: git will not check it out, so no GitOps controller applies it"
-                    ),
-                });
-            }
-            continue;
-        }
-        if mode.is_link() {
-            if parse::is_manifest_path(&path) {
-                errors.push(FileError {
-                    source: source.name.clone(),
-                    file: path,
-                    line: 0,
-                    message: "symlink: not followed (declare the file itself)".into(),
-                });
-            }
-            continue;
-        }
-        if !parse::is_manifest_path(&path) && !parse::is_kustomization_file(&path) {
-            continue;
-        }
-        files.push(TreeFile {
-            path,
-            blob: entry.oid,
-        });
     }
     Ok(files)
+}
+
+/// The configured paths as tree prefixes; none means the whole tree.
+fn scope_prefixes(source: &Source) -> Vec<String> {
+    source
+        .paths
+        .iter()
+        .map(|p| p.trim_matches('/').to_string())
+        .filter(|p| !p.is_empty() && p != ".")
+        .collect()
+}
+
+fn in_scope(path: &str, prefixes: &[String]) -> bool {
+    prefixes.is_empty()
+        || prefixes.iter().any(|p| {
+            path.strip_prefix(p.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+}
+
+/// What a tree entry is to a plain source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Classified {
+    /// A manifest or kustomization file to read.
+    File(gix::ObjectId),
+    /// A manifest that cannot be declared (symlink, refused path): reported.
+    Refused(FileError),
+    /// Directories, submodules, other files.
+    Ignored,
+}
+
+/// Classifies one entry the same way for a whole-tree read and for a tree diff, so both give
+/// the same state.
+pub fn classify(path: &str, kind: EntryKind, id: gix::ObjectId, source: &Source) -> Classified {
+    let refused = |message: String| {
+        if parse::is_manifest_path(path) {
+            Classified::Refused(FileError {
+                source: source.name.clone(),
+                file: path.to_string(),
+                line: 0,
+                message,
+            })
+        } else {
+            Classified::Ignored
+        }
+    };
+    match kind {
+        EntryKind::Tree | EntryKind::Other => return Classified::Ignored,
+        EntryKind::Blob | EntryKind::Link => {}
+    }
+    if let Some(part) = unsafe_component(path) {
+        return refused(format!(
+            "path component {part:?} is refused: git will not check it out, so no GitOps controller applies it"
+        ));
+    }
+    if kind == EntryKind::Link {
+        return refused("symlink: not followed (declare the file itself)".into());
+    }
+    if !parse::is_manifest_path(path) && !parse::is_kustomization_file(path) {
+        return Classified::Ignored;
+    }
+    Classified::File(id)
 }
 
 /// A component that git itself refuses to check out (`..`, `.`, `.git`, empty): such entries
@@ -257,17 +282,21 @@ pub fn tree_entries(commit: &gix::Commit<'_>, source: &Source) -> Result<Vec<Tre
     entries.extend(recorder.records.into_iter().map(|e| TreeEntry {
         path: e.filepath.to_str_lossy().into_owned(),
         id: e.oid,
-        kind: if e.mode.is_tree() {
-            EntryKind::Tree
-        } else if e.mode.is_blob() {
-            EntryKind::Blob
-        } else if e.mode.is_link() {
-            EntryKind::Link
-        } else {
-            EntryKind::Other
-        },
+        kind: kind_of(e.mode),
     }));
     Ok(entries)
+}
+
+fn kind_of(mode: gix::object::tree::EntryMode) -> EntryKind {
+    if mode.is_tree() {
+        EntryKind::Tree
+    } else if mode.is_blob() {
+        EntryKind::Blob
+    } else if mode.is_link() {
+        EntryKind::Link
+    } else {
+        EntryKind::Other
+    }
 }
 
 /// Reads a blob's content from the object database.
@@ -299,6 +328,118 @@ pub fn read_repo(
     read_commit(repo, source, &commit, display_ref(repo, source), declarer)
 }
 
+/// A commit's declared state: whole, or as what changed since the declarer's basis.
+#[derive(Debug)]
+pub enum Read {
+    Whole(SourceState),
+    Delta(SourceDelta),
+}
+
+/// `read_commit`, but as a delta when the declarer holds a basis (the state the live snapshot
+/// was built from) and the source is plain: only the directories on the changed paths are read
+/// and only the changed files parsed, so a one-file commit costs the same at any repository size.
+pub fn read_commit_delta(
+    repo: &gix::Repository,
+    source: &Source,
+    commit: &gix::Commit<'_>,
+    git_ref: String,
+    declarer: &mut Declarer,
+) -> Result<Read> {
+    if let Some(old) = declarer.basis_tree() {
+        let new = tree_id(commit, source)?;
+        if let Some(changes) = plain_changes(repo, source, old, new)? {
+            let revision = SourceRevision {
+                source: source.name.clone(),
+                git_ref: git_ref.clone(),
+                commit: commit.id.to_string(),
+            };
+            let read = |id| read_blob(repo, id);
+            if let Some(delta) = declarer.update(source, revision, new, &changes, &read) {
+                return Ok(Read::Delta(delta));
+            }
+        }
+    }
+    read_commit(repo, source, commit, git_ref, declarer).map(Read::Whole)
+}
+
+fn tree_id(commit: &gix::Commit<'_>, source: &Source) -> Result<gix::ObjectId> {
+    commit
+        .tree_id()
+        .map(|id| id.detach())
+        .map_err(|e| Error::Read {
+            source_name: source.name.clone(),
+            message: e.to_string(),
+        })
+}
+
+/// The diff between two trees as a plain source sees it, or `None` when it must be read whole:
+/// a kustomization appeared, changed or went (under `render: auto` it decides what is plain),
+/// or a configured path is gone (the whole read reports it).
+fn plain_changes(
+    repo: &gix::Repository,
+    source: &Source,
+    old: gix::ObjectId,
+    new: gix::ObjectId,
+) -> Result<Option<Vec<FileChange>>> {
+    let read_err = |message: String| Error::Read {
+        source_name: source.name.clone(),
+        message,
+    };
+    let changes = diff::changes(repo, old, new).map_err(read_err)?;
+    let prefixes = scope_prefixes(source);
+    let renders = crate::render::applies(source);
+    let mut out = Vec::with_capacity(changes.len());
+    let mut deleted = false;
+    for change in changes {
+        if renders && parse::is_kustomization_file(&change.path) {
+            return Ok(None);
+        }
+        if !in_scope(&change.path, &prefixes) {
+            continue;
+        }
+        deleted |= change.after.is_none();
+        let side = |side: Option<diff::Side>| {
+            side.map_or(Classified::Ignored, |s| {
+                classify(&change.path, s.kind, s.id, source)
+            })
+        };
+        out.push(FileChange {
+            before: side(change.before),
+            after: side(change.after),
+            path: change.path,
+        });
+    }
+    if deleted && !prefixes.is_empty() {
+        let tree = repo.find_tree(new).map_err(|e| read_err(e.to_string()))?;
+        for prefix in &prefixes {
+            let found = tree
+                .lookup_entry_by_path(prefix)
+                .map_err(|e| read_err(e.to_string()))?;
+            if found.is_none() {
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Whether the state just read whole can be the basis of a later diff: plain reading only
+/// (`render: auto` qualifies while the tree holds no kustomization).
+fn plain_basis(source: &Source, entries: Option<&[TreeEntry]>) -> bool {
+    if source.discover.is_some() {
+        return false;
+    }
+    match source.render {
+        Render::Plain => true,
+        Render::Kustomize => false,
+        Render::Auto => entries.is_some_and(|entries| {
+            !entries
+                .iter()
+                .any(|e| parse::is_kustomization_file(&e.path))
+        }),
+    }
+}
+
 /// Reads an opened repository at a commit already chosen (fetched tip, pinned revision);
 /// `git_ref` is how the revision is labelled (`main` in `main@sha1:…`).
 pub fn read_commit(
@@ -326,15 +467,23 @@ pub fn declare_commit(
     declarer: &mut Declarer,
 ) -> Result<SourceState> {
     let read = |id| read_blob(repo, id);
+    let tree = tree_id(commit, source)?;
     if crate::render::applies(source) {
         let (entries, refused) = refuse_unsafe(tree_entries(commit, source)?, source);
         let mut state = crate::render::declare(source, revision, &entries, declarer, &read)?;
         state.errors.extend(refused);
+        if plain_basis(source, Some(&entries)) {
+            declarer.keep_basis(tree, &state);
+        }
         return Ok(state);
     }
     let mut errors = Vec::new();
     let files = tree_files(commit, source, &mut errors)?;
-    Ok(declarer.declare(source, revision, &files, errors, &read))
+    let state = declarer.declare(source, revision, &files, errors, &read);
+    if plain_basis(source, None) {
+        declarer.keep_basis(tree, &state);
+    }
+    Ok(state)
 }
 
 /// The commit with this id, for a revision that was fetched or pinned by id.

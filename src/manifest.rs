@@ -1,6 +1,7 @@
 //! Declared objects: what one Kubernetes object in Git is, how it is identified, and how files
 //! become objects (`yaml` parses, `parse` turns documents into objects).
 
+pub mod batch;
 pub mod declared;
 pub mod parse;
 pub mod yaml;

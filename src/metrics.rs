@@ -152,6 +152,30 @@ pub struct ReloadLabels {
     pub result: ReloadResult,
 }
 
+/// What a connection closed to make room under the connection bound was doing.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum EvictedState {
+    /// Handshaking or between requests: closed at once.
+    Idle,
+    /// Serving a request: asked to finish it and close.
+    InRequest,
+}
+
+impl EvictedState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvictedState::Idle => "idle",
+            EvictedState::InRequest => "in_request",
+        }
+    }
+}
+label_value!(EvictedState);
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EvictLabels {
+    pub state: EvictedState,
+}
+
 /// The webhook port: requests, latency, connections, certificate reloads.
 #[derive(Debug)]
 pub struct ServerMetrics {
@@ -159,9 +183,14 @@ pub struct ServerMetrics {
     pub request_duration: Family<EndpointLabels, Histogram, fn() -> Histogram>,
     /// Connections accepted on the TLS port (keep-alive reuse shows as requests ≫ connections).
     pub connections: Counter,
+    /// Sockets holding a slot of the connection bound, handshaking ones included.
     pub connections_open: Gauge,
+    /// Connections closed to admit a newer one when the bound was reached.
+    pub connections_evicted: Family<EvictLabels, Counter>,
     pub handshake_failures: Counter,
     pub cert_reloads: Family<ReloadLabels, Counter>,
+    /// 1 while the cert and key files are missing or unusable and the last good pair serves.
+    pub cert_stale: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -176,8 +205,10 @@ impl ServerMetrics {
             request_duration: Family::new_with_constructor(latency_histogram),
             connections: Counter::default(),
             connections_open: Gauge::default(),
+            connections_evicted: Family::default(),
             handshake_failures: Counter::default(),
             cert_reloads: Family::default(),
+            cert_stale: Gauge::default(),
         };
         registry.register(
             "requests",
@@ -196,8 +227,13 @@ impl ServerMetrics {
         );
         registry.register(
             "connections_open",
-            "Connections open on the webhook port",
+            "Connections open on the webhook port, handshaking ones included (bounded)",
             m.connections_open.clone(),
+        );
+        registry.register(
+            "connections_evicted",
+            "Connections closed to admit a newer one at the connection bound, by what they were doing",
+            m.connections_evicted.clone(),
         );
         registry.register(
             "tls_handshake_failures",
@@ -208,6 +244,11 @@ impl ServerMetrics {
             "cert_reloads",
             "Serving certificate changes seen on disk, installed or rejected",
             m.cert_reloads.clone(),
+        );
+        registry.register(
+            "cert_stale",
+            "1 while the cert and key files are missing or unusable and the last good pair serves",
+            m.cert_stale.clone(),
         );
         m
     }

@@ -2,7 +2,8 @@
 //! plain-HTTP admin port, certificate rotation, and a shutdown that drains.
 //!
 //! Parts: [`router`] (the TLS port's routes), [`admin`] (the admin port's routes),
-//! [`listener`] (accepting, TLS handshakes, HTTP/1.1 and h2, limits, draining).
+//! [`listener`] (accepting, TLS handshakes, HTTP/1.1 and h2, limits, draining), [`slots`] (the
+//! bound on open connections: the oldest idle one makes room for a new one).
 //!
 //! Shutdown is an input: [`Server::serve`] takes a future, and when it completes the server stops
 //! accepting, lets in-flight requests finish for up to `server.shutdownGrace`, and returns.
@@ -10,6 +11,7 @@
 pub mod admin;
 pub mod listener;
 pub mod router;
+pub mod slots;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -238,7 +240,9 @@ async fn watch_certs(mut reloader: Reloader, interval: Duration, metrics: Arc<Me
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let result = match reloader.poll() {
+        let poll = reloader.poll();
+        metrics.server.cert_stale.set(i64::from(reloader.stale()));
+        let result = match poll {
             tls::reload::Poll::Unchanged => continue,
             tls::reload::Poll::Reloaded => {
                 tracing::info!("serving certificate reloaded; new handshakes use it");

@@ -14,12 +14,17 @@ use crate::manifest::{split_api_version, DeclaredObject, ObjectKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{key} is declared twice: in {first} and in {second}")]
+    #[error(
+        "{key} is declared twice: in {first} and in {second} (Git must declare each object once; \
+         for a repository holding several clusters, set the source's `paths` or `discover: flux`)"
+    )]
     Duplicate {
         key: Box<ObjectKey>,
         first: String,
         second: String,
     },
+    #[error("source {source_name}: no snapshot to apply a delta to")]
+    NoBasis { source_name: String },
 }
 
 /// The commit a source was read at.
@@ -56,11 +61,29 @@ pub struct SourceState {
     pub bypass_users: Vec<String>,
 }
 
-#[derive(Debug, Default)]
+/// What a new revision of one source changed, file by file: the objects the changed files
+/// declared before (to take out of the snapshot) and declare now (to put in), with the
+/// source's whole error list and figures at the new revision.
+#[derive(Debug, Clone, Default)]
+pub struct SourceDelta {
+    pub revision: Option<SourceRevision>,
+    pub removed: Vec<RawObject>,
+    pub added: Vec<RawObject>,
+    pub errors: Vec<FileError>,
+    pub files_read: usize,
+    pub skipped_documents: usize,
+    /// The source's figures the delta starts from, to take out of the snapshot's sums.
+    pub before_files_read: usize,
+    pub before_skipped_documents: usize,
+}
+
+#[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     pub revisions: Vec<SourceRevision>,
     objects: HashSet<ByKey>,
-    namespaces: HashSet<String>,
+    /// Namespaces Git declares or declares anything in, with how many objects do: a delta
+    /// that removes the last one removes the namespace.
+    namespaces: HashMap<String, usize>,
     pub catalog: Catalog,
     pub errors: Vec<FileError>,
     pub files_read: usize,
@@ -106,7 +129,6 @@ impl Snapshot {
             catalog,
             ..Snapshot::default()
         };
-        let source_count = sources.len();
         snapshot
             .objects
             .reserve(sources.iter().map(|s| s.objects.len()).sum());
@@ -130,47 +152,137 @@ impl Snapshot {
                 snapshot.insert(object)?;
             }
         }
-        snapshot.revision_label = if source_count == 1 || snapshot.revisions.len() == 1 {
-            snapshot
-                .revisions
+        snapshot.label_revisions();
+        Ok(snapshot)
+    }
+
+    /// A new snapshot: this one with one source's delta applied. Costs a copy of the object
+    /// set's pointers plus the changed objects, where `rebuild` costs a pass over every object.
+    /// Returns the keys the delta touched, for counting what changed.
+    ///
+    /// The delta must not add or remove CustomResourceDefinitions (the scope of other objects
+    /// would change); `Declarer::update` falls back to a whole read when it would.
+    pub fn apply(
+        &self,
+        source: &str,
+        default_namespace: &str,
+        delta: SourceDelta,
+    ) -> Result<(Snapshot, Vec<ObjectKey>), Error> {
+        let mut next = self.clone();
+        let name: Arc<str> = self
+            .objects()
+            .find(|o| &*o.source == source)
+            .map_or_else(|| Arc::from(source), |o| o.source.clone());
+        let mut touched = Vec::with_capacity(delta.removed.len() + delta.added.len());
+        for raw in &delta.removed {
+            let key = next.key_of(default_namespace, raw);
+            let ours = next
+                .objects
+                .get(&key)
+                .is_some_and(|o| &*o.0.source == source && o.0.file == raw.file);
+            if ours {
+                if let Some(gone) = next.objects.take(&key) {
+                    next.forget_namespaces(&gone.0.key);
+                }
+                touched.push(key);
+            }
+        }
+        for raw in delta.added {
+            let object = declare(
+                &next.catalog,
+                &name,
+                default_namespace,
+                raw,
+                &HashMap::new(),
+            );
+            touched.push(object.key.clone());
+            next.insert(object)?;
+        }
+        next.errors.retain(|e| e.source != source);
+        next.errors.extend(delta.errors);
+        next.files_read =
+            next.files_read - delta.before_files_read.min(next.files_read) + delta.files_read;
+        next.skipped_documents = next.skipped_documents
+            - delta.before_skipped_documents.min(next.skipped_documents)
+            + delta.skipped_documents;
+        if let Some(revision) = delta.revision {
+            match next.revisions.iter_mut().find(|r| r.source == source) {
+                Some(slot) => *slot = revision,
+                None => next.revisions.push(revision),
+            }
+        }
+        next.label_revisions();
+        Ok((next, touched))
+    }
+
+    /// One label for all sources: `main@sha1:…` for one, `a=main@sha1:…,b=…` for several.
+    fn label_revisions(&mut self) {
+        self.revision_label = if self.revisions.len() == 1 {
+            self.revisions
                 .first()
                 .map(SourceRevision::label)
                 .unwrap_or_default()
         } else {
-            snapshot
-                .revisions
+            self.revisions
                 .iter()
                 .map(|r| format!("{}={}", r.source, r.label()))
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        Ok(snapshot)
+    }
+
+    /// The key `raw` has in this snapshot (see [`declare`]).
+    fn key_of(&self, default_namespace: &str, raw: &RawObject) -> ObjectKey {
+        let (group, _) = split_api_version(&raw.api_version);
+        let namespace = if self.catalog.is_namespaced(group, &raw.kind) {
+            raw.value.namespace().unwrap_or(default_namespace)
+        } else {
+            ""
+        };
+        ObjectKey::new(group, &raw.kind, namespace, raw.value.name())
+    }
+
+    /// The namespaces an object makes managed: its own, and its name for a Namespace.
+    fn namespaces_of(key: &ObjectKey) -> impl Iterator<Item = &str> {
+        let own = (!key.namespace.is_empty()).then_some(key.namespace.as_str());
+        let declared = (key.group.is_empty() && key.kind == "Namespace" && !key.name.is_empty())
+            .then_some(key.name.as_str());
+        own.into_iter().chain(declared)
+    }
+
+    fn forget_namespaces(&mut self, key: &ObjectKey) {
+        for namespace in Snapshot::namespaces_of(key) {
+            if let Some(count) = self.namespaces.get_mut(namespace) {
+                *count -= 1;
+                if *count == 0 {
+                    self.namespaces.remove(namespace);
+                }
+            }
+        }
     }
 
     fn insert(&mut self, object: Arc<DeclaredObject>) -> Result<(), Error> {
-        let key = &object.key;
+        if !self.objects.insert(ByKey(Arc::clone(&object))) {
+            return Err(Error::Duplicate {
+                key: Box::new(object.key.clone()),
+                first: self
+                    .objects
+                    .get(&object.key)
+                    .map(|existing| existing.0.location())
+                    .unwrap_or_default(),
+                second: object.location(),
+            });
+        }
         // Looked up before copying: at every sync each object's namespace is one already known.
-        let mut declares_namespace = |namespace: &str| {
-            if !namespace.is_empty() && !self.namespaces.contains(namespace) {
-                self.namespaces.insert(namespace.to_string());
+        for namespace in Snapshot::namespaces_of(&object.key) {
+            match self.namespaces.get_mut(namespace) {
+                Some(count) => *count += 1,
+                None => {
+                    self.namespaces.insert(namespace.to_string(), 1);
+                }
             }
-        };
-        declares_namespace(&key.namespace);
-        if key.group.is_empty() && key.kind == "Namespace" {
-            declares_namespace(&key.name);
         }
-        if self.objects.insert(ByKey(Arc::clone(&object))) {
-            return Ok(());
-        }
-        Err(Error::Duplicate {
-            key: Box::new(object.key.clone()),
-            first: self
-                .objects
-                .get(&object.key)
-                .map(|existing| existing.0.location())
-                .unwrap_or_default(),
-            second: object.location(),
-        })
+        Ok(())
     }
 
     pub fn get(&self, key: &ObjectKey) -> Option<&Arc<DeclaredObject>> {
@@ -179,7 +291,7 @@ impl Snapshot {
 
     /// A namespace Git declares, or declares anything in.
     pub fn is_managed_namespace(&self, namespace: &str) -> bool {
-        self.namespaces.contains(namespace)
+        self.namespaces.contains_key(namespace)
     }
 
     pub fn len(&self) -> usize {
@@ -211,7 +323,7 @@ impl Snapshot {
 /// An object in the snapshot's set, found by its key: the key is stored once, inside the
 /// object, instead of again as a map key (four strings per object, 100,000 objects, built
 /// anew at every sync).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct ByKey(Arc<DeclaredObject>);
 
 impl Borrow<ObjectKey> for ByKey {
@@ -379,6 +491,7 @@ mod tests {
         ])
         .expect_err("duplicate");
         assert!(err.to_string().contains("declared twice"), "{err}");
+        assert!(err.to_string().contains("discover: flux"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! - [`fuzz`]: proptest-generated reviews and JSON pairs (bounded case counts, seconds).
 //! - [`conn`]: the TLS server itself: bodies over the wire, slow clients, idle connections, TLS
 //!   garbage and plain HTTP on the TLS port.
+//! - [`flood`]: 10,000 idle connections against the connection bound: the oldest close, a
+//!   request in flight survives, memory stays flat.
 
 #[allow(dead_code)]
 #[path = "../bench/workload.rs"]
@@ -17,6 +19,8 @@ mod common;
 mod body;
 #[path = "abuse/conn.rs"]
 mod conn;
+#[path = "abuse/flood.rs"]
+mod flood;
 #[path = "abuse/fuzz.rs"]
 mod fuzz;
 #[path = "abuse/git.rs"]

@@ -1,7 +1,8 @@
 //! Following Git as it moves, against real repositories made with the git CLI, a real
-//! `git daemon` and `git http-backend` on 127.0.0.1: pushes, force-pushes, outages, deleted
-//! branches, duplicate keys, credentials, revision pinning read from HTTP fixtures, snapshot
-//! swaps under concurrent requests, and the built `driftgate serve` synced by a push webhook.
+//! `git daemon`, `git http-backend` and `sshd` on 127.0.0.1: pushes, force-pushes, outages,
+//! deleted branches, duplicate keys, credentials, ssh keys and host keys, silent remotes timing
+//! out, revision pinning read from HTTP fixtures, snapshot swaps under concurrent requests, and
+//! the built `driftgate serve` synced by a push webhook.
 //! Shared fixtures live here; the tests in `sync/`.
 
 use std::collections::HashMap;
@@ -219,3 +220,7 @@ mod local;
 mod pinning;
 #[path = "sync/serve.rs"]
 mod serve;
+#[path = "sync/ssh.rs"]
+mod ssh;
+#[path = "sync/stall.rs"]
+mod stall;

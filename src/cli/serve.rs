@@ -66,7 +66,7 @@ async fn serve(config: Config) -> ExitCode {
     let parts = Parts {
         status: Some(status),
         metrics: Some(state.metrics.sync.clone()),
-        kube_config: None,
+        ..Parts::default()
     };
     let syncer = Syncer::with_parts(&config, live, parts);
     let sync_route = hook::router(syncer.trigger(), config.server.sync_secret.as_deref());

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use crate::manifest::ObjectKey;
 use crate::snapshot::Snapshot;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,6 +49,31 @@ pub fn count(old: Option<&Snapshot>, new: &Snapshot, source: &str) -> Changes {
     }
     // Keys are unique per snapshot: every old key still present is matched by a new object.
     changes.removed = old_count.saturating_sub(changes.total - changes.added);
+    changes
+}
+
+/// `count` for a delta: only the keys it touched can differ, so only they are looked at.
+pub fn count_keys(old: &Snapshot, new: &Snapshot, source: &str, touched: &[ObjectKey]) -> Changes {
+    let mut changes = Changes {
+        total: new.objects().filter(|o| &*o.source == source).count(),
+        ..Changes::default()
+    };
+    let mut seen: HashSet<&ObjectKey> = HashSet::with_capacity(touched.len());
+    for key in touched {
+        if !seen.insert(key) {
+            continue;
+        }
+        let ours = |o: &&std::sync::Arc<_>| {
+            let o: &crate::manifest::DeclaredObject = o;
+            &*o.source == source
+        };
+        match (old.get(key).filter(ours), new.get(key).filter(ours)) {
+            (Some(before), Some(after)) if before.value != after.value => changes.changed += 1,
+            (Some(_), Some(_)) | (None, None) => {}
+            (None, Some(_)) => changes.added += 1,
+            (Some(_), None) => changes.removed += 1,
+        }
+    }
     changes
 }
 
@@ -126,5 +152,20 @@ mod tests {
         let c = count(Some(&old), &edited, "s");
         assert_eq!((c.added, c.changed, c.removed, c.total), (0, 1, 0, 3));
         assert_eq!(count(None, &new, "other").total, 0);
+    }
+
+    #[test]
+    fn counts_only_the_touched_keys_of_a_delta() {
+        let old = snapshot(&[("a", "1"), ("b", "1"), ("c", "1")]);
+        let new = snapshot(&[("a", "1"), ("b", "2"), ("d", "1")]);
+        let key = |name: &str| ObjectKey::new("", "ConfigMap", "default", name);
+        // `a` touched (re-declared unchanged), twice; `b` changed; `c` gone; `d` new.
+        let touched = [key("a"), key("a"), key("b"), key("c"), key("d")];
+        let c = count_keys(&old, &new, "s", &touched);
+        assert_eq!((c.added, c.changed, c.removed, c.total), (1, 1, 1, 3));
+        // Keys not touched are not looked at, whatever they hold.
+        let c = count_keys(&old, &new, "s", &[key("a")]);
+        assert_eq!((c.added, c.changed, c.removed), (0, 0, 0));
+        assert_eq!(count_keys(&old, &new, "other", &touched).total, 0);
     }
 }

@@ -35,13 +35,23 @@ pub fn token(source: &Source) -> Result<Option<Token>, String> {
     Ok(None)
 }
 
-/// What a fetch fails with when the server wants credentials and the source has none.
+/// What a fetch fails with when the server refuses it for want of credentials.
 #[derive(Debug, thiserror::Error)]
-#[error("the server asks for credentials: give the source a tokenFile or tokenEnv")]
-pub struct NoToken;
+pub enum Refused {
+    #[error("the server asks for credentials: give the source a tokenFile or tokenEnv")]
+    NoToken,
+    /// gix reports ssh's "Permission denied" as a request for credentials; a token cannot
+    /// help there, the key is what to look at.
+    #[error(
+        "the ssh server refused the key (Permission denied): check sshKeyFile, and that its \
+         public key is authorized for the user in the URL"
+    )]
+    SshKey,
+}
 
-/// The credential callback gix calls when a server asks for authentication. Without a token
-/// it fails with [`NoToken`]: never a prompt, and a message that says what to configure.
+/// The credential callback gix calls when a server asks for authentication. Without a token,
+/// or over ssh, it fails with [`Refused`]: never a prompt, and a message that says what to
+/// configure.
 pub fn answer(
     action: gix::credentials::helper::Action,
     username: &str,
@@ -49,7 +59,10 @@ pub fn answer(
 ) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
     use gix::credentials::helper::Action;
     match (action, token) {
-        (Action::Get(_), None) => Err(gix::Error::from_error(NoToken)),
+        (Action::Get(context), _) if is_ssh(&context) => {
+            Err(gix::Error::from_error(Refused::SshKey))
+        }
+        (Action::Get(_), None) => Err(gix::Error::from_error(Refused::NoToken)),
         (Action::Get(context), Some(token)) => Ok(Some(gix::credentials::protocol::Outcome {
             identity: gix::sec::identity::Account {
                 username: username.to_string(),
@@ -60,6 +73,14 @@ pub fn answer(
         })),
         _ => Ok(None),
     }
+}
+
+fn is_ssh(context: &gix::credentials::protocol::Context) -> bool {
+    context.protocol.as_deref() == Some("ssh")
+        || context
+            .url
+            .as_ref()
+            .is_some_and(|url| url.starts_with(b"ssh://"))
 }
 
 #[cfg(test)]
@@ -92,6 +113,28 @@ mod tests {
         .expect("answer")
         .expect("identity");
         assert_eq!(outcome.identity.password, "s3cret");
+    }
+
+    #[test]
+    fn ssh_refusals_point_at_the_key_not_a_token() {
+        for token in [None, Some(Token("t".into()))] {
+            let error = answer(
+                gix::credentials::helper::Action::get_for_url("ssh://git@h/r.git"),
+                "git",
+                token.as_ref(),
+            )
+            .expect_err("refused")
+            .to_string();
+            assert!(error.contains("sshKeyFile"), "{error}");
+        }
+        let error = answer(
+            gix::credentials::helper::Action::get_for_url("https://h/r.git"),
+            "git",
+            None,
+        )
+        .expect_err("refused")
+        .to_string();
+        assert!(error.contains("tokenFile"), "{error}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The sync loop: one blocking thread per source, each polling its source every `interval`
-//! or at once when asked ("sync now"). After a source reads a new revision, the last good state
+//! (jittered, and backed off after failures) or at once when asked ("sync now"). After a source reads a new revision, the last good state
 //! of every source is merged into a new `Snapshot` and stored whole in `Live`: a request sees
 //! the old snapshot or the new one, never a mix, and never waits for a sync. Any failure keeps
 //! the last good state serving and is logged once per change of error.
@@ -13,7 +13,7 @@ use super::metrics::SyncMetrics;
 use super::report;
 use super::source::{Outcome, SourceSync};
 use crate::config::Config;
-use crate::snapshot::{Live, Snapshot, SourceState};
+use crate::snapshot::{Live, Snapshot, SourceDelta, SourceState};
 use crate::status::SyncStatus;
 
 /// Wakes the source threads: a generation bumped by "sync now", and the stop flag.
@@ -104,6 +104,9 @@ pub struct Parts {
     pub metrics: Option<SyncMetrics>,
     /// Used by pinned sources instead of the inferred cluster configuration (tests).
     pub kube_config: Option<kube::Config>,
+    /// Reads every revision whole, never as a delta: the baseline the index benchmark and the
+    /// delta tests compare against.
+    pub whole_reads: bool,
 }
 
 impl Syncer {
@@ -128,14 +131,21 @@ impl Syncer {
             signal: Signal::default(),
             good: Mutex::new(vec![None; config.sources.len()]),
         });
+        let single = config.sources.len() == 1 && !parts.whole_reads;
         let workers = config
             .sources
             .iter()
             .enumerate()
-            .map(|(index, source)| Worker {
-                index,
-                interval: source.interval.max(Duration::from_millis(100)),
-                sync: SourceSync::new(source.clone(), &config.cache_dir, parts.kube_config.clone()),
+            .map(|(index, source)| {
+                let sync =
+                    SourceSync::new(source.clone(), &config.cache_dir, parts.kube_config.clone());
+                Worker {
+                    index,
+                    interval: source.interval.max(Duration::from_millis(100)),
+                    // With one source its state alone is the snapshot, so a new revision can
+                    // be applied to the live snapshot as a delta.
+                    sync: if single { sync.incremental() } else { sync },
+                }
             })
             .collect();
         Syncer { shared, workers }
@@ -166,6 +176,11 @@ impl Syncer {
     /// Blobs parsed by each source's last read, in configuration order.
     pub fn last_parsed(&self) -> Vec<usize> {
         self.workers.iter().map(|w| w.sync.last_parsed()).collect()
+    }
+
+    /// How each source read its last new revision (whole or as a delta), in configuration order.
+    pub fn last_reads(&self) -> Vec<Option<super::source::ReadKind>> {
+        self.workers.iter().map(|w| w.sync.last_read()).collect()
     }
 
     /// Starts one thread per source; they stop when the handle is shut down or dropped.
@@ -234,20 +249,31 @@ impl Drop for SyncHandle {
 }
 
 impl Worker {
+    /// Attempts, then waits for the next poll (see [`schedule`](super::schedule)) or "sync
+    /// now", whichever comes first, until stopped.
     fn run(&mut self, shared: &Shared) {
         let mut seen = lock(&shared.signal.state).generation;
-        loop {
-            self.attempt(shared);
+        // Randomly keyed per thread: the jitter differs between sources and between replicas.
+        let jitter = std::collections::hash_map::RandomState::new();
+        let mut failures: u32 = 0;
+        for round in 0u64.. {
+            failures = if self.attempt(shared) {
+                0
+            } else {
+                failures.saturating_add(1)
+            };
+            let seed = std::hash::BuildHasher::hash_one(&jitter, round);
+            // A failure is retried after a backoff, but "sync now" still wakes the thread.
+            let delay = super::schedule::next_delay(self.interval, failures, seed);
             let state = lock(&shared.signal.state);
-            let (state, _) =
-                match shared
-                    .signal
-                    .cond
-                    .wait_timeout_while(state, self.interval, |s| !s.stop && s.generation == seen)
-                {
-                    Ok(woken) => woken,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
+            let (state, _) = match shared
+                .signal
+                .cond
+                .wait_timeout_while(state, delay, |s| !s.stop && s.generation == seen)
+            {
+                Ok(woken) => woken,
+                Err(poisoned) => poisoned.into_inner(),
+            };
             if state.stop {
                 return;
             }
@@ -262,30 +288,55 @@ impl Worker {
         // A panic (a gix bug on odd repository data, say) fails this attempt, not the thread:
         // the source keeps being polled and the last good snapshot keeps serving.
         let attempt: std::thread::Result<report::Result> =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match self.sync.attempt() {
-                Ok(Outcome::Unchanged { .. }) => Ok(None),
-                Ok(Outcome::Read {
-                    state,
-                    commit,
-                    reparsed,
-                }) => {
-                    let revision = state.revision.as_ref().map(|r| r.label());
-                    let commit_hex = commit.to_string();
-                    match merge(shared, self.index, *state) {
-                        Ok(changes) => {
-                            self.sync.mark_served(commit);
-                            Ok(Some(report::NewRevision {
-                                revision,
-                                commit: commit_hex,
-                                changes,
-                                reparsed,
-                            }))
-                        }
-                        Err(e) => Err(format!("source {name}: snapshot not updated: {e}")),
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let label =
+                    |r: &Option<crate::snapshot::SourceRevision>| r.as_ref().map(|r| r.label());
+                let (merged, revision, commit, reparsed) = match self.sync.attempt() {
+                    Ok(Outcome::Unchanged { .. }) => return Ok(None),
+                    Ok(Outcome::Read {
+                        state,
+                        commit,
+                        reparsed,
+                    }) => {
+                        let revision = label(&state.revision);
+                        (
+                            merge(shared, self.index, *state),
+                            revision,
+                            commit,
+                            reparsed,
+                        )
+                    }
+                    Ok(Outcome::Delta {
+                        delta,
+                        commit,
+                        reparsed,
+                    }) => {
+                        let revision = label(&delta.revision);
+                        let merged = merge_delta(shared, &self.sync.source, *delta);
+                        (merged, revision, commit, reparsed)
+                    }
+                    Err(e) => return Err(e.to_string()),
+                };
+                match merged {
+                    Ok(changes) => {
+                        self.sync.mark_served(commit);
+                        Ok(Some(report::NewRevision {
+                            revision,
+                            commit: commit.to_string(),
+                            changes,
+                            reparsed,
+                        }))
+                    }
+                    Err(e) => {
+                        self.sync.mark_unserved();
+                        Err(format!("source {name}: snapshot not updated: {e}"))
                     }
                 }
-                Err(e) => Err(e.to_string()),
             }));
+        if attempt.is_err() {
+            // A panic may have left the declarer part-way through a delta.
+            self.sync.mark_unserved();
+        }
         let result = attempt.unwrap_or_else(|panic| {
             let message = panic
                 .downcast_ref::<&str>()
@@ -299,6 +350,29 @@ impl Worker {
         let seconds = started.elapsed().as_secs_f64();
         report::attempt(&shared.status, &shared.metrics, &name, seconds, result)
     }
+}
+
+/// Applies one source's delta to the live snapshot (single-source syncers only, see
+/// `SourceSync::incremental`) and swaps in the result.
+fn merge_delta(
+    shared: &Shared,
+    source: &crate::config::Source,
+    delta: SourceDelta,
+) -> Result<Changes, crate::snapshot::Error> {
+    let _serialised = lock(&shared.good);
+    let file_errors = delta.errors.len();
+    let Some(old) = shared.live.load() else {
+        return Err(crate::snapshot::Error::NoBasis {
+            source_name: source.name.clone(),
+        });
+    };
+    let (snapshot, touched) = old.apply(&source.name, &source.default_namespace, delta)?;
+    let changes = Changes {
+        file_errors,
+        ..changes::count_keys(&old, &snapshot, &source.name, &touched)
+    };
+    shared.live.store(Arc::new(snapshot));
+    Ok(changes)
 }
 
 /// Stores `state` as the source's last good state and, once every source has one, builds and

@@ -192,13 +192,23 @@ fn fetch(
     refspec: &str,
     what: &str,
 ) -> Result<Option<String>> {
+    let ssh_log = super::transport::SshLog::for_source(source).map_err(|e| Error::Fetch {
+        source_name: source.name.clone(),
+        url: redact_url(&source.url),
+        what: what.to_string(),
+        message: format!("cannot create a file for ssh's messages: {e}"),
+    })?;
+    // What ssh said (a refused key, an unknown host key) is the useful part of an ssh failure.
     let fetch_err = |message: String| Error::Fetch {
         source_name: source.name.clone(),
         url: redact_url(&source.url),
         what: what.to_string(),
-        message,
+        message: match ssh_log.as_ref().and_then(super::transport::SshLog::summary) {
+            Some(said) => format!("{message}; ssh: {said}"),
+            None => message,
+        },
     };
-    let repo = with_transport_config(repo, source)?;
+    let repo = with_transport_config(repo, source, ssh_log.as_ref())?;
     let token = super::credentials::token(source).map_err(|message| Error::Credentials {
         source_name: source.name.clone(),
         message,
@@ -210,9 +220,8 @@ fn fetch(
         .with_fetch_tags(gix::remote::fetch::Tags::None)
         .with_refspecs(Some(refspec), gix::remote::Direction::Fetch)
         .map_err(|e| fetch_err(describe(&e)))?;
-    let connection = remote
-        .connect(gix::remote::Direction::Fetch)
-        .map_err(|e| fetch_err(describe(&e)))?;
+    let connection =
+        super::transport::connect(&remote, source).map_err(|e| fetch_err(describe(&e)))?;
     let username = source.username.clone();
     let connection = connection.with_credentials(move |action| {
         super::credentials::answer(action, &username, token.as_ref())
@@ -244,7 +253,7 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// An error and its causes on one line (`connection failed: … : Connection refused`).
-fn describe(error: &dyn std::error::Error) -> String {
+pub(super) fn describe(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(e) = cause {
@@ -259,34 +268,28 @@ fn describe(error: &dyn std::error::Error) -> String {
 }
 
 /// A repository handle configured for this fetch only (nothing is written to the cache's
-/// config): HTTP connect and stall timeouts, so a dead server fails the attempt instead of
-/// holding the source's thread, and `core.sshCommand` with the source's key if it has one.
-fn with_transport_config(repo: &gix::Repository, source: &Source) -> Result<gix::Repository> {
+/// config): the system `ssh` with the source's key, known hosts and timeout, its messages
+/// going to `ssh_log`. Timeouts and trust for the other schemes are set on the transport
+/// ([`super::transport`]).
+fn with_transport_config(
+    repo: &gix::Repository,
+    source: &Source,
+    ssh_log: Option<&super::transport::SshLog>,
+) -> Result<gix::Repository> {
     let config_err = |message: String| Error::Credentials {
         source_name: source.name.clone(),
         message,
     };
     let mut repo = repo.clone();
     let mut config = repo.config_snapshot_mut();
+    let command = super::transport::ssh_command(source, ssh_log.map(|log| log.path()));
     config
-        .set_raw_value(gix::config::tree::gitoxide::Http::CONNECT_TIMEOUT, "30000")
+        .set_raw_value(gix::config::tree::Core::SSH_COMMAND, command.as_str())
         .map_err(|e| config_err(e.to_string()))?;
+    // Said outright, so gix does not probe an unrecognised command line with `ssh -G`.
     config
-        .set_raw_value(gix::config::tree::Http::LOW_SPEED_LIMIT, "1")
+        .set_raw_value("ssh.variant", "ssh")
         .map_err(|e| config_err(e.to_string()))?;
-    config
-        .set_raw_value(gix::config::tree::Http::LOW_SPEED_TIME, "60")
-        .map_err(|e| config_err(e.to_string()))?;
-    if let Some(key) = &source.ssh_key_file {
-        let command = format!(
-            "ssh -i '{}' -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=30 \
-             -o ServerAliveInterval=15 -o ServerAliveCountMax=4",
-            key.display().to_string().replace('\'', "")
-        );
-        config
-            .set_raw_value(gix::config::tree::Core::SSH_COMMAND, command.as_str())
-            .map_err(|e| config_err(e.to_string()))?;
-    }
     config.commit().map_err(|e| config_err(e.to_string()))?;
     Ok(repo)
 }

@@ -9,7 +9,7 @@ use super::remote::{self, Location};
 use crate::config::Source;
 use crate::declare::Declarer;
 use crate::git;
-use crate::snapshot::SourceState;
+use crate::snapshot::{SourceDelta, SourceState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -44,6 +44,13 @@ pub enum Outcome {
         commit: gix::ObjectId,
         reparsed: usize,
     },
+    /// What changed since the state served, when only some files changed (see
+    /// `git::read_commit_delta`).
+    Delta {
+        delta: Box<SourceDelta>,
+        commit: gix::ObjectId,
+        reparsed: usize,
+    },
 }
 
 /// A source's memory between attempts.
@@ -59,6 +66,18 @@ pub struct SourceSync {
     served: Option<gix::ObjectId>,
     /// The branch the remote's `HEAD` pointed to at the last fetch, for labels.
     remote_branch: Option<String>,
+    /// Whether attempts may return deltas: only when this source's state alone makes the
+    /// snapshot, so the live snapshot is exactly what its declarer last built.
+    incremental: bool,
+    /// How the last attempt that read a commit read it.
+    last_read: Option<ReadKind>,
+}
+
+/// How a commit was read: every file listed, or the diff from the served tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadKind {
+    Whole,
+    Delta,
 }
 
 impl SourceSync {
@@ -71,7 +90,20 @@ impl SourceSync {
             kube_config,
             served: None,
             remote_branch: None,
+            incremental: false,
+            last_read: None,
         }
+    }
+
+    /// Lets attempts return deltas against the served state (a single-source syncer).
+    pub fn incremental(mut self) -> SourceSync {
+        self.incremental = true;
+        self
+    }
+
+    /// How the last read went (for the benchmark and tests).
+    pub fn last_read(&self) -> Option<ReadKind> {
+        self.last_read
     }
 
     /// Blobs parsed by the last read (cache misses).
@@ -84,17 +116,48 @@ impl SourceSync {
         self.served = Some(commit);
     }
 
+    /// Records that what the last attempt read was not served (the snapshot could not be
+    /// built), so the next attempt reads the commit whole instead of as a delta.
+    pub fn mark_unserved(&mut self) {
+        self.declarer.forget_basis();
+    }
+
     /// Fetches if needed and reads the chosen commit, unless it is the one already served.
     pub fn attempt(&mut self) -> Result<Outcome> {
         let (repo, commit_id) = self.choose()?;
         if self.served == Some(commit_id) {
             return Ok(Outcome::Unchanged { commit: commit_id });
         }
-        let state = self.read(&repo, commit_id)?;
-        Ok(Outcome::Read {
-            state: Box::new(state),
-            commit: commit_id,
-            reparsed: self.declarer.last_parsed,
+        let reparsed = |sync: &SourceSync| sync.declarer.last_parsed;
+        if !self.incremental {
+            let state = self.read(&repo, commit_id)?;
+            self.last_read = Some(ReadKind::Whole);
+            return Ok(Outcome::Read {
+                state: Box::new(state),
+                commit: commit_id,
+                reparsed: reparsed(self),
+            });
+        }
+        let (commit, label_ref) = self.commit_and_label(&repo, commit_id)?;
+        let read =
+            git::read_commit_delta(&repo, &self.source, &commit, label_ref, &mut self.declarer);
+        // Whatever went wrong, the declarer may be part-way: the next attempt reads whole.
+        let read = read.inspect_err(|_| self.declarer.forget_basis())?;
+        self.last_read = Some(match read {
+            git::Read::Whole(_) => ReadKind::Whole,
+            git::Read::Delta(_) => ReadKind::Delta,
+        });
+        Ok(match read {
+            git::Read::Whole(state) => Outcome::Read {
+                state: Box::new(state),
+                commit: commit_id,
+                reparsed: reparsed(self),
+            },
+            git::Read::Delta(delta) => Outcome::Delta {
+                delta: Box::new(delta),
+                commit: commit_id,
+                reparsed: reparsed(self),
+            },
         })
     }
 
@@ -148,6 +211,22 @@ impl SourceSync {
     }
 
     fn read(&mut self, repo: &gix::Repository, commit_id: gix::ObjectId) -> Result<SourceState> {
+        let (commit, label_ref) = self.commit_and_label(repo, commit_id)?;
+        Ok(git::read_commit(
+            repo,
+            &self.source,
+            &commit,
+            label_ref,
+            &mut self.declarer,
+        )?)
+    }
+
+    /// The commit, and the ref its revision is labelled with.
+    fn commit_and_label<'r>(
+        &self,
+        repo: &'r gix::Repository,
+        commit_id: gix::ObjectId,
+    ) -> Result<(gix::Commit<'r>, String)> {
         let commit = git::find_commit(repo, &self.source, commit_id)?;
         let label_ref = match &self.location {
             Location::Local(_) => git::display_ref(repo, &self.source),
@@ -156,13 +235,7 @@ impl SourceSync {
                 .clone()
                 .unwrap_or_else(|| self.source.git_ref.clone()),
         };
-        Ok(git::read_commit(
-            repo,
-            &self.source,
-            &commit,
-            label_ref,
-            &mut self.declarer,
-        )?)
+        Ok((commit, label_ref))
     }
 
     /// The commit `revisionFrom` names, if the source is pinned.

@@ -119,6 +119,13 @@ impl Reloader {
         self.resolver.clone()
     }
 
+    /// Whether the files on disk, as last polled, are not the pair being served: unreadable
+    /// (deleted, say) or rejected. The old pair keeps serving meanwhile; this is the state to
+    /// alert on, as it outlives the one log line per change.
+    pub fn stale(&self) -> bool {
+        !matches!(&self.seen, Seen::Files(files) if *files == self.installed)
+    }
+
     /// Reads the files and installs them when they changed and form a valid pair. Small local
     /// files (a mounted Secret), so the read is done in place.
     pub fn poll(&mut self) -> Poll {
@@ -187,6 +194,7 @@ mod tests {
         write(dir.path(), &one.cert_pem, &one.key_pem);
         let mut reloader = Reloader::load(&crt, &key).expect("loads");
         assert!(matches!(reloader.poll(), Poll::Unchanged));
+        assert!(!reloader.stale());
 
         // Mismatched: reported once, then quiet; the first pair stays.
         write(dir.path(), &two.cert_pem, &one.key_pem);
@@ -196,6 +204,7 @@ mod tests {
         ));
         assert!(matches!(reloader.poll(), Poll::Unchanged));
         assert_eq!(served(&reloader), der(&one.cert_pem));
+        assert!(reloader.stale());
 
         // Unreadable, then back to the pair already served: nothing to install.
         std::fs::remove_file(&key).expect("rm");
@@ -206,6 +215,7 @@ mod tests {
         assert!(matches!(reloader.poll(), Poll::Unchanged));
         write(dir.path(), &one.cert_pem, &one.key_pem);
         assert!(matches!(reloader.poll(), Poll::Unchanged));
+        assert!(!reloader.stale());
 
         // A chain (leaf, intermediate) with its key is installed.
         let intermediate = ca.intermediate("i").expect("intermediate");

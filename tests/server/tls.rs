@@ -53,7 +53,7 @@ impl Drop for Running {
     }
 }
 
-fn client_builder(pki: &Pki, addr: SocketAddr) -> reqwest::ClientBuilder {
+pub(super) fn client_builder(pki: &Pki, addr: SocketAddr) -> reqwest::ClientBuilder {
     let ca = std::fs::read(pki.dir.join("ca.crt")).expect("ca");
     reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(&ca).expect("ca pem")])
@@ -479,6 +479,102 @@ async fn client_ca_requires_a_certificate_from_that_ca() {
         &response.bytes().await.expect("body"),
         "admission.k8s.io/v1",
         "c1",
+    );
+    server.shutdown().await;
+}
+
+/// A client trusting only `ca_pem`; its handshakes show which pair the server hands out.
+async fn leaf_trusted_by(ca_pem: &str, addr: SocketAddr) -> Result<Vec<u8>, reqwest::Error> {
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("ca pem")])
+        .resolve(NAME, addr)
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .tls_info(true)
+        .build()
+        .expect("client");
+    let response = client
+        .post(format!("https://{NAME}:{}/validate", addr.port()))
+        .body(review("admission.k8s.io/v1", "probe", "1"))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    let info = response
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .expect("tls info");
+    Ok(info.peer_certificate().expect("peer cert").to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_cert_files_keep_the_last_good_pair_until_new_ones_appear() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let repo = make_repo(tmp.path());
+    let pki = Pki::new(tmp.path());
+    let config = config(&repo, &pki, "");
+    let options = Options {
+        cert_poll_interval: Duration::from_millis(50),
+        ..Options::default()
+    };
+    let server = Running::start(&config, options).await;
+    let first = std::fs::read_to_string(pki.cert()).expect("cert");
+    let old_ca = pki.ca.cert_pem().to_string();
+    let metrics = &server.state.metrics.server;
+    let rejected = || {
+        metrics
+            .cert_reloads
+            .get_or_create(&driftgate::metrics::ReloadLabels {
+                result: driftgate::metrics::ReloadResult::Rejected,
+            })
+            .get()
+    };
+    assert_eq!(
+        leaf_trusted_by(&old_ca, server.tls).await.expect("served"),
+        leaf_der(&first)
+    );
+    assert_eq!(metrics.cert_stale.get(), 0);
+
+    // Both files gone (a Secret deleted, a volume unmounted): reported once, flagged stale,
+    // and every new handshake still gets the pair loaded before.
+    std::fs::remove_file(pki.cert()).expect("rm cert");
+    std::fs::remove_file(pki.key()).expect("rm key");
+    wait_for("the missing files reported", || {
+        rejected() == 1 && metrics.cert_stale.get() == 1
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(
+            leaf_trusted_by(&old_ca, server.tls)
+                .await
+                .expect("a fresh handshake with the files gone"),
+            leaf_der(&first)
+        );
+    }
+    assert_eq!(rejected(), 1, "the same failure is reported once");
+
+    // A new pair from a new CA (the key first, so no poll sees a new cert beside no key).
+    let new_ca = Authority::new("replacement CA").expect("ca");
+    let second = new_ca
+        .issue_server(&certs::service_names("driftgate", "driftgate-system"))
+        .expect("pair");
+    certs::write_file(&pki.key(), &second.key_pem, 0o600).expect("key");
+    certs::write_file(&pki.cert(), &second.cert_pem, 0o644).expect("cert");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(leaf) = leaf_trusted_by(new_ca.cert_pem(), server.tls).await {
+            assert_eq!(leaf, leaf_der(&second.cert_pem));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new pair is never served after the files came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wait_for("stale cleared", || metrics.cert_stale.get() == 0).await;
+    assert!(
+        leaf_trusted_by(&old_ca, server.tls).await.is_err(),
+        "the old CA no longer verifies the served pair"
     );
     server.shutdown().await;
 }

@@ -46,6 +46,19 @@ struct GitHttp {
 
 impl GitHttp {
     fn start(root: PathBuf, auth: Option<(&str, &str)>) -> GitHttp {
+        GitHttp::serve(root, auth, None)
+    }
+
+    /// The same behind TLS with `config` (an HTTPS Git host).
+    fn start_tls(root: PathBuf, config: Arc<rustls::ServerConfig>) -> GitHttp {
+        GitHttp::serve(root, None, Some(config))
+    }
+
+    fn serve(
+        root: PathBuf,
+        auth: Option<(&str, &str)>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> GitHttp {
         use base64::Engine as _;
         let expected = auth.map(|(user, token)| {
             format!(
@@ -61,7 +74,21 @@ impl GitHttp {
         let thread = std::thread::spawn(move || {
             while !flag.load(std::sync::atomic::Ordering::Relaxed) {
                 match listener.accept() {
-                    Ok((stream, _)) => serve_git(stream, &root, expected.as_deref()),
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                        match &tls {
+                            None => serve_git(stream, &root, expected.as_deref()),
+                            Some(config) => {
+                                let Ok(server) = rustls::ServerConnection::new(config.clone())
+                                else {
+                                    continue;
+                                };
+                                let stream = rustls::StreamOwned::new(server, stream);
+                                serve_git(stream, &root, expected.as_deref())
+                            }
+                        }
+                    }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
             }
@@ -83,9 +110,7 @@ impl Drop for GitHttp {
     }
 }
 
-fn serve_git(stream: TcpStream, root: &Path, expected_auth: Option<&str>) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+fn serve_git(stream: impl Read + Write, root: &Path, expected_auth: Option<&str>) {
     let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).is_err() {
@@ -197,6 +222,7 @@ fn serve_git(stream: TcpStream, root: &Path, expected_auth: Option<&str>) {
         content.len()
     );
     let _ = stream.write_all(content);
+    let _ = stream.flush();
 }
 
 #[test]
@@ -268,4 +294,60 @@ fn smart_http_remotes_and_credentials() {
         );
         assert!(!error.contains("t0ken"), "{error}");
     }
+}
+
+#[test]
+fn https_with_a_private_ca_in_ca_file() {
+    use driftgate::tls::certs::Authority;
+    let repos = Repos::new();
+    let first = repos.commit(&[("apps/web.yaml", &deployment(3))], "three");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Authority::new("git host CA").expect("ca");
+    let pair = ca.issue_server(&["127.0.0.1".to_string()]).expect("cert");
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    std::fs::write(&cert, &pair.cert_pem).expect("write");
+    std::fs::write(&key, &pair.key_pem).expect("write");
+    let resolver = driftgate::tls::reload::Reloader::load(&cert, &key)
+        .expect("pair")
+        .resolver();
+    let mut config = driftgate::tls::server_config(resolver, None).expect("tls config");
+    // The fixture speaks HTTP/1.1 only.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let server = GitHttp::start_tls(repos.base.clone(), Arc::new(config));
+    let url = format!("https://{}/served.git", server.addr);
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.cert_pem()).expect("write");
+
+    // Without the CA the certificate is not trusted; with `caFile` it is.
+    for (extra, trusted) in [
+        (String::new(), false),
+        (
+            format!(", caFile: {:?}", ca_file.display().to_string()),
+            true,
+        ),
+    ] {
+        let cfg = config_for(&url, &extra, &dir.path().join("cache"));
+        let live = Arc::new(Live::new());
+        let mut syncer = Syncer::new(&cfg, live.clone());
+        let ok = syncer.sync_once();
+        let detail = syncer.trigger().status().render(SystemTime::now());
+        eprintln!("caFile {trusted}: {detail}");
+        assert_eq!(ok, trusted, "{detail}");
+        if trusted {
+            assert!(live
+                .load()
+                .expect("live")
+                .revision_label()
+                .contains(short(&first)));
+        } else {
+            assert!(detail.to_lowercase().contains("certificate"), "{detail}");
+        }
+    }
+}
+
+fn config_for(url: &str, extra: &str, cache: &Path) -> Config {
+    config(
+        &format!("{{name: fleet, url: {url:?}, ref: main{extra}}}"),
+        cache,
+    )
 }

@@ -280,3 +280,256 @@ fn sources_merge_into_one_snapshot_and_a_cross_source_duplicate_keeps_the_last_g
         .get("a")
         .is_some_and(|s| s.last_error.is_none()));
 }
+
+use driftgate::sync::source::ReadKind;
+
+/// Everything a snapshot says, in a comparable order.
+fn describe(snapshot: &driftgate::snapshot::Snapshot) -> Vec<String> {
+    let mut lines: Vec<String> = snapshot
+        .objects()
+        .map(|o| {
+            format!(
+                "object {} = {} @ {} stale={}",
+                o.key,
+                o.value.parse().expect("declaration parses"),
+                o.location(),
+                o.stale
+            )
+        })
+        .collect();
+    lines.extend(snapshot.errors.iter().map(|e| format!("error {e}")));
+    lines.sort();
+    lines.push(format!(
+        "files {} skipped {} revision {}",
+        snapshot.files_read,
+        snapshot.skipped_documents,
+        snapshot.revision_label()
+    ));
+    for namespace in ["shop", "team", "extra", "moved", "default"] {
+        lines.push(format!(
+            "namespace {namespace} managed={}",
+            snapshot.is_managed_namespace(namespace)
+        ));
+    }
+    lines
+}
+
+/// A sync that applies each new revision as a delta to the live snapshot must serve exactly
+/// what a whole read of that revision gives, through edits, additions, deletions, a file that
+/// breaks and is fixed, renames, a file replaced by a directory, refused symlinks, a CRD (read
+/// whole) and kustomization files, under `render: plain` and `render: auto`.
+#[test]
+fn delta_reads_serve_exactly_what_whole_reads_serve() {
+    let cm = |name: &str, namespace: &str, value: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: {namespace}}}\ndata: {{k: {value:?}}}\n")
+    };
+    let service = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {ports: [{port: 80}]}\n";
+    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\n\
+               spec:\n  group: example.com\n  scope: Cluster\n  names: {plural: widgets, kind: Widget}\n";
+    let widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\nspec: {size: 1}\n";
+    let broken = "apiVersion: v1\nkind: Service\nmetadata: {name: web\n";
+    type Step<'a> = (&'a str, Vec<(&'a str, Option<String>)>, bool);
+    // (what, files to write (None = delete), may run under render: auto)
+    let steps: Vec<Step> = vec![
+        (
+            "edit a, add c in a new namespace",
+            vec![
+                ("a.yaml", Some(cm("a", "shop", "2"))),
+                ("c.yaml", Some(cm("c", "extra", "1"))),
+            ],
+            true,
+        ),
+        (
+            "break dir/b.yaml",
+            vec![(
+                "dir/b.yaml",
+                Some(format!("{}---\n{broken}", deployment(2))),
+            )],
+            true,
+        ),
+        (
+            "edit the broken file, still broken",
+            vec![("dir/b.yaml", Some(broken.to_string()))],
+            true,
+        ),
+        (
+            "fix it with new content; drop the Namespace",
+            vec![
+                (
+                    "dir/b.yaml",
+                    Some(format!("{}---\n{service}", deployment(4))),
+                ),
+                ("ns.yaml", None),
+            ],
+            true,
+        ),
+        (
+            "rename a, delete dir/, add a symlink",
+            vec![
+                ("a.yaml", None),
+                ("moved/a.yaml", Some(cm("a", "moved", "2"))),
+                ("dir/b.yaml", None),
+                ("dir/notes.txt", None),
+            ],
+            true,
+        ),
+        (
+            "a file becomes a directory",
+            vec![
+                ("c.yaml", None),
+                ("c.yaml/inner.yaml", Some(cm("c", "extra", "3"))),
+            ],
+            true,
+        ),
+        (
+            "a CRD scopes a custom resource",
+            vec![
+                ("crds/widget.yaml", Some(crd.to_string())),
+                ("widget.yaml", Some(widget.to_string())),
+            ],
+            true,
+        ),
+        (
+            "edit the custom resource",
+            vec![("widget.yaml", Some(widget.replace("size: 1", "size: 2")))],
+            true,
+        ),
+        (
+            "a kustomization file and a non-object document",
+            vec![
+                (
+                    "kustomization.yaml",
+                    Some("resources: [a.yaml]\n".to_string()),
+                ),
+                (
+                    "multi.yaml",
+                    Some(format!("{}---\njust: data\n", cm("m", "shop", "1"))),
+                ),
+            ],
+            false,
+        ),
+        (
+            "edit beside the kustomization file",
+            vec![("multi.yaml", Some(cm("m", "shop", "2")))],
+            false,
+        ),
+        (
+            "the same key declared twice",
+            vec![("dup.yaml", Some(cm("m", "shop", "9")))],
+            false,
+        ),
+        ("the duplicate removed", vec![("dup.yaml", None)], false),
+    ];
+    for render in ["plain", "auto"] {
+        let repo = common_repo();
+        let write = |files: &[(&str, Option<String>)]| {
+            for (path, text) in files {
+                let full = repo.path().join(path);
+                match text {
+                    Some(text) => {
+                        if let Some(parent) = full.parent() {
+                            std::fs::create_dir_all(parent).expect("mkdir");
+                        }
+                        std::fs::write(&full, text).expect("write");
+                    }
+                    None if full.is_dir() => std::fs::remove_dir_all(&full).expect("rm -r"),
+                    None => std::fs::remove_file(&full).expect("rm"),
+                }
+            }
+            git(repo.path(), &["add", "-A"]);
+            git(repo.path(), &["commit", "-q", "-m", "step"]);
+        };
+        write(&[
+            ("a.yaml", Some(cm("a", "shop", "1"))),
+            (
+                "dir/b.yaml",
+                Some(format!("{}---\n{service}", deployment(3))),
+            ),
+            ("dir/notes.txt", Some("not a manifest".into())),
+            (
+                "ns.yaml",
+                Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n".into()),
+            ),
+        ]);
+        std::os::unix::fs::symlink("a.yaml", repo.path().join("link.yaml")).expect("symlink");
+        git(repo.path(), &["add", "-A"]);
+        git(repo.path(), &["commit", "-q", "-m", "symlink"]);
+        let cache = tempfile::tempdir().expect("tempdir");
+        let cfg = config(
+            &format!(
+                "{{name: local, url: {:?}, ref: main, render: {render}}}",
+                repo.path().display().to_string()
+            ),
+            cache.path(),
+        );
+        let live = Arc::new(Live::new());
+        let mut syncer = Syncer::new(&cfg, live.clone());
+        assert!(syncer.sync_once(), "{render}: first sync");
+        // The same history read whole at every revision (it remembers last good objects too).
+        let whole_live = Arc::new(Live::new());
+        let mut whole = Syncer::with_parts(
+            &cfg,
+            whole_live.clone(),
+            Parts {
+                whole_reads: true,
+                ..Parts::default()
+            },
+        );
+        assert!(whole.sync_once(), "{render}: first whole sync");
+        let mut after_failure = false;
+        for (what, files, auto_too) in &steps {
+            if render == "auto" && !auto_too {
+                continue;
+            }
+            let before = live.load().expect("live");
+            write(files);
+            let whole_ok = whole.sync_once();
+            assert_eq!(
+                syncer.sync_once(),
+                whole_ok,
+                "{render}: {what}: same outcome"
+            );
+            let served = live.load().expect("live");
+            if !whole_ok {
+                assert!(
+                    Arc::ptr_eq(&before, &served),
+                    "{render}: {what}: last good kept"
+                );
+                after_failure = true;
+                continue;
+            }
+            assert_eq!(
+                describe(&served),
+                describe(&whole_live.load().expect("whole")),
+                "{render}: {what}"
+            );
+            // Only a CRD (it scopes other objects) or a revision after one that was not served
+            // needs a whole read; kustomization files are skipped under `render: plain`.
+            let whole_expected = what.contains("CRD") || after_failure;
+            after_failure = false;
+            let read = syncer.last_reads()[0];
+            assert_eq!(
+                read,
+                Some(if whole_expected {
+                    ReadKind::Whole
+                } else {
+                    ReadKind::Delta
+                }),
+                "{render}: {what}"
+            );
+            let parsed = syncer.last_parsed()[0];
+            let written = files.iter().filter(|(_, text)| text.is_some()).count();
+            assert!(
+                parsed <= written,
+                "{render}: {what}: parsed {parsed} of {written} written"
+            );
+        }
+    }
+}
+
+/// A repository made with the git CLI, with a first empty commit.
+fn common_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    git(dir.path(), &["init", "-q"]);
+    dir
+}
