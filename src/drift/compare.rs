@@ -48,7 +48,7 @@ const SERVER_OWNED_METADATA: &[&str] = &[
 const SCAN_LIMIT: usize = 16;
 
 /// Kubernetes list-maps: lists whose elements are matched by a merge key, never by position.
-fn merge_key_field(field: &[u8], declared: Items) -> Option<&'static str> {
+fn merge_key_field(field: &[u8], declared: &Items) -> Option<&'static str> {
     let key: &'static str = match field {
         b"containers"
         | b"initContainers"
@@ -308,7 +308,7 @@ impl<'a, 'b> Walk<'_, 'a, 'b> {
                     return;
                 };
                 let field = self.last_key().unwrap_or_default();
-                match (merge_key_field(field, items), actual.map(Node::view)) {
+                match (merge_key_field(field, &items), actual.map(Node::view)) {
                     (Some(key), Some(View::Array(actual_items))) => {
                         self.list_map(key, items, actual_items, ctx);
                     }

@@ -179,7 +179,7 @@ pub enum Kind {
 }
 
 /// What a [`Node`] is.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum View<'a> {
     Null,
     Bool(bool),
@@ -282,7 +282,7 @@ impl fmt::Debug for Node<'_> {
 }
 
 /// The items of an array.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Items<'a> {
     content: &'a [u8],
     count: usize,
@@ -317,7 +317,7 @@ impl<'a> Iterator for Items<'a> {
 }
 
 /// The members of an object, in the order written.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Entries<'a> {
     content: &'a [u8],
     count: usize,
@@ -342,7 +342,7 @@ impl<'a> Entries<'a> {
     }
 
     /// The last member named `key`, by a scan (objects are small; see [`Lookup`] for large).
-    pub fn get(self, key: &str) -> Option<Node<'a>> {
+    pub fn get(&self, key: &str) -> Option<Node<'a>> {
         let mut found = None;
         let mut rest = self.content;
         for _ in 0..self.count {
@@ -377,7 +377,7 @@ impl<'a> Iterator for Entries<'a> {
 }
 
 /// [`Entries::raw`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RawEntries<'a>(Entries<'a>);
 
 impl<'a> Iterator for RawEntries<'a> {
@@ -423,7 +423,7 @@ impl<'a> Lookup<'a> {
 
     pub fn get(&self, key: &str) -> Option<Node<'a>> {
         match self {
-            Lookup::Scan(entries) => entries.and_then(|e| e.get(key)),
+            Lookup::Scan(entries) => entries.as_ref().and_then(|e| e.get(key)),
             Lookup::Hashed(map) => map.get(key).copied(),
         }
     }
