@@ -218,7 +218,6 @@ fn run(size: usize, render: &str) -> Result<(), String> {
     let reparsed = syncer.last_parsed();
     let held = rss_mb();
     let peak = peak_rss_mb();
-    let parse = declared_parse_time(&live);
     drop((syncer, live));
 
     // The baseline in the same run: every revision read whole (tree listing, every file
@@ -240,7 +239,7 @@ fn run(size: usize, render: &str) -> Result<(), String> {
     println!(
         "objects {size:>7} render {render:<5}: generate {:>7.2?}  initial index {:>7.2?}  unchanged poll {:>7.2?}  \
          one-file re-index {:>7.2?} ({read:?}, parsed {reparsed:?}; read whole: {:>7.2?})  RSS held {:.0} MB, peak {:.0} MB \
-         (before indexing {:.0} MB)  declaration parse {:.2?} per object (request path)",
+         (before indexing {:.0} MB)",
         generated,
         initial,
         unchanged,
@@ -249,7 +248,6 @@ fn run(size: usize, render: &str) -> Result<(), String> {
         held,
         peak,
         rss_before,
-        parse
     );
     Ok(())
 }
@@ -305,18 +303,4 @@ fn flips(
         times[FLIPS / 2],
         syncer.last_reads().first().copied().flatten(),
     ))
-}
-
-/// Mean time to parse one declaration's text back into a `Value`: what a request about a
-/// declared object pays before it is compared.
-fn declared_parse_time(live: &Live) -> std::time::Duration {
-    let Some(snapshot) = live.load() else {
-        return std::time::Duration::ZERO;
-    };
-    let started = Instant::now();
-    let parsed = snapshot
-        .objects()
-        .filter(|o| o.value.parse().is_ok())
-        .count();
-    started.elapsed() / parsed.max(1) as u32
 }
