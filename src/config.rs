@@ -326,6 +326,10 @@ pub struct Server {
     /// Largest request body accepted; an UPDATE carries two objects of up to 3 MiB.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Open connections on the TLS port; at the bound the oldest idle one is closed to admit a
+    /// new one (see SECURITY.md).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 impl Default for Server {
@@ -340,6 +344,7 @@ impl Default for Server {
             sync_secret: None,
             shutdown_grace: default_grace(),
             max_body_bytes: default_max_body(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -361,6 +366,9 @@ fn default_grace() -> Duration {
 }
 fn default_max_body() -> usize {
     8 * 1024 * 1024
+}
+fn default_max_connections() -> usize {
+    1024
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -491,6 +499,11 @@ impl Config {
                     source.name
                 )));
             }
+        }
+        if self.server.max_connections == 0 {
+            return Err(Error::Invalid(
+                "server.maxConnections must be more than zero".into(),
+            ));
         }
         for ignore in &self.ignore {
             for p in &ignore.paths {

@@ -121,7 +121,7 @@ pub async fn run() -> Result<bool, Error> {
     live.store(Arc::new(snapshot));
 
     let state = AppState::new(&config, live, status);
-    let server = Server::bind(&config, state, Options::default()).await?;
+    let server = Server::bind(&config, state, Options::for_config(&config)).await?;
     let addr = server
         .tls_addr()
         .ok_or_else(|| Error::Setup("the webhook has no address".into()))?;

@@ -96,6 +96,19 @@ pub struct Options {
     pub limits: Limits,
 }
 
+impl Options {
+    /// The defaults, with the bounds the configuration sets.
+    pub fn for_config(config: &Config) -> Options {
+        Options {
+            limits: Limits {
+                max_connections: config.server.max_connections,
+                ..Limits::default()
+            },
+            ..Options::default()
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -270,7 +283,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let state = AppState::new(config, live, status);
-    Server::bind(config, state, Options::default())
+    Server::bind(config, state, Options::for_config(config))
         .await?
         .serve(shutdown)
         .await

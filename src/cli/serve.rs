@@ -70,7 +70,7 @@ async fn serve(config: Config) -> ExitCode {
     };
     let syncer = Syncer::with_parts(&config, live, parts);
     let sync_route = hook::router(syncer.trigger(), config.server.sync_secret.as_deref());
-    let server = match Server::bind(&config, state, Options::default()).await {
+    let server = match Server::bind(&config, state, Options::for_config(&config)).await {
         Ok(s) => s.merge_admin(sync_route),
         Err(e) => return startup_failure(e),
     };

@@ -244,6 +244,23 @@ fn bad_config_exits_2_naming_the_key() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("listn"), "{stderr}");
 
+    // A bound of no connections at all is refused, naming the key.
+    std::fs::write(
+        &config_file,
+        format!(
+            "sources: [{{name: fleet, url: {:?}}}]\nserver:\n  maxConnections: 0\n",
+            repo.display().to_string()
+        ),
+    )
+    .expect("config");
+    let output = Command::new(env!("CARGO_BIN_EXE_driftgate"))
+        .args(["serve", "--config", config_file.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("server.maxConnections"), "{stderr}");
+
     // A missing serving certificate names its setting.
     let output = Command::new(env!("CARGO_BIN_EXE_driftgate"))
         .args([
@@ -360,4 +377,62 @@ async fn sigterm_under_load_drains_every_answer_then_exits_0() {
         tokio::net::TcpStream::connect(tls).await.is_err(),
         "the port still accepts after exit"
     );
+}
+
+/// `server.maxConnections` reaches the listener: with a bound of 2, a third connection closes
+/// the oldest idle one, and the newest two are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_connections_from_the_config_closes_the_oldest_idle_connection() {
+    use tokio::io::AsyncReadExt as _;
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let repo = make_repo(tmp.path());
+    let pki = Pki::new(tmp.path());
+    let config_file = serve_config(tmp.path(), &repo, &pki);
+    let mut text = std::fs::read_to_string(&config_file).expect("config");
+    text.push_str("  maxConnections: 2\n");
+    std::fs::write(&config_file, text).expect("config");
+    let process = Process::spawn(&["serve", "--config", config_file.to_str().expect("utf-8")]);
+    let tls = field(&process.line_containing("listening"), "tls");
+    process.line_containing("declared state loaded");
+
+    let connect = || async {
+        let tcp = tokio::net::TcpStream::connect(tls).await.expect("connect");
+        let name = rustls_pki_types::ServerName::try_from(NAME).expect("name");
+        rustls_client(&pki)
+            .connect(name, tcp)
+            .await
+            .expect("handshake")
+    };
+    let mut oldest = connect().await;
+    let mut second = connect().await;
+    let mut newest = connect().await;
+    // The oldest idle connection is closed to admit the third: it reads end of stream.
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(10), oldest.read(&mut byte))
+        .await
+        .expect("the oldest connection is closed within 10 s");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    // The other two are still served.
+    for stream in [&mut second, &mut newest] {
+        let body = review("admission.k8s.io/v1", "bounded", "4");
+        let head = format!(
+            "POST /validate?timeout=10s HTTP/1.1\r\nHost: {NAME}:443\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.expect("headers");
+        stream.write_all(&body).await.expect("body");
+        stream.flush().await.expect("flush");
+        let mut answer = vec![0u8; 12];
+        tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut answer))
+            .await
+            .expect("answered within 10 s")
+            .expect("read");
+        assert_eq!(
+            &answer,
+            b"HTTP/1.1 200",
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
 }
