@@ -105,24 +105,12 @@ impl Declarer {
                 }),
             };
             entry.generation = generation;
+            entry.remember_good();
             match &*entry.parsed {
-                Ok(out) => {
-                    state.skipped_documents += out.skipped_documents;
-                    state.objects.extend(out.objects.iter().cloned());
-                    entry.last_good = Some(entry.parsed.clone());
-                }
-                Err(e) => {
-                    errors.push(e.clone());
-                    if let Some(Ok(out)) = entry.last_good.as_deref() {
-                        state
-                            .objects
-                            .extend(out.objects.iter().cloned().map(|mut o| {
-                                o.stale = true;
-                                o
-                            }));
-                    }
-                }
+                Ok(out) => state.skipped_documents += out.skipped_documents,
+                Err(e) => errors.push(e.clone()),
             }
+            contribute(entry, &mut state.objects);
         }
         // Only what the current tree holds is kept, so memory follows the repository's size.
         self.files.retain(|_, entry| entry.generation == generation);
@@ -160,12 +148,7 @@ impl Declarer {
                 match read(file.blob) {
                     Ok(bytes) => inputs.push((i, bytes)),
                     Err(message) => {
-                        fresh[i] = Some(Arc::new(Err(FileError {
-                            source: source.name.clone(),
-                            file: file.path.clone(),
-                            line: 0,
-                            message: format!("cannot read blob: {message}"),
-                        })));
+                        fresh[i] = Some(Arc::new(Err(unreadable(source, &file.path, &message))));
                     }
                 }
             }
@@ -236,14 +219,14 @@ impl Declarer {
                 }
                 _ => None,
             };
-            let declares_crd = |objects: &[RawObject]| objects.iter().any(is_crd);
+            // A file that breaks gives its last good objects, already checked as `before`.
             let before_crd = self
                 .files
                 .get(&change.path)
-                .is_some_and(|e| declares_crd(&contributed(e)));
+                .is_some_and(FileEntry::declares_crd);
             let now_crd = now
                 .as_deref()
-                .is_some_and(|p| matches!(p, Ok(out) if declares_crd(&out.objects)));
+                .is_some_and(|p| matches!(p, Ok(out) if out.objects.iter().any(is_crd)));
             if before_crd || now_crd {
                 return None;
             }
@@ -271,7 +254,7 @@ impl Declarer {
                         .skipped_documents
                         .saturating_sub(out.skipped_documents);
                 }
-                delta.removed.extend(contributed(&entry));
+                contribute(&entry, &mut delta.removed);
                 last_good = entry.last_good;
             }
             match (&change.after, now) {
@@ -283,16 +266,14 @@ impl Declarer {
                         generation: self.generation,
                     };
                     basis.files_read += 1;
+                    entry.remember_good();
                     match &*entry.parsed {
-                        Ok(out) => {
-                            basis.skipped_documents += out.skipped_documents;
-                            entry.last_good = Some(entry.parsed.clone());
-                        }
+                        Ok(out) => basis.skipped_documents += out.skipped_documents,
                         Err(e) => {
                             basis.errors.insert(path.clone(), e.clone());
                         }
                     }
-                    delta.added.extend(contributed(&entry));
+                    contribute(&entry, &mut delta.added);
                     self.files.insert(path.clone(), entry);
                 }
                 (Classified::File(_), None) if kustomization => basis.skipped_documents += 1,
@@ -320,30 +301,45 @@ fn parse_blob(
 ) -> Result<FileObjects, FileError> {
     match read(blob) {
         Ok(bytes) => parse::parse_file(&source.name, path, &bytes),
-        Err(message) => Err(FileError {
-            source: source.name.clone(),
-            file: path.to_string(),
-            line: 0,
-            message: format!("cannot read blob: {message}"),
-        }),
+        Err(message) => Err(unreadable(source, path, &message)),
     }
 }
 
-/// The objects a file gives the snapshot: what it holds, or, while it does not parse, its last
-/// good objects marked stale.
-fn contributed(entry: &FileEntry) -> Vec<RawObject> {
+fn unreadable(source: &Source, path: &str, message: &str) -> FileError {
+    FileError {
+        source: source.name.clone(),
+        file: path.to_string(),
+        line: 0,
+        message: format!("cannot read blob: {message}"),
+    }
+}
+
+/// Adds the objects a file gives the snapshot: what it holds, or, while it does not parse, its
+/// last good objects marked stale.
+fn contribute(entry: &FileEntry, into: &mut Vec<RawObject>) {
     match (&*entry.parsed, entry.last_good.as_deref()) {
-        (Ok(out), _) => out.objects.clone(),
-        (Err(_), Some(Ok(out))) => out
-            .objects
-            .iter()
-            .cloned()
-            .map(|mut o| {
-                o.stale = true;
-                o
-            })
-            .collect(),
-        (Err(_), _) => Vec::new(),
+        (Ok(out), _) => into.extend(out.objects.iter().cloned()),
+        (Err(_), Some(Ok(out))) => into.extend(out.objects.iter().cloned().map(|mut o| {
+            o.stale = true;
+            o
+        })),
+        (Err(_), _) => {}
+    }
+}
+
+impl FileEntry {
+    /// Remembers a successful parse as the path's last good one, for when the file breaks.
+    fn remember_good(&mut self) {
+        if self.parsed.is_ok() {
+            self.last_good = Some(self.parsed.clone());
+        }
+    }
+
+    /// Whether what the file gives the snapshot includes a CRD (which scopes other objects).
+    fn declares_crd(&self) -> bool {
+        let mut objects = Vec::new();
+        contribute(self, &mut objects);
+        objects.iter().any(is_crd)
     }
 }
 

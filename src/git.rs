@@ -8,6 +8,7 @@ use gix::bstr::ByteSlice;
 use crate::config::{Render, Source};
 use crate::declare::{Declarer, FileChange};
 use crate::manifest::parse::{self, FileError};
+use crate::render::plan::is_within;
 use crate::snapshot::{SourceDelta, SourceRevision, SourceState};
 
 mod diff;
@@ -125,10 +126,10 @@ pub fn tree_files(
     let (_, recorder) = walk_tree(commit, source)?;
     let prefixes = scope_prefixes(source);
     for prefix in &prefixes {
-        let found = recorder.records.iter().any(|e| {
-            let path = e.filepath.to_str_lossy();
-            path == prefix.as_str() || path.starts_with(&format!("{prefix}/"))
-        });
+        let found = recorder
+            .records
+            .iter()
+            .any(|e| is_within(&e.filepath.to_str_lossy(), prefix));
         if !found {
             return Err(Error::MissingPath {
                 source_name: source.name.clone(),
@@ -163,11 +164,7 @@ fn scope_prefixes(source: &Source) -> Vec<String> {
 }
 
 fn in_scope(path: &str, prefixes: &[String]) -> bool {
-    prefixes.is_empty()
-        || prefixes.iter().any(|p| {
-            path.strip_prefix(p.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        })
+    prefixes.is_empty() || prefixes.iter().any(|p| is_within(path, p))
 }
 
 /// What a tree entry is to a plain source.

@@ -234,11 +234,7 @@ impl Snapshot {
     /// The key `raw` has in this snapshot (see [`declare`]).
     fn key_of(&self, default_namespace: &str, raw: &RawObject) -> ObjectKey {
         let (group, _) = split_api_version(&raw.api_version);
-        let namespace = if self.catalog.is_namespaced(group, &raw.kind) {
-            raw.value.namespace().unwrap_or(default_namespace)
-        } else {
-            ""
-        };
+        let namespace = namespace_of(&self.catalog, default_namespace, raw);
         ObjectKey::new(group, &raw.kind, namespace, raw.value.name())
     }
 
@@ -356,12 +352,7 @@ fn declare(
     raw: RawObject,
     reuse: &HashMap<*const (), &Arc<DeclaredObject>>,
 ) -> Arc<DeclaredObject> {
-    let (group, _) = split_api_version(&raw.api_version);
-    let namespace = if catalog.is_namespaced(group, &raw.kind) {
-        raw.value.namespace().unwrap_or(default_namespace)
-    } else {
-        ""
-    };
+    let namespace = namespace_of(catalog, default_namespace, &raw);
     if let Some(old) = reuse.get(&raw.value.as_ptr()) {
         // apiVersion, kind and name come from the declaration itself, so they are equal; the
         // scope may have changed with a CRD, staleness with the file breaking.
@@ -375,11 +366,14 @@ fn declare(
             return Arc::clone(old);
         }
     }
+    // Copied only for a new object, so reused ones cost no allocation.
+    let namespace = namespace.to_string();
+    let group = split_api_version(&raw.api_version).0.to_string();
     Arc::new(DeclaredObject {
         key: ObjectKey {
-            group: group.to_string(),
+            group,
             kind: raw.kind,
-            namespace: namespace.to_string(),
+            namespace,
             name: raw.value.name().to_string(),
         },
         api_version: raw.api_version,
@@ -390,6 +384,17 @@ fn declare(
         origin: raw.origin,
         stale: raw.stale,
     })
+}
+
+/// Cluster-scoped kinds never get a namespace; namespaced ones without `metadata.namespace` get
+/// the source's default.
+fn namespace_of<'r>(catalog: &Catalog, default_namespace: &'r str, raw: &'r RawObject) -> &'r str {
+    let (group, _) = split_api_version(&raw.api_version);
+    if catalog.is_namespaced(group, &raw.kind) {
+        raw.value.namespace().unwrap_or(default_namespace)
+    } else {
+        ""
+    }
 }
 
 /// The live snapshot: readers load it without locks; the sync side stores a new one whole.
