@@ -227,55 +227,47 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_0() {
 fn bad_config_exits_2_naming_the_key() {
     let tmp = tempfile::tempdir().expect("tmp");
     let repo = make_repo(tmp.path());
+    let repo_url = repo.display().to_string();
     let config_file = tmp.path().join("driftgate.yaml");
-    std::fs::write(
-        &config_file,
-        format!(
-            "sources: [{{name: fleet, url: {:?}}}]\nserver:\n  listn: 127.0.0.1:0\n",
-            repo.display().to_string()
-        ),
-    )
-    .expect("config");
-    let output = Command::new(env!("CARGO_BIN_EXE_driftgate"))
-        .args(["serve", "--config", config_file.to_str().expect("utf-8")])
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("listn"), "{stderr}");
-
-    // A bound of no connections at all is refused, naming the key.
-    std::fs::write(
-        &config_file,
-        format!(
-            "sources: [{{name: fleet, url: {:?}}}]\nserver:\n  maxConnections: 0\n",
-            repo.display().to_string()
-        ),
-    )
-    .expect("config");
-    let output = Command::new(env!("CARGO_BIN_EXE_driftgate"))
-        .args(["serve", "--config", config_file.to_str().expect("utf-8")])
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("server.maxConnections"), "{stderr}");
+    // `serve` with these arguments exits 2, and its error names `key`.
+    let refused = |args: &[&str], key: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_driftgate"))
+            .args(args)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(key), "{stderr}");
+    };
+    let config_args = ["serve", "--config", config_file.to_str().expect("utf-8")];
+    // A misspelt key, and a bound of no connections at all.
+    for (server, key) in [
+        ("listn: 127.0.0.1:0", "listn"),
+        ("maxConnections: 0", "server.maxConnections"),
+    ] {
+        std::fs::write(
+            &config_file,
+            format!("sources: [{{name: fleet, url: {repo_url:?}}}]\nserver:\n  {server}\n"),
+        )
+        .expect("config");
+        refused(&config_args, key);
+    }
 
     // A missing serving certificate names its setting.
-    let output = Command::new(env!("CARGO_BIN_EXE_driftgate"))
-        .args([
+    refused(
+        &[
             "serve",
             "--repo",
             repo.to_str().expect("utf-8"),
             "--cert",
             "/nonexistent/tls.crt",
-        ])
-        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("server.certFile"), "{stderr}");
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ],
+        "server.certFile",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
