@@ -111,6 +111,15 @@ impl Repos {
     }
 }
 
+/// The error of `source`'s last attempt, which must have failed.
+fn last_error(trigger: &driftgate::sync::Trigger, source: &str) -> String {
+    trigger
+        .status()
+        .get(source)
+        .and_then(|s| s.last_error)
+        .expect("the last attempt failed")
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")

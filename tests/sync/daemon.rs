@@ -127,11 +127,7 @@ fn follows_pushes_force_pushes_and_outages_over_git_daemon() {
                 .is_some_and(|s| s.last_error.is_some())
         },
     );
-    let error = trigger
-        .status()
-        .get("fleet")
-        .and_then(|s| s.last_error)
-        .unwrap_or_default();
+    let error = last_error(&trigger, "fleet");
     eprintln!("after the branch is deleted: {error}");
     assert!(error.contains("main"), "{error}");
     let (verdict, revision) = ask(&live, &policy, &body).expect("served");

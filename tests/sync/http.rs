@@ -23,11 +23,7 @@ fn unreachable_https_remote_fails_without_leaking_the_token() {
     assert!(live.load().is_none(), "nothing to serve yet");
     let trigger = syncer.trigger();
     assert!(!trigger.is_ready());
-    let error = trigger
-        .status()
-        .get("fleet")
-        .and_then(|s| s.last_error)
-        .expect("error");
+    let error = last_error(&trigger, "fleet");
     eprintln!("{error}");
     assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
     assert!(
@@ -281,12 +277,7 @@ fn smart_http_remotes_and_credentials() {
         );
         let mut syncer = Syncer::new(&cfg, Arc::new(Live::new()));
         assert!(!syncer.sync_once());
-        let error = syncer
-            .trigger()
-            .status()
-            .get("fleet")
-            .and_then(|s| s.last_error)
-            .expect("error");
+        let error = last_error(&syncer.trigger(), "fleet");
         eprintln!("{error}");
         assert!(
             error.contains(expected) || error.to_lowercase().contains("auth"),

@@ -253,11 +253,7 @@ fn sources_merge_into_one_snapshot_and_a_cross_source_duplicate_keeps_the_last_g
     // b declares a's object too: b's sync fails naming both files; a keeps syncing.
     b.commit(&[("stolen.yaml", &cm("from-a"))], "declare a's object");
     assert!(!syncer.sync_once());
-    let error = trigger
-        .status()
-        .get("b")
-        .and_then(|s| s.last_error)
-        .expect("error");
+    let error = last_error(&trigger, "b");
     assert!(
         error.contains("a.yaml") && error.contains("stolen.yaml"),
         "{error}"

@@ -206,11 +206,7 @@ fn ssh_sources_use_the_key_and_check_the_host_key() {
     let third = repos.commit(&[("apps/web.yaml", &deployment(4))], "four");
     std::fs::write(&key_file, std::fs::read(&wrong_key).expect("key")).expect("swap key");
     assert!(!syncer.sync_once());
-    let error = trigger
-        .status()
-        .get("fleet")
-        .and_then(|s| s.last_error)
-        .expect("error");
+    let error = last_error(&trigger, "fleet");
     eprintln!("with a wrong key: {error}");
     assert!(
         error.contains("Permission denied") && error.contains("sshKeyFile"),
@@ -230,11 +226,7 @@ fn ssh_sources_use_the_key_and_check_the_host_key() {
     std::fs::copy(&client_key, &key_file).expect("restore key");
     std::fs::write(&known_hosts, known_line(&keys.join("wrong_key.pub"))).expect("known_hosts");
     assert!(!syncer.sync_once());
-    let error = trigger
-        .status()
-        .get("fleet")
-        .and_then(|s| s.last_error)
-        .expect("error");
+    let error = last_error(&trigger, "fleet");
     eprintln!("with an untrusted host key: {error}");
     assert!(error.contains("Host key verification failed"), "{error}");
     assert!(revision().is_some_and(|r| r.contains(short(&second))));

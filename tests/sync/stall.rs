@@ -89,11 +89,7 @@ fn a_silent_git_daemon_times_out_and_polling_goes_on() {
         failed(1)
     });
     let took = started.elapsed();
-    let error = trigger
-        .status()
-        .get("fleet")
-        .and_then(|s| s.last_error)
-        .expect("error");
+    let error = last_error(&trigger, "fleet");
     eprintln!("after {took:?}: {error}");
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_secs(5),
@@ -131,6 +127,18 @@ fn a_silent_git_daemon_times_out_and_polling_goes_on() {
     );
 }
 
+/// One sync of `cfg` against `silent`: it fails; how long it took and its error.
+fn fail_against(silent: &Silent, cfg: &Config) -> (Duration, String) {
+    let mut syncer = Syncer::new(cfg, Arc::new(Live::new()));
+    let started = Instant::now();
+    assert!(!syncer.sync_once());
+    let took = started.elapsed();
+    let error = last_error(&syncer.trigger(), "fleet");
+    eprintln!("after {took:?}: {error}");
+    assert!(silent.accepted() >= 1, "the remote was reached");
+    (took, error)
+}
+
 #[test]
 fn a_silent_http_server_times_out() {
     let silent = Silent::start();
@@ -142,18 +150,7 @@ fn a_silent_http_server_times_out() {
         ),
         cache.path(),
     );
-    let mut syncer = Syncer::new(&cfg, Arc::new(Live::new()));
-    let started = Instant::now();
-    assert!(!syncer.sync_once());
-    let took = started.elapsed();
-    let error = syncer
-        .trigger()
-        .status()
-        .get("fleet")
-        .and_then(|s| s.last_error)
-        .expect("error");
-    eprintln!("after {took:?}: {error}");
-    assert!(silent.accepted() >= 1);
+    let (took, error) = fail_against(&silent, &cfg);
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert!(error.contains("timed out"), "{error}");
 }
@@ -177,18 +174,7 @@ fn a_silent_ssh_server_times_out() {
         ),
         &dir.path().join("cache"),
     );
-    let mut syncer = Syncer::new(&cfg, Arc::new(Live::new()));
-    let started = Instant::now();
-    assert!(!syncer.sync_once());
-    let took = started.elapsed();
-    let error = syncer
-        .trigger()
-        .status()
-        .get("fleet")
-        .and_then(|s| s.last_error)
-        .expect("error");
-    eprintln!("after {took:?}: {error}");
-    assert!(silent.accepted() >= 1);
+    let (took, error) = fail_against(&silent, &cfg);
     assert!(took < Duration::from_secs(10), "{took:?}");
     assert!(error.to_lowercase().contains("timed out"), "{error}");
 }
