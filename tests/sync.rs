@@ -219,6 +219,20 @@ fn short(commit: &str) -> &str {
     &commit[..12]
 }
 
+/// One sync that succeeds and leaves `live` serving `commit`.
+fn sync_to(syncer: &mut Syncer, live: &Live, commit: &str) {
+    assert!(
+        syncer.sync_once(),
+        "{}",
+        syncer.trigger().status().render(SystemTime::now())
+    );
+    assert!(live
+        .load()
+        .expect("live")
+        .revision_label()
+        .contains(short(commit)));
+}
+
 #[path = "sync/daemon.rs"]
 mod daemon;
 #[path = "sync/http.rs"]

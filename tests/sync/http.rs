@@ -236,27 +236,9 @@ fn smart_http_remotes_and_credentials() {
     );
     let live = Arc::new(Live::new());
     let mut syncer = Syncer::new(&cfg, live.clone());
-    assert!(
-        syncer.sync_once(),
-        "{}",
-        syncer.trigger().status().render(SystemTime::now())
-    );
-    assert!(live
-        .load()
-        .expect("live")
-        .revision_label()
-        .contains(short(&first)));
+    sync_to(&mut syncer, &live, &first);
     let second = repos.commit(&[("apps/web.yaml", &deployment(4))], "four");
-    assert!(
-        syncer.sync_once(),
-        "{}",
-        syncer.trigger().status().render(SystemTime::now())
-    );
-    assert!(live
-        .load()
-        .expect("live")
-        .revision_label()
-        .contains(short(&second)));
+    sync_to(&mut syncer, &live, &second);
 
     // A server that wants credentials. Without a token the fetch fails (nothing prompts); with
     // one, gix refuses to send it in clear text over http:// (https only), and says so.

@@ -284,16 +284,7 @@ fn pinned_source_follows_what_flux_applied_over_git_daemon() {
         KUSTOMIZATION,
         flux_kustomization(&format!("main@sha1:{later}")),
     );
-    assert!(
-        syncer.sync_once(),
-        "{}",
-        trigger.status().render(SystemTime::now())
-    );
-    assert!(live
-        .load()
-        .expect("live")
-        .revision_label()
-        .contains(short(&later)));
+    sync_to(&mut syncer, &live, &later);
 
     // A revision nobody has: the last good snapshot stays and the status says why.
     let unknown = "00000000000000000000000000000000000000ff";
@@ -337,14 +328,5 @@ fn pinned_source_follows_what_flux_applied_over_git_daemon() {
     );
     let live = Arc::new(Live::new());
     let mut syncer = Syncer::new(&cfg, live.clone());
-    assert!(
-        syncer.sync_once(),
-        "{:?}",
-        syncer.trigger().status().render(SystemTime::now())
-    );
-    assert!(live
-        .load()
-        .expect("live")
-        .revision_label()
-        .contains(short(&applied)));
+    sync_to(&mut syncer, &live, &applied);
 }

@@ -198,8 +198,7 @@ fn ssh_sources_use_the_key_and_check_the_host_key() {
 
     // A push is followed.
     let second = repos.commit(&[("apps/web.yaml", &deployment(5))], "five");
-    assert!(syncer.sync_once(), "{}", detail());
-    assert!(revision().is_some_and(|r| r.contains(short(&second))));
+    sync_to(&mut syncer, &live, &second);
 
     // The Secret is replaced by a key the server does not know: the attempt fails and says the
     // server refused it; the last good snapshot stays; the key never shows.
@@ -238,8 +237,7 @@ fn ssh_sources_use_the_key_and_check_the_host_key() {
 
     // Both fixed: it recovers and follows the commit made meanwhile.
     std::fs::write(&known_hosts, known_line(&keys.join("host_key.pub"))).expect("known_hosts");
-    assert!(syncer.sync_once(), "{}", detail());
-    assert!(revision().is_some_and(|r| r.contains(short(&third))));
+    sync_to(&mut syncer, &live, &third);
     assert!(trigger
         .status()
         .get("fleet")
