@@ -1,5 +1,5 @@
-//! Generated workloads shared by the criterion benchmark (`benches/decision.rs`) and the load
-//! generator (`examples/loadgen.rs`): declared objects as Git holds them, the same objects as
+//! Generated workloads shared by the criterion benchmark (`benches/decision.rs`), the abuse
+//! tests (`tests/abuse.rs`) and the load generator (`examples/loadgen.rs`): declared objects as Git holds them, the same objects as
 //! the apiserver stores them (defaults, managedFields, status), and AdmissionReviews about them.
 //!
 //! Object `i` is a Deployment when `i % 3 == 0`, a Service when `i % 3 == 1`, a ConfigMap
@@ -199,4 +199,37 @@ pub fn declared_yaml(i: usize) -> String {
     let mut text = serde_json::to_string_pretty(&declared(i)).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// A snapshot of the first `n` generated objects, as source `source` declares them.
+pub fn snapshot(n: usize, source: &str) -> driftgate::snapshot::Snapshot {
+    use driftgate::manifest::{parse::RawObject, Origin};
+    use driftgate::snapshot::{Snapshot, SourceRevision, SourceState};
+    let file: std::sync::Arc<str> = std::sync::Arc::from("generated.yaml");
+    let objects = (0..n)
+        .map(|i| {
+            let value = declared(i);
+            RawObject {
+                api_version: value["apiVersion"].as_str().unwrap_or_default().into(),
+                kind: value["kind"].as_str().unwrap_or_default().into(),
+                value: value.into(),
+                file: file.clone(),
+                line: i + 1,
+                origin: Origin::File,
+                stale: false,
+            }
+        })
+        .collect();
+    Snapshot::build(vec![SourceState {
+        name: source.into(),
+        default_namespace: "default".into(),
+        revision: Some(SourceRevision {
+            source: source.into(),
+            git_ref: "main".into(),
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+        }),
+        objects,
+        ..SourceState::default()
+    }])
+    .expect("generated objects have distinct keys")
 }

@@ -18,16 +18,13 @@
 //! Quick smoke run: `cargo bench --bench decision -- --quick --warm-up-time 1 --measurement-time 1`.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use driftgate::admission;
 use driftgate::config::Config;
-use driftgate::manifest::parse::RawObject;
-use driftgate::manifest::Origin;
 use driftgate::policy::Policy;
-use driftgate::snapshot::{Snapshot, SourceRevision, SourceState};
+use driftgate::snapshot::Snapshot;
 
 #[allow(dead_code)]
 #[path = "../bench/workload.rs"]
@@ -37,34 +34,9 @@ use workload::Change;
 
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 
+/// A snapshot of the first `n` generated objects (see `bench/workload.rs`).
 fn snapshot(n: usize) -> Snapshot {
-    let file: Arc<str> = Arc::from("generated.yaml");
-    let objects = (0..n)
-        .map(|i| {
-            let value = workload::declared(i);
-            RawObject {
-                api_version: value["apiVersion"].as_str().unwrap_or_default().to_string(),
-                kind: value["kind"].as_str().unwrap_or_default().to_string(),
-                value: value.into(),
-                file: file.clone(),
-                line: i + 1,
-                origin: Origin::File,
-                stale: false,
-            }
-        })
-        .collect();
-    Snapshot::build(vec![SourceState {
-        name: "bench".into(),
-        default_namespace: "default".into(),
-        revision: Some(SourceRevision {
-            source: "bench".into(),
-            git_ref: "main".into(),
-            commit: "0123456789abcdef0123456789abcdef01234567".into(),
-        }),
-        objects,
-        ..SourceState::default()
-    }])
-    .expect("generated objects have distinct keys")
+    workload::snapshot(n, "bench")
 }
 
 fn bench(c: &mut Criterion) {

@@ -30,6 +30,8 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+// `snapshot` is for the in-process users of the workload.
+#[allow(dead_code)]
 #[path = "../bench/workload.rs"]
 mod workload;
 

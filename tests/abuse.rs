@@ -26,43 +26,13 @@ mod fuzz;
 #[path = "abuse/git.rs"]
 mod git;
 
-use std::sync::Arc;
-
 use driftgate::config::Config;
-use driftgate::manifest::parse::RawObject;
-use driftgate::manifest::Origin;
 use driftgate::policy::Policy;
-use driftgate::snapshot::{Snapshot, SourceRevision, SourceState};
+use driftgate::snapshot::Snapshot;
 
 /// A snapshot of the first `n` generated objects (see `bench/workload.rs`).
 pub fn snapshot(n: usize) -> Snapshot {
-    let file: Arc<str> = Arc::from("generated.yaml");
-    let objects = (0..n)
-        .map(|i| {
-            let value = workload::declared(i);
-            RawObject {
-                api_version: value["apiVersion"].as_str().unwrap_or_default().into(),
-                kind: value["kind"].as_str().unwrap_or_default().into(),
-                value: value.into(),
-                file: file.clone(),
-                line: i + 1,
-                origin: Origin::File,
-                stale: false,
-            }
-        })
-        .collect();
-    Snapshot::build(vec![SourceState {
-        name: "abuse".into(),
-        default_namespace: "default".into(),
-        revision: Some(SourceRevision {
-            source: "abuse".into(),
-            git_ref: "main".into(),
-            commit: "0123456789abcdef0123456789abcdef01234567".into(),
-        }),
-        objects,
-        ..SourceState::default()
-    }])
-    .expect("generated objects have distinct keys")
+    workload::snapshot(n, "abuse")
 }
 
 pub fn policy() -> Policy {
