@@ -3,9 +3,11 @@
 //! rotation under traffic and client certificates (`tls`); the built binary draining on SIGTERM
 //! and refusing bad config (`process`).
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -5,6 +5,8 @@
 //! the built `driftgate serve` synced by a push webhook.
 //! Shared fixtures live here; the tests in `sync/`.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

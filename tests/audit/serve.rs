@@ -1,6 +1,7 @@
 //! The routes and `driftgate serve` over TLS.
 
 use super::*;
+use common::served::{address, Served};
 
 #[tokio::test]
 async fn mutate_route_records_when_audit_from_mutate_and_admin_routes_report() {
@@ -157,104 +158,6 @@ async fn mutate_route_records_when_audit_from_mutate_and_admin_routes_report() {
     assert_eq!(down.status(), 503);
 }
 
-/// `driftgate serve` as a process, killed if the test ends early; stderr and stdout drained
-/// by threads so the process never blocks on a full pipe.
-struct Served {
-    child: Child,
-    stderr: std::sync::mpsc::Receiver<String>,
-    stdout: std::sync::mpsc::Receiver<String>,
-    /// Lines `log_line` read past, so lines logged in either order are both found.
-    seen: std::cell::RefCell<Vec<String>>,
-}
-
-impl Served {
-    fn spawn(config: &Path) -> Served {
-        let mut child = driftgate()
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("driftgate serve starts");
-        let drain = |pipe: Box<dyn std::io::Read + Send>, echo: bool| {
-            let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                use std::io::BufRead as _;
-                for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
-                    if echo {
-                        eprintln!("driftgate: {line}");
-                    }
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-            rx
-        };
-        let stderr = drain(Box::new(child.stderr.take().expect("stderr")), true);
-        let stdout = drain(Box::new(child.stdout.take().expect("stdout")), false);
-        Served {
-            child,
-            stderr,
-            stdout,
-            seen: std::cell::RefCell::default(),
-        }
-    }
-
-    fn log_line(&self, needle: &str) -> String {
-        if let Some(line) = self.seen.borrow().iter().find(|l| l.contains(needle)) {
-            return line.clone();
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) => self.seen.borrow_mut().push(line),
-                Err(e) => panic!("no log line with {needle:?}: {e}"),
-            }
-        }
-    }
-
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let killed = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(killed.success());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "driftgate did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn address(line: &str, name: &str) -> std::net::SocketAddr {
-    let start = line.find(&format!("{name}=")).expect("field") + name.len() + 1;
-    line[start..]
-        .split_whitespace()
-        .next()
-        .expect("value")
-        .trim_matches('"')
-        .parse()
-        .expect("address")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_over_tls_records_validate_once_and_reports_it() {
     let fleet = Fleet::new();
@@ -290,7 +193,7 @@ async fn serve_over_tls_records_validate_once_and_reports_it() {
         ),
     )
     .expect("config");
-    let mut served = Served::spawn(&config);
+    let mut served = Served::serve(&config);
     let listening = served.log_line("listening");
     let (tls, admin) = (address(&listening, "tls"), address(&listening, "admin"));
     served.log_line("declared state loaded");
@@ -391,7 +294,8 @@ async fn serve_over_tls_records_validate_once_and_reports_it() {
     );
     assert!(metrics.contains("driftgate_audit_degraded 0"), "{metrics}");
 
-    let status = served.terminate();
+    served.sigterm();
+    let status = served.wait(Duration::from_secs(20));
     assert!(status.success(), "serve exits 0 on SIGTERM: {status}");
     // The process is gone: its stdout reaches EOF and the drain thread ends the channel.
     let lines: Vec<String> = served.stdout.iter().collect();

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod served;
+
 /// A throwaway repository on branch `main`.
 pub struct GitRepo {
     pub dir: tempfile::TempDir,

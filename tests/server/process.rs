@@ -1,100 +1,7 @@
 //! The built `driftgate serve` binary: SIGTERM with a request in flight, and bad config.
 
 use super::*;
-
-/// The `driftgate serve` process, killed if the test ends early.
-struct Process {
-    child: Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    /// Lines received but not matched yet: the sync threads and the listener log
-    /// concurrently, so "declared state loaded" may come before "listening".
-    backlog: std::cell::RefCell<Vec<String>>,
-}
-
-impl Process {
-    fn spawn(args: &[&str]) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_driftgate"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("driftgate starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, lines) = std::sync::mpsc::channel();
-        // Drains stderr for the whole run so logging never blocks the process.
-        std::thread::spawn(move || {
-            use std::io::BufRead as _;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                eprintln!("driftgate: {line}");
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Process {
-            child,
-            lines,
-            backlog: Default::default(),
-        }
-    }
-
-    fn line_containing(&self, needle: &str) -> String {
-        let earlier = self
-            .backlog
-            .borrow()
-            .iter()
-            .position(|l| l.contains(needle));
-        if let Some(index) = earlier {
-            return self.backlog.borrow_mut().remove(index);
-        }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) => self.backlog.borrow_mut().push(line),
-                Err(e) => panic!("no log line with {needle:?}: {e}"),
-            }
-        }
-    }
-
-    fn wait(&mut self, within: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "driftgate did not exit within {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn field(line: &str, name: &str) -> SocketAddr {
-    let start = line.find(&format!("{name}=")).expect("field") + name.len() + 1;
-    line[start..]
-        .split_whitespace()
-        .next()
-        .expect("value")
-        .parse()
-        .expect("address")
-}
+use common::served::{address, Served};
 
 /// A config for `serve` on ephemeral ports with a 10 s grace; returns its path.
 fn serve_config(dir: &Path, repo: &Path, pki: &Pki) -> PathBuf {
@@ -112,25 +19,16 @@ fn serve_config(dir: &Path, repo: &Path, pki: &Pki) -> PathBuf {
     config_file
 }
 
-fn sigterm(process: &Process) {
-    let pid = process.child.id().to_string();
-    let kill = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(kill.success());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     let tmp = tempfile::tempdir().expect("tmp");
     let repo = make_repo(tmp.path());
     let pki = Pki::new(tmp.path());
     let config_file = serve_config(tmp.path(), &repo, &pki);
-    let mut process = Process::spawn(&["serve", "--config", config_file.to_str().expect("utf-8")]);
-    let listening = process.line_containing("listening");
-    let (tls, admin) = (field(&listening, "tls"), field(&listening, "admin"));
-    process.line_containing("declared state loaded");
+    let mut process = Served::spawn(&["serve", "--config", config_file.to_str().expect("utf-8")]);
+    let listening = process.log_line("listening");
+    let (tls, admin) = (address(&listening, "tls"), address(&listening, "admin"));
+    process.log_line("declared state loaded");
     let admin_client = reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -180,8 +78,8 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_0() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let sent = Instant::now();
-    sigterm(&process);
-    process.line_containing("shutting down");
+    process.sigterm();
+    process.log_line("shutting down");
 
     // New connections are refused while the request in flight is still open.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -276,9 +174,9 @@ async fn sigterm_under_load_drains_every_answer_then_exits_0() {
     let repo = make_repo(tmp.path());
     let pki = Pki::new(tmp.path());
     let config_file = serve_config(tmp.path(), &repo, &pki);
-    let mut process = Process::spawn(&["serve", "--config", config_file.to_str().expect("utf-8")]);
-    let tls = field(&process.line_containing("listening"), "tls");
-    process.line_containing("declared state loaded");
+    let mut process = Served::spawn(&["serve", "--config", config_file.to_str().expect("utf-8")]);
+    let tls = address(&process.log_line("listening"), "tls");
+    process.log_line("declared state loaded");
 
     // Eight clients, each on its own keep-alive connection, sending reviews back to back.
     let done = Arc::new(AtomicBool::new(false));
@@ -336,10 +234,10 @@ async fn sigterm_under_load_drains_every_answer_then_exits_0() {
     }
     let sent = Instant::now();
     let before = answered.load(Ordering::SeqCst);
-    sigterm(&process);
+    process.sigterm();
     tokio::task::block_in_place(|| {
-        process.line_containing("shutting down");
-        process.line_containing("drained");
+        process.log_line("shutting down");
+        process.log_line("drained");
     });
     let status = tokio::task::block_in_place(|| process.wait(Duration::from_secs(10)));
     assert_eq!(
@@ -384,9 +282,9 @@ async fn max_connections_from_the_config_closes_the_oldest_idle_connection() {
     let mut text = std::fs::read_to_string(&config_file).expect("config");
     text.push_str("  maxConnections: 2\n");
     std::fs::write(&config_file, text).expect("config");
-    let process = Process::spawn(&["serve", "--config", config_file.to_str().expect("utf-8")]);
-    let tls = field(&process.line_containing("listening"), "tls");
-    process.line_containing("declared state loaded");
+    let process = Served::spawn(&["serve", "--config", config_file.to_str().expect("utf-8")]);
+    let tls = address(&process.log_line("listening"), "tls");
+    process.log_line("declared state loaded");
 
     let connect = || async {
         let tcp = tokio::net::TcpStream::connect(tls).await.expect("connect");

@@ -1,56 +1,7 @@
 //! The built binary: `driftgate serve` following a git daemon, synced by a signed push webhook.
 
 use super::*;
-
-/// `driftgate serve`, killed (and reaped) on drop; stderr lines arrive on a channel.
-struct Serve {
-    child: Child,
-    lines: std::sync::mpsc::Receiver<String>,
-}
-
-impl Serve {
-    fn spawn(config: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_driftgate"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .env("DRIFTGATE_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("driftgate starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("driftgate: {line}");
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Serve { child, lines }
-    }
-
-    fn line_containing(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("no log line with {needle:?}: {e}"),
-            }
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::served::Served;
 
 /// One plain HTTP/1.1 request to the admin port: (status code, body).
 fn http(
@@ -114,8 +65,8 @@ fn serve_follows_a_signed_push_webhook() {
         ),
     )
     .expect("config");
-    let serve = Serve::spawn(&config_file);
-    let listening = serve.line_containing("listening");
+    let serve = Served::serve(&config_file);
+    let listening = serve.log_line("listening");
     let admin = listening
         .split("admin=")
         .nth(1)
