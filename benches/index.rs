@@ -94,18 +94,10 @@ fn path(i: usize) -> String {
 
 /// A bare repository whose `main` holds `size` objects and whose `next` changes one file.
 fn generate(dir: &Path, size: usize) -> Result<(), String> {
-    let git = |args: &[&str]| -> Result<(), String> {
-        let status = Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .status()
-            .map_err(|e| e.to_string())?;
-        status
-            .success()
-            .then_some(())
-            .ok_or(format!("git {args:?} failed"))
-    };
-    git(&["-c", "init.defaultBranch=main", "init", "-q", "--bare", "."])?;
+    git(
+        dir,
+        &["-c", "init.defaultBranch=main", "init", "-q", "--bare", "."],
+    )?;
     let mut child = Command::new("git")
         .args(["fast-import", "--quiet"])
         .current_dir(dir)
@@ -252,28 +244,25 @@ fn run(size: usize, render: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn rev_parse(dir: &Path, name: &str) -> Result<String, String> {
+/// Runs git in `dir`; its standard output, trimmed.
+fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     let out = Command::new("git")
-        .args(["rev-parse", name])
+        .args(args)
         .current_dir(dir)
         .output()
         .map_err(|e| e.to_string())?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        .ok_or(format!("git rev-parse {name} failed"))
+        .ok_or(format!("git {args:?} failed"))
+}
+
+fn rev_parse(dir: &Path, name: &str) -> Result<String, String> {
+    git(dir, &["rev-parse", name])
 }
 
 fn set_main(dir: &Path, commit: &str) -> Result<(), String> {
-    let status = Command::new("git")
-        .args(["update-ref", "refs/heads/main", commit])
-        .current_dir(dir)
-        .status()
-        .map_err(|e| e.to_string())?;
-    status
-        .success()
-        .then_some(())
-        .ok_or("git update-ref failed".to_string())
+    git(dir, &["update-ref", "refs/heads/main", commit]).map(drop)
 }
 
 /// Moves `main` between the two commits (one file apart) `FLIPS` times, timing each sync;
