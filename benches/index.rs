@@ -188,12 +188,7 @@ fn run(size: usize, render: &str) -> Result<(), String> {
     let mut syncer = Syncer::new(&config, live.clone());
 
     let started = Instant::now();
-    if !syncer.sync_once() {
-        return Err(syncer
-            .trigger()
-            .status()
-            .render(std::time::SystemTime::now()));
-    }
+    sync(&mut syncer)?;
     let initial = started.elapsed();
     let objects = live.load().map_or(0, |s| s.len());
     if objects != size {
@@ -223,9 +218,7 @@ fn run(size: usize, render: &str) -> Result<(), String> {
             ..Parts::default()
         },
     );
-    if !whole.sync_once() {
-        return Err("the whole-read baseline did not index".into());
-    }
+    sync(&mut whole)?;
     let (whole_reindex, _) = flips(dir.path(), &mut whole, &initial_commit, &next_commit)?;
 
     println!(
@@ -242,6 +235,17 @@ fn run(size: usize, render: &str) -> Result<(), String> {
         rss_before,
     );
     Ok(())
+}
+
+/// One sync that must succeed; its status text otherwise.
+fn sync(syncer: &mut Syncer) -> Result<(), String> {
+    if syncer.sync_once() {
+        return Ok(());
+    }
+    Err(syncer
+        .trigger()
+        .status()
+        .render(std::time::SystemTime::now()))
 }
 
 /// Runs git in `dir`; its standard output, trimmed.
@@ -278,12 +282,7 @@ fn flips(
     for i in 0..FLIPS {
         set_main(dir, if i % 2 == 0 { next } else { initial })?;
         let started = Instant::now();
-        if !syncer.sync_once() {
-            return Err(syncer
-                .trigger()
-                .status()
-                .render(std::time::SystemTime::now()));
-        }
+        sync(syncer)?;
         times.push(started.elapsed());
     }
     // End on `next`, so the figures after describe the changed revision.
