@@ -19,6 +19,7 @@
 //! - [`status`]: per-source load status, filled by the loader, read by `/readyz`.
 //! - [`tls`]: certificates (`certs`) and the rustls server configuration.
 //! - [`webhook_config`]: the Validating/MutatingWebhookConfiguration for what Git declares.
+//! - [`yamledit`]: format-preserving edits of YAML files (comments, quoting, layout kept).
 //! - [`cli`]: the `driftgate` commands.
 #![forbid(unsafe_code)]
 
@@ -42,3 +43,4 @@ pub mod status;
 pub mod sync;
 pub mod tls;
 pub mod webhook_config;
+pub mod yamledit;
