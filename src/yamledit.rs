@@ -13,7 +13,8 @@
 //!
 //! - [`tree`]: the positioned nodes of a file, from the event parser.
 //! - [`value`]: paths into a document's value, and changes along them.
-//! - [`edit`]: the minimal text changes between a document and its new value.
+//! - [`edit`]: the minimal text changes between a document and its new value (mappings,
+//!   lists, and which list element becomes which).
 //! - [`render`]: new collections in the file's layout; [`scalar`]: new scalars, quoted so
 //!   every YAML reader takes them for the same type.
 
