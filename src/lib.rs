@@ -18,6 +18,7 @@
 //! - [`metrics`]: the Prometheus registry (`driftgate_…`), extended by each part.
 //! - [`status`]: per-source load status, filled by the loader, read by `/readyz`.
 //! - [`tls`]: certificates (`certs`) and the rustls server configuration.
+//! - [`suggest`]: the Git change that makes a blocked edit legitimate (`driftgate suggest`).
 //! - [`webhook_config`]: the Validating/MutatingWebhookConfiguration for what Git declares.
 //! - [`yamledit`]: format-preserving edits of YAML files (comments, quoting, layout kept).
 //! - [`cli`]: the `driftgate` commands.
@@ -40,6 +41,7 @@ pub mod server;
 pub mod snapshot;
 pub mod sources;
 pub mod status;
+pub mod suggest;
 pub mod sync;
 pub mod tls;
 pub mod webhook_config;

@@ -53,6 +53,10 @@ pub enum Reason {
 pub struct Violation {
     /// Readable path: `spec.template.spec.containers[name=web].image`.
     pub path: String,
+    /// The same path as the comparison walked it (empty for the whole object), for what
+    /// works from a decision further: the Git change `suggest` writes, the audit record.
+    #[serde(skip)]
+    pub at: Path,
     pub git: Value,
     pub requested: Option<Value>,
     pub old: Option<Value>,
@@ -175,10 +179,13 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
             match policy.unmanaged {
                 Unmanaged::Allow => decision.reason = Reason::NotDeclared,
                 Unmanaged::Warn | Unmanaged::Deny => {
+                    // The whole object is what Git lacks: kept for the change that adds it.
                     decision.violations.push(Violation {
                         path: String::new(),
+                        at: Path::root(),
                         git: Value::Null,
-                        requested: None,
+                        // A malformed object still gets the unmanaged answer it always did.
+                        requested: req.object().ok().flatten(),
                         old: None,
                     });
                     let mode = if policy.unmanaged == Unmanaged::Warn {
@@ -208,6 +215,7 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
             decision.reason = Reason::Delete;
             decision.violations.push(Violation {
                 path: String::new(),
+                at: Path::root(),
                 git: Value::Null,
                 requested: None,
                 old: None,
@@ -311,6 +319,7 @@ fn classify(decision: &mut Decision, d: FieldDiff, new: Node, old: Option<Node>,
         );
     let v = Violation {
         path: display_path(&d.path),
+        at: d.path,
         git: d.git,
         requested: d.actual,
         old: old_node.map(Node::to_value),

@@ -182,6 +182,7 @@ mod tests {
             declared: None,
             violations: vec![Violation {
                 path: "data.password".into(),
+                at: crate::drift::Path::root().key("data").key("password"),
                 git: Value::String("c2VjcmV0".into()),
                 requested: Some(Value::String("x".repeat(1000))),
                 old: None,

@@ -256,3 +256,19 @@ fn holds_aliased(node: &Node) -> bool {
             _ => false,
         }
 }
+
+/// A new string written in the quotes of the scalar beside it (`["--port", "80", "--debug"]`),
+/// when it is one line.
+pub(super) fn like(neighbour: &Node, value: &Value, flow: bool) -> Option<String> {
+    let Kind::Scalar {
+        style: style @ (Style::Single | Style::Double),
+        ..
+    } = &neighbour.kind
+    else {
+        return None;
+    };
+    match scalar::write(value, Some(*style), flow) {
+        Written::Inline(s) if value.is_string() => Some(s),
+        _ => None,
+    }
+}

@@ -181,7 +181,7 @@ fn atomic_values_are_replaced_whole_with_few_changes() {
         key("args"),
     ];
     let out = edit(DEPLOY, 0, &args, Some(json!(["--port", "8080", "--debug"]))).expect("edits");
-    assert_eq!(out, DEPLOY.replace("\"8080\"]", "\"8080\", --debug]"));
+    assert_eq!(out, DEPLOY.replace("\"8080\"]", "\"8080\", \"--debug\"]"), "the neighbour's quotes");
     let out = edit(DEPLOY, 0, &args, Some(json!({"x": 1}))).expect("type change");
     assert!(out.contains("args: {x: 1}"), "flow stays flow: {out}");
     let out = edit(
@@ -259,7 +259,7 @@ fn block_scalars_and_values_that_need_quotes() {
     let out = edit(text, 0, &[key("data"), key("n")], Some(json!("0644"))).expect("edits");
     assert!(out.contains("n: '0644'"), "{out}");
     let out = edit(text, 0, &[key("data"), key("k")], Some(json!("yes"))).expect("edits");
-    assert!(out.contains("  k: \"yes\"\nlast"), "{out}");
+    assert!(out.contains("  k: 'yes'\nlast"), "{out}");
     let out = edit(text, 0, &[key("more")], Some(json!(1))).expect("edits at the end");
     assert_eq!(out, format!("{text}\nmore: 1"));
 }

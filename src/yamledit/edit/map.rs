@@ -145,8 +145,11 @@ impl Rewriter<'_> {
         let nl = self.newline;
         let text = self.text;
         let first_kept = kept.iter().position(|k| *k).unwrap_or(0);
+        let neighbour = &entries[previous.unwrap_or(first_kept)].value;
         if flow {
-            let rendered = format!("{}: {}", scalar::key(key, true), render::flow(value));
+            let written =
+                super::like(neighbour, value, true).unwrap_or_else(|| render::flow(value));
+            let rendered = format!("{}: {written}", scalar::key(key, true));
             match previous {
                 Some(p) => {
                     let e = &entries[p];
@@ -166,8 +169,10 @@ impl Rewriter<'_> {
         let anchor = &entries[previous.unwrap_or(first_kept)];
         let col = tree::column(text, anchor.key.start);
         let pad = " ".repeat(col);
-        let lines = render::entry_lines(key, value, col, self.layout);
-        let body = lines.join(nl);
+        let body = match super::like(neighbour, value, false) {
+            Some(written) => format!("{}: {written}", scalar::key(key, false)),
+            None => render::entry_lines(key, value, col, self.layout).join(nl),
+        };
         match previous {
             Some(_) => {
                 let content_end = anchor.value.end.max(anchor.key.end);

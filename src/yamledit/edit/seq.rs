@@ -132,8 +132,10 @@ impl Rewriter<'_> {
         let nl = self.newline;
         let text = self.text;
         let first_kept = pairs.iter().map(|p| p.0).min().unwrap_or(0);
+        let neighbour = &items[previous.unwrap_or(first_kept)];
         if flow {
-            let rendered = render::flow(value);
+            let rendered =
+                super::like(neighbour, value, true).unwrap_or_else(|| render::flow(value));
             match previous {
                 Some(p) => self.replace(items[p].end, items[p].end, format!(", {rendered}")),
                 None => self.replace(
@@ -149,7 +151,10 @@ impl Rewriter<'_> {
             .filter(|d| tree::starts_line(text, *d))
             .ok_or_else(|| self.refuse("the list item shares its line with other content"))?;
         let col = tree::column(text, dash);
-        let body = render::item_lines(value, col, self.layout).join(nl);
+        let body = match super::like(neighbour, value, false) {
+            Some(scalar) => format!("{}- {scalar}", " ".repeat(col)),
+            None => render::item_lines(value, col, self.layout).join(nl),
+        };
         match previous {
             Some(_) => self.insert_lines(tree::line_end(text, anchor.end), &body),
             None => {

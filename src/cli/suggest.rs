@@ -1,0 +1,126 @@
+//! `driftgate suggest`: the Git change for a denied request, an object, or a recorded blocked
+//! edit, printed as a unified diff, applied to a checkout, or committed on a new branch.
+
+use std::io::Read as _;
+use std::process::ExitCode;
+
+use super::{fail, SuggestArgs, EXIT_BAD_INPUT};
+use crate::config::Config;
+use crate::snapshot::Snapshot;
+use crate::sources;
+use crate::suggest::{self, want, Error, Target};
+
+/// Exit code when no change can be written (the reasons are printed).
+const EXIT_DECLINED: u8 = 1;
+
+fn read_input(arg: &str) -> Result<Vec<u8>, String> {
+    if arg == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
+        Ok(buf)
+    } else {
+        std::fs::read(arg).map_err(|e| format!("cannot read {arg}: {e}"))
+    }
+}
+
+pub fn run(args: SuggestArgs) -> ExitCode {
+    let config = match args.source.load() {
+        Ok(c) => c,
+        Err(e) => return fail(EXIT_BAD_INPUT, e),
+    };
+    let snapshot = match sources::load_once(&config) {
+        Ok(s) => s,
+        Err(e) => return fail(EXIT_BAD_INPUT, e),
+    };
+    let target = match target(&args, &config, &snapshot) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            println!(
+                "nothing to change: Git already declares this at {}",
+                snapshot.revision_label()
+            );
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return fail(EXIT_BAD_INPUT, e),
+    };
+    let suggestion = match suggest::suggest(&config, &snapshot, &target) {
+        Ok(s) => s,
+        Err(e @ (Error::Input(_) | Error::NotFound { .. })) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail(EXIT_DECLINED, e),
+    };
+    if suggestion.is_empty() {
+        println!(
+            "nothing to change: Git already declares this at {}",
+            suggestion.revision
+        );
+        return ExitCode::SUCCESS;
+    }
+    print!("{}", suggestion.diff());
+    if let Some(dir) = &args.write {
+        if let Err(e) = suggest::apply::write(&suggestion, dir) {
+            return fail(EXIT_DECLINED, e);
+        }
+        eprintln!("driftgate: applied to {}", dir.display());
+    }
+    if args.commit {
+        let Some(branch) = args.branch.as_deref() else {
+            return fail(EXIT_BAD_INPUT, "--commit needs --branch NAME");
+        };
+        let repo = match &args.clone {
+            Some(dir) => dir.clone(),
+            None => match config
+                .sources
+                .iter()
+                .find(|s| s.name == suggestion.source)
+                .and_then(|s| crate::git::local_path(&s.url))
+            {
+                Some(path) => path,
+                None => {
+                    return fail(
+                        EXIT_BAD_INPUT,
+                        "--commit needs a local clone: the source is remote, give --clone DIR",
+                    )
+                }
+            },
+        };
+        match suggest::apply::commit(&suggestion, &repo, branch) {
+            Ok(id) => eprintln!(
+                "driftgate: committed {} on branch {branch} in {}; push it and open a pull request: git push origin {branch}",
+                &id[..id.len().min(12)],
+                repo.display()
+            ),
+            Err(e) => return fail(EXIT_DECLINED, e),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// What the input asks Git to declare.
+fn target(
+    args: &SuggestArgs,
+    config: &Config,
+    snapshot: &Snapshot,
+) -> Result<Option<Target>, String> {
+    if let Some(review) = &args.review {
+        let body = read_input(review)?;
+        return want::from_review(&body, snapshot, config).map_err(|e| e.to_string());
+    }
+    if let Some(object) = &args.object {
+        let bytes = read_input(object)?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| "the object is not UTF-8 text".to_string())?;
+        let value = want::parse_object(&text).map_err(|e| e.to_string())?;
+        return want::from_object(value, snapshot, config).map_err(|e| e.to_string());
+    }
+    if let Some(id) = &args.id {
+        return from_audit(args.audit.as_deref(), id, config);
+    }
+    Err("give --review, --object or --id".into())
+}
+
+/// A recorded blocked edit.
+fn from_audit(_audit: Option<&str>, _id: &str, _config: &Config) -> Result<Option<Target>, String> {
+    Err("--id: not available yet".into())
+}

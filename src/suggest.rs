@@ -1,0 +1,171 @@
+//! `driftgate suggest`: the Git change that makes a blocked edit legitimate. driftgate knows
+//! the declaring file, the revision and the exact paths a request changes, so instead of
+//! "change it in Git" it can hand the person the change itself: a unified diff that
+//! `git apply` accepts, a checkout it is applied to, or a commit on a new branch.
+//!
+//! What the change covers is exactly what the decision calls a difference ([`want`]): the
+//! declared paths where the request (or the object) differs from Git. Fields Git does not
+//! declare (an injected sidecar, defaults) are never written; an atomic value is written whole;
+//! a `scale` sets the parent's `spec.replicas`; a denied DELETE removes the object's document; a
+//! denied CREATE of an object Git does not declare adds it beside its namespace's objects.
+//!
+//! - [`want`]: what is asked, from a review, an object or an audit record.
+//! - [`repo`]: the source's files at the snapshot's revision, and the files a suggestion changes.
+//! - [`plain`]: objects in plain manifest files, edited in place ([`crate::yamledit`]).
+//! - [`create`]: new objects as new files (and `resources:` entries).
+//! - [`diff`]: the unified diff; [`apply`]: `--write` and `--commit`.
+
+pub mod apply;
+pub mod create;
+pub mod diff;
+pub mod plain;
+pub mod repo;
+pub mod want;
+
+use crate::config::Config;
+use crate::manifest::Origin;
+use crate::snapshot::Snapshot;
+
+use repo::{Checkout, FileChange, Files};
+pub use want::{Declined, FieldChange, Target, Want};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Source(String),
+    #[error(transparent)]
+    Input(#[from] Declined),
+    #[error("cannot suggest a change:\n  {}", .0.join("\n  "))]
+    Declined(Vec<String>),
+    #[error("{key} is not declared in {file} at this revision")]
+    NotFound { key: String, file: String },
+    #[error("{file}: {source}")]
+    Edit {
+        file: String,
+        #[source]
+        source: crate::yamledit::Error,
+    },
+    #[error("{0}")]
+    Apply(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The change for one target: changed files on top of the source at the snapshot's revision.
+#[derive(Debug, Clone)]
+pub struct Suggestion {
+    pub target: Target,
+    pub source: String,
+    /// The commit the change applies to (full hex id).
+    pub commit: String,
+    pub revision: String,
+    pub files: Vec<FileChange>,
+}
+
+impl Suggestion {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// The unified diff.
+    pub fn diff(&self) -> String {
+        diff::unified(&self.files)
+    }
+
+    /// A commit message naming the object, the fields and the person who asked.
+    pub fn message(&self) -> String {
+        let object = self.target.key.to_string();
+        let (subject, body) = match &self.target.want {
+            Want::Fields(changes) => {
+                let fields: Vec<String> = changes.iter().map(FieldChange::display).collect();
+                let subject = match fields.as_slice() {
+                    [one] => format!("{object}: declare {one} as the cluster has it"),
+                    _ => format!(
+                        "{object}: declare {} fields as the cluster has them",
+                        fields.len()
+                    ),
+                };
+                (subject, format!("Fields: {}", fields.join(", ")))
+            }
+            Want::Delete => (
+                format!("{object}: remove it from Git"),
+                "The object is deleted.".to_string(),
+            ),
+            Want::Create(_) => (
+                format!("{object}: add it to Git"),
+                "The object is added as created.".to_string(),
+            ),
+        };
+        let asked = if self.target.user.is_empty() {
+            "Made with driftgate suggest".to_string()
+        } else {
+            format!("Requested by {} (blocked by driftgate)", self.target.user)
+        };
+        format!("{subject}\n\n{body}\n{asked} against {}.\n", self.revision)
+    }
+}
+
+/// Works out the change for `target` on the source that declares it (or, for a new object,
+/// the source that declares its namespace's objects).
+pub fn suggest(config: &Config, snapshot: &Snapshot, target: &Target) -> Result<Suggestion> {
+    let (source, home) = match (&target.want, snapshot.get(&target.key)) {
+        (_, Some(declared)) => (declared.source.to_string(), None),
+        (Want::Create(_), None) => {
+            let (source, dir) = create::home(snapshot, &target.key).ok_or_else(|| {
+                Declined::UnmanagedNamespace {
+                    key: target.key.to_string(),
+                    namespace: target.key.namespace.clone(),
+                }
+            })?;
+            (source, Some(dir))
+        }
+        (_, None) => {
+            return Err(Error::Declined(vec![format!(
+                "{}: Git does not declare it at {}",
+                target.key,
+                snapshot.revision_label()
+            )]))
+        }
+    };
+    let checkout = Checkout::open(config, snapshot, &source)?;
+    let mut files = Files::new(&checkout);
+    match (&target.want, snapshot.get(&target.key), home) {
+        (Want::Create(object), _, Some(dir)) => {
+            create::apply(&mut files, &checkout, &dir, &target.key, object)?;
+        }
+        (want, Some(declared), _) => match &declared.origin {
+            Origin::File => {
+                let scope = plain::Scope {
+                    catalog: &snapshot.catalog,
+                    default_namespace: &checkout.source.default_namespace,
+                };
+                plain::apply(&mut files, &declared.file, &target.key, want, scope)?;
+            }
+            Origin::Kustomize { dir } => {
+                return Err(Error::Declined(vec![format!(
+                    "{}: rendered by kustomize from {dir}; not supported yet",
+                    target.key
+                )]))
+            }
+        },
+        _ => {
+            return Err(Error::Declined(vec![format!(
+                "{}: nothing to base a change on",
+                target.key
+            )]))
+        }
+    }
+    let revision = snapshot
+        .revisions
+        .iter()
+        .find(|r| r.source == source)
+        .map(|r| r.label())
+        .unwrap_or_default();
+    Ok(Suggestion {
+        target: target.clone(),
+        source,
+        commit: checkout.commit.to_string(),
+        revision,
+        files: files.changes()?,
+    })
+}
