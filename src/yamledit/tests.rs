@@ -181,7 +181,11 @@ fn atomic_values_are_replaced_whole_with_few_changes() {
         key("args"),
     ];
     let out = edit(DEPLOY, 0, &args, Some(json!(["--port", "8080", "--debug"]))).expect("edits");
-    assert_eq!(out, DEPLOY.replace("\"8080\"]", "\"8080\", \"--debug\"]"), "the neighbour's quotes");
+    assert_eq!(
+        out,
+        DEPLOY.replace("\"8080\"]", "\"8080\", \"--debug\"]"),
+        "the neighbour's quotes"
+    );
     let out = edit(DEPLOY, 0, &args, Some(json!({"x": 1}))).expect("type change");
     assert!(out.contains("args: {x: 1}"), "flow stays flow: {out}");
     let out = edit(
