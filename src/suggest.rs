@@ -13,13 +13,26 @@
 //! - [`repo`]: the source's files at the snapshot's revision, and the files a suggestion changes.
 //! - [`plain`]: objects in plain manifest files, edited in place ([`crate::yamledit`]).
 //! - [`create`]: new objects as new files (and `resources:` entries).
+//! - [`rendered`]: objects kustomize renders, edited where each value comes from: [`build`]
+//!   renders a build on demand (with origin annotations, or with the change laid over),
+//!   [`builds`] finds the other builds a file belongs to, [`context`] and [`provenance`] what
+//!   is known of the object, [`actions`] where each value can change, [`patch`] the overlay's
+//!   patches, [`variables`] Flux `postBuild` variables.
 //! - [`diff`]: the unified diff; [`apply`]: `--write` and `--commit`.
 
+pub mod actions;
 pub mod apply;
+pub mod build;
+pub mod builds;
+pub mod context;
 pub mod create;
 pub mod diff;
+pub mod patch;
 pub mod plain;
+pub mod provenance;
+pub mod rendered;
 pub mod repo;
+pub mod variables;
 pub mod want;
 
 use crate::config::Config;
@@ -142,10 +155,7 @@ pub fn suggest(config: &Config, snapshot: &Snapshot, target: &Target) -> Result<
                 plain::apply(&mut files, &declared.file, &target.key, want, scope)?;
             }
             Origin::Kustomize { dir } => {
-                return Err(Error::Declined(vec![format!(
-                    "{}: rendered by kustomize from {dir}; not supported yet",
-                    target.key
-                )]))
+                rendered::apply(snapshot, &checkout, &mut files, declared, dir, want)?;
             }
         },
         _ => {

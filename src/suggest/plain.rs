@@ -52,7 +52,7 @@ pub fn locate(editor: &Editor, key: &ObjectKey, scope: Scope) -> Option<(usize, 
 }
 
 /// Fields whose values driftgate never writes into Git.
-fn refuse_secret_values(key: &ObjectKey, changes: &[FieldChange]) -> Result<(), Error> {
+pub fn refuse_secret_values(key: &ObjectKey, changes: &[FieldChange]) -> Result<(), Error> {
     let secret = key.group.is_empty() && key.kind == "Secret";
     let values = changes
         .iter()

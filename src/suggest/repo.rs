@@ -91,7 +91,7 @@ impl Checkout {
 }
 
 /// The files a suggestion writes: new contents by path (`None`: deleted), on top of a checkout.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Files<'c> {
     pub base: &'c Checkout,
     changed: BTreeMap<String, Option<String>>,
@@ -134,6 +134,11 @@ impl<'c> Files<'c> {
             Some(content) => content.is_some(),
             None => self.base.index.get(path).is_some(),
         }
+    }
+
+    /// The files written or deleted so far, with their new content (`None`: deleted).
+    pub fn pending(&self) -> impl Iterator<Item = (&String, Option<&str>)> {
+        self.changed.iter().map(|(p, c)| (p, c.as_deref()))
     }
 
     /// Every file that ends up different, in path order.

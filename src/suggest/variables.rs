@@ -1,0 +1,92 @@
+//! Values that come from a Flux `postBuild` variable (`${VAR}` in the rendered text, replaced
+//! by kustomize-controller after the build). The variable is named with where it is defined;
+//! it is changed there when it is a literal `substitute` entry that only this value uses.
+
+use super::actions::Action;
+use super::context::Ctx;
+use super::want::FieldChange;
+
+/// The variable's name when `text` is exactly one `${NAME}` expression (with or without a
+/// default: `${NAME:=3}`, `${NAME:-x}`, `${NAME=y}`, `${NAME-z}`).
+pub fn whole_variable(text: &str) -> Option<&str> {
+    let body = text.strip_prefix("${")?.strip_suffix('}')?;
+    let end = body
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(body.len());
+    let (name, rest) = body.split_at(end);
+    let operator = ["", ":=", ":-", "=", "-"]
+        .iter()
+        .any(|op| rest.starts_with(op) && (!op.is_empty() || rest.is_empty()));
+    (!name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && !rest.contains('}')
+        && operator)
+        .then_some(name)
+}
+
+/// How a value written as `text` (with `${…}`) can be changed.
+pub fn candidate(ctx: &Ctx, text: &str, change: &FieldChange) -> Result<Action, String> {
+    let path = change.display();
+    let Some(name) = whole_variable(text) else {
+        return Err(format!(
+            "{path} is {text:?} in the build's output: text and Flux variables together; change it where it is written ({})",
+            super::actions::describe(&ctx.origin)
+        ));
+    };
+    let Some(k) = &ctx.flux else {
+        return Err(format!(
+            "{path} comes from ${{{name}}}, but no Flux Kustomization builds {}",
+            ctx.build.label()
+        ));
+    };
+    let defined = format!(
+        "Flux Kustomization {}/{} ({}:{})",
+        k.namespace, k.name, k.file, k.line
+    );
+    if k.options.substitute.contains_key(name) {
+        let uses = ctx.output.text.matches(&format!("${{{name}")).count();
+        if uses <= 1
+            && change
+                .value
+                .as_ref()
+                .is_some_and(|v| !v.is_object() && !v.is_array() && !v.is_null())
+        {
+            return Ok(Action::Variable(name.to_string()));
+        }
+        return Err(format!(
+            "{path} comes from the Flux variable ${{{name}}}, set in postBuild.substitute of {defined}; {uses} values of this build use it, so changing it there would change them all"
+        ));
+    }
+    if k.substitute_from {
+        return Err(format!(
+            "{path} comes from the Flux variable ${{{name}}}, which postBuild.substituteFrom of {defined} sets from a ConfigMap or Secret in the cluster, not from Git"
+        ));
+    }
+    Err(format!(
+        "{path} comes from the Flux variable ${{{name}}}, which nothing in Git sets (its default applies); set it in postBuild.substitute of {defined}"
+    ))
+}
+
+/// The text a `substitute` entry needs for the value to render as `value`.
+pub fn text_of(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_variables_only() {
+        assert_eq!(whole_variable("${REPLICAS}"), Some("REPLICAS"));
+        assert_eq!(whole_variable("${R:=3}"), Some("R"));
+        assert_eq!(whole_variable("${R-x}"), Some("R"));
+        assert_eq!(whole_variable("a-${R}"), None);
+        assert_eq!(whole_variable("${R}${S}"), None);
+        assert_eq!(whole_variable("${1R}"), None);
+        assert_eq!(whole_variable("${R?}"), None);
+    }
+}
