@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use super::context::Ctx;
-use super::provenance::{self, Kustomization, Origin};
+use super::provenance::{self, Kustomization};
 use super::repo::Files;
 use super::variables;
 use super::want::FieldChange;
@@ -76,7 +76,8 @@ pub fn candidates(ctx: &Ctx, change: &FieldChange) -> Result<Vec<Action>, String
     let pre = value::get(&ctx.pre, &change.path);
     if let Some(Value::String(text)) = pre.filter(|_| ctx.build.flux.is_some()) {
         if text.contains("${") {
-            return variables::candidate(ctx, text, change).map(|a| vec![a]);
+            return variables::candidate(ctx, text, change)
+                .map(|name| vec![Action::Variable(name)]);
         }
     }
     let raw = ctx
@@ -252,12 +253,4 @@ fn edit_document(
     editor.replace(doc, new).map_err(edit_err)?;
     files.write(file, editor.finish().map_err(edit_err)?);
     Ok(())
-}
-
-/// Where the origin annotation sends the reader, for messages.
-pub fn describe(origin: &Origin) -> String {
-    match origin {
-        Origin::File(f) => f.clone(),
-        Origin::Elsewhere(what) => what.clone(),
-    }
 }

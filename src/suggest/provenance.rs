@@ -20,6 +20,16 @@ pub enum Origin {
     Elsewhere(String),
 }
 
+impl Origin {
+    /// Where the origin annotation sends the reader, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Origin::File(f) => f.clone(),
+            Origin::Elsewhere(what) => what.clone(),
+        }
+    }
+}
+
 /// Reads `config.kubernetes.io/origin` of a rendered object of `build`.
 pub fn origin(object: &Value, build: &Build) -> Origin {
     let text = object

@@ -90,7 +90,7 @@ fn fields(ctx: &Ctx, files: &mut Files, changes: &[FieldChange]) -> Result<(), E
         "{}: no change to the files of {} renders it as asked (origin: {}{})",
         ctx.key,
         ctx.build.label(),
-        actions::describe(&ctx.origin),
+        ctx.origin.describe(),
         if ctx.transformers.is_empty() {
             String::new()
         } else {

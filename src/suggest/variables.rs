@@ -2,7 +2,6 @@
 //! by kustomize-controller after the build). The variable is named with where it is defined;
 //! it is changed there when it is a literal `substitute` entry that only this value uses.
 
-use super::actions::Action;
 use super::context::Ctx;
 use super::want::FieldChange;
 
@@ -24,13 +23,13 @@ pub fn whole_variable(text: &str) -> Option<&str> {
         .then_some(name)
 }
 
-/// How a value written as `text` (with `${…}`) can be changed.
-pub fn candidate(ctx: &Ctx, text: &str, change: &FieldChange) -> Result<Action, String> {
+/// The variable to set for a value written as `text` (with `${…}`), or why it cannot be.
+pub fn candidate(ctx: &Ctx, text: &str, change: &FieldChange) -> Result<String, String> {
     let path = change.display();
     let Some(name) = whole_variable(text) else {
         return Err(format!(
             "{path} is {text:?} in the build's output: text and Flux variables together; change it where it is written ({})",
-            super::actions::describe(&ctx.origin)
+            ctx.origin.describe()
         ));
     };
     let Some(k) = &ctx.flux else {
@@ -51,7 +50,7 @@ pub fn candidate(ctx: &Ctx, text: &str, change: &FieldChange) -> Result<Action, 
                 .as_ref()
                 .is_some_and(|v| !v.is_object() && !v.is_array() && !v.is_null())
         {
-            return Ok(Action::Variable(name.to_string()));
+            return Ok(name.to_string());
         }
         return Err(format!(
             "{path} comes from the Flux variable ${{{name}}}, set in postBuild.substitute of {defined}; {uses} values of this build use it, so changing it there would change them all"
