@@ -36,7 +36,7 @@ pub mod variables;
 pub mod want;
 
 use crate::config::Config;
-use crate::manifest::Origin;
+use crate::manifest::{ObjectKey, Origin};
 use crate::snapshot::Snapshot;
 
 use repo::{Checkout, FileChange, Files};
@@ -73,6 +73,9 @@ pub struct Suggestion {
     pub commit: String,
     pub revision: String,
     pub files: Vec<FileChange>,
+    /// Other objects whose declaration the change also touches, and how (a Flux variable's
+    /// definition); every other object is declared as before.
+    pub also: Vec<(ObjectKey, String)>,
 }
 
 impl Suggestion {
@@ -177,5 +180,6 @@ pub fn suggest(config: &Config, snapshot: &Snapshot, target: &Target) -> Result<
         commit: checkout.commit.to_string(),
         revision,
         files: files.changes()?,
+        also: files.also.clone(),
     })
 }

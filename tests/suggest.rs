@@ -15,7 +15,7 @@ use driftgate::manifest::ObjectKey;
 use driftgate::policy::Policy;
 use driftgate::snapshot::Snapshot;
 use driftgate::suggest::{self, want, Suggestion};
-use driftgate::yamledit::value;
+use driftgate::yamledit::{value, Step};
 use serde_json::{json, Value};
 
 /// A config reading `repo` (whole tree, or `paths`), with extra top-level settings.
@@ -163,6 +163,18 @@ fn decision(review: &Value, snapshot: &Snapshot, config: &Config) -> admission::
 /// the same request is allowed with no violation, while every other object's declaration is
 /// what it was. The checkout is left at the new commit.
 pub fn round_trip(repo: &Path, config: &Config, review: &Value) -> Result<Trip, String> {
+    round_trip_watching(repo, config, review, &[])
+}
+
+/// [`round_trip`], and every snapshot of `watch` (other clusters reading the same
+/// repository) is exactly as before.
+pub fn round_trip_watching(
+    repo: &Path,
+    config: &Config,
+    review: &Value,
+    watch: &[Config],
+) -> Result<Trip, String> {
+    let watched: Vec<Snapshot> = watch.iter().map(load).collect();
     let before = load(config);
     let first = decision(review, &before, config);
     let target = want::from_review(review.to_string().as_bytes(), &before, config)
@@ -216,18 +228,26 @@ pub fn round_trip(repo: &Path, config: &Config, review: &Value) -> Result<Trip, 
             second.verdict, second.violations, second.preexisting
         ));
     }
-    others_unchanged(&before, &after, &target.key).map_err(|e| format!("{e}\n{diff}"))?;
+    // The target, and what the change says it also touches (a Flux variable's definition).
+    let mut touched: Vec<ObjectKey> = suggestion.also.iter().map(|(k, _)| k.clone()).collect();
+    touched.push(target.key.clone());
+    others_unchanged(&before, &after, &touched).map_err(|e| format!("{e}\n{diff}"))?;
+    for (config, was) in watch.iter().zip(&watched) {
+        let now = load(config);
+        others_unchanged(was, &now, &[])
+            .map_err(|e| format!("another cluster changed: {e}\n{diff}"))?;
+    }
     Ok(Trip::Changed(Box::new(suggestion)))
 }
 
-/// Every object but `key` is declared exactly as before, and no object appeared or went
-/// but `key`.
+/// Every object but those of `keys` is declared exactly as before, and no other object
+/// appeared or went.
 pub fn others_unchanged(
     before: &Snapshot,
     after: &Snapshot,
-    key: &ObjectKey,
+    keys: &[ObjectKey],
 ) -> Result<(), String> {
-    for object in before.objects().filter(|o| &o.key != key) {
+    for object in before.objects().filter(|o| !keys.contains(&o.key)) {
         match after.get(&object.key) {
             Some(now) if now.value == object.value => {}
             Some(_) => return Err(format!("{} changed", object.key)),
@@ -236,7 +256,7 @@ pub fn others_unchanged(
     }
     if let Some(extra) = after
         .objects()
-        .find(|o| &o.key != key && before.get(&o.key).is_none())
+        .find(|o| !keys.contains(&o.key) && before.get(&o.key).is_none())
     {
         return Err(format!("{} appeared", extra.key));
     }
@@ -265,5 +285,7 @@ pub fn edited(value: &Value, path: &[driftgate::yamledit::Step], new: Option<Val
 
 #[path = "suggest/cli.rs"]
 mod cli;
+#[path = "suggest/kustomize.rs"]
+mod kustomize;
 #[path = "suggest/plain.rs"]
 mod plain;

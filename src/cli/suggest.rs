@@ -58,6 +58,9 @@ pub fn run(args: SuggestArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     print!("{}", suggestion.diff());
+    for (key, what) in &suggestion.also {
+        eprintln!("driftgate: the change also sets {what} of {key}");
+    }
     if let Some(dir) = &args.write {
         if let Err(e) = suggest::apply::write(&suggestion, dir) {
             return fail(EXIT_DECLINED, e);

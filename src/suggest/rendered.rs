@@ -5,8 +5,8 @@
 //! rendered, and it is taken only when the object renders exactly as asked, every other
 //! object of the build as before, and every other build that reads a changed file exactly as
 //! before (no edit changes another cluster). The preferred plan is tried first, then one that
-//! keeps to the overlay's own files; when neither renders right, the change is declined with
-//! the reasons.
+//! keeps to the overlay's own files, then one that patches everything in the overlay; when
+//! none renders right, the change is declined with the reasons.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -70,9 +70,20 @@ fn fields(ctx: &Ctx, files: &mut Files, changes: &[FieldChange]) -> Result<(), E
                 .unwrap_or(Action::OverlayPatch)
         })
         .collect();
-    let mut plans = vec![first];
-    if own != plans[0] {
-        plans.push(own);
+    // Last, everything by the overlay's patch (a value an entry cannot express: an image
+    // without a tag keeps the old tag under `images:`, not under a patch).
+    let patched: Vec<Action> = candidates
+        .iter()
+        .map(|l| match &l[0] {
+            Action::Variable(v) => Action::Variable(v.clone()),
+            _ => Action::OverlayPatch,
+        })
+        .collect();
+    let mut plans: Vec<Vec<Action>> = Vec::new();
+    for plan in [first, own, patched] {
+        if !plans.contains(&plan) {
+            plans.push(plan);
+        }
     }
     let mut failures = Vec::new();
     for plan in plans {
@@ -190,9 +201,15 @@ fn set_variable(ctx: &Ctx, files: &mut Files, name: &str, text: &str) -> Result<
         value: Some(json!(text)),
     }]);
     match &declared.origin {
-        Origin::File => plain::apply(files, &declared.file, &key, &want, ctx.scope()),
-        Origin::Kustomize { dir } => apply(ctx.snapshot, ctx.checkout, files, declared, dir, &want),
+        Origin::File => plain::apply(files, &declared.file, &key, &want, ctx.scope())?,
+        Origin::Kustomize { dir } => {
+            apply(ctx.snapshot, ctx.checkout, files, declared, dir, &want)?
+        }
     }
+    files
+        .also
+        .push((key, format!("spec.postBuild.substitute.{name}: {text:?}")));
+    Ok(())
 }
 
 fn delete(ctx: &Ctx, files: &mut Files) -> Result<(), Error> {

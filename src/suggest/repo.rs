@@ -95,6 +95,9 @@ impl Checkout {
 pub struct Files<'c> {
     pub base: &'c Checkout,
     changed: BTreeMap<String, Option<String>>,
+    /// Other objects whose declaration the change also touches (the Flux Kustomization
+    /// whose variable it sets), with what changes there.
+    pub also: Vec<(crate::manifest::ObjectKey, String)>,
 }
 
 /// One changed file: before and after (`None` when it does not exist on that side).
@@ -110,6 +113,7 @@ impl<'c> Files<'c> {
         Files {
             base,
             changed: BTreeMap::new(),
+            also: Vec::new(),
         }
     }
 

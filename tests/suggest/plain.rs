@@ -9,7 +9,6 @@ use proptest::test_runner::{Config as RunnerConfig, TestRunner};
 
 use super::*;
 use common::GitRepo;
-use driftgate::yamledit::Step;
 
 pub const WEB: &str = "\
 # The shop's web front end.
@@ -139,7 +138,7 @@ pub fn shop_repo() -> GitRepo {
 }
 
 /// Declared paths of a value, with list elements by their merge key where they have one.
-fn paths(value: &Value, at: &mut Vec<Step>, out: &mut Vec<(Vec<Step>, Value)>) {
+pub fn paths(value: &Value, at: &mut Vec<Step>, out: &mut Vec<(Vec<Step>, Value)>) {
     out.push((at.clone(), value.clone()));
     match value {
         Value::Object(map) => {
@@ -184,7 +183,7 @@ fn paths(value: &Value, at: &mut Vec<Step>, out: &mut Vec<(Vec<Step>, Value)>) {
 }
 
 #[derive(Debug, Clone)]
-enum Edit {
+pub enum Edit {
     Set(prop::sample::Index, Value),
     Remove(prop::sample::Index),
     AddKey(prop::sample::Index, String, Value),
@@ -195,7 +194,7 @@ enum Edit {
     Create(String),
 }
 
-fn new_scalar() -> impl Strategy<Value = Value> {
+pub fn new_scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
         "[a-z][a-z0-9.-]{0,10}".prop_map(Value::from),
         (0i64..50).prop_map(Value::from),
@@ -212,7 +211,7 @@ fn new_scalar() -> impl Strategy<Value = Value> {
     ]
 }
 
-fn edit() -> impl Strategy<Value = Edit> {
+pub fn edit() -> impl Strategy<Value = Edit> {
     prop_oneof![
         5 => (any::<prop::sample::Index>(), new_scalar()).prop_map(|(i, v)| Edit::Set(i, v)),
         3 => any::<prop::sample::Index>().prop_map(Edit::Remove),
@@ -225,8 +224,20 @@ fn edit() -> impl Strategy<Value = Edit> {
     ]
 }
 
+/// `new` as a value of the type `was` has (an apiserver refuses a string for an integer).
+fn of_type(new: &Value, was: &Value) -> Value {
+    match (was, new) {
+        (Value::Number(_), Value::Number(_))
+        | (Value::Bool(_), Value::Bool(_))
+        | (Value::String(_), Value::String(_)) => new.clone(),
+        (Value::Number(_), other) => json!(other.to_string().len()),
+        (Value::Bool(b), _) => json!(!b),
+        (_, other) => json!(other.to_string()),
+    }
+}
+
 /// The review an edit makes, against the object `key` of `snapshot`.
-fn review_for(edit: &Edit, key: &ObjectKey, snapshot: &Snapshot) -> Option<Value> {
+pub fn review_for(edit: &Edit, key: &ObjectKey, snapshot: &Snapshot) -> Option<Value> {
     let git = declared(snapshot, key);
     let old = live(&git);
     let mut all = Vec::new();
@@ -242,13 +253,25 @@ fn review_for(edit: &Edit, key: &ObjectKey, snapshot: &Snapshot) -> Option<Value
             Step::Select(vec![("name".into(), "web".into())]),
         ]
     };
+    // Edits a Kubernetes object can have: scalars changed, fields below the top removed.
+    let leaves: Vec<&Vec<Step>> = all
+        .iter()
+        .filter(|(_, v)| !v.is_object() && !v.is_array())
+        .map(|(p, _)| p)
+        .collect();
+    let below_top: Vec<&Vec<Step>> = all
+        .iter()
+        .filter(|(p, _)| p.len() >= 2)
+        .map(|(p, _)| p)
+        .collect();
     Some(match edit {
         Edit::Set(i, v) => {
-            let (path, _) = &all[i.index(all.len())];
-            update(edited(&old, path, Some(v.clone())))
+            let path = leaves.get(i.index(leaves.len().max(1)))?;
+            let was = value::get(&git, path)?;
+            update(edited(&old, path, Some(of_type(v, was))))
         }
         Edit::Remove(i) => {
-            let (path, _) = &all[i.index(all.len())];
+            let path = below_top.get(i.index(below_top.len().max(1)))?;
             update(edited(&old, path, None))
         }
         Edit::AddKey(i, k, v) => {
