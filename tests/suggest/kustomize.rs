@@ -141,7 +141,7 @@ fn each_value_is_changed_where_it_comes_from() {
         repo.path(),
         &prod,
         &update(&container("image"), json!("nginx:1.28")),
-        &[stage.clone()],
+        std::slice::from_ref(&stage),
     ));
     assert!(d.contains("-  newTag: \"1.27\"  # pinned for the launch\n+  newTag: \"1.28\"  # pinned for the launch\n"), "{d}");
     reset();
@@ -152,7 +152,7 @@ fn each_value_is_changed_where_it_comes_from() {
             &container("image"),
             json!("registry.example.com/nginx@sha256:abc"),
         ),
-        &[stage.clone()],
+        std::slice::from_ref(&stage),
     ));
     assert!(
         d.contains("+  newName: registry.example.com/nginx\n")
@@ -165,7 +165,7 @@ fn each_value_is_changed_where_it_comes_from() {
         repo.path(),
         &prod,
         &scale_review("shop", "web", 5, 9),
-        &[stage.clone()],
+        std::slice::from_ref(&stage),
     ));
     assert!(d.contains("-  count: 5\n+  count: 9\n"), "{d}");
     reset();
@@ -179,7 +179,7 @@ fn each_value_is_changed_where_it_comes_from() {
         repo.path(),
         &prod,
         &update(&env, json!("debug")),
-        &[stage.clone()],
+        std::slice::from_ref(&stage),
     ));
     assert!(
         d.contains("a/apps/production/web-patch.yaml") && d.contains("+          value: debug\n"),
@@ -191,7 +191,7 @@ fn each_value_is_changed_where_it_comes_from() {
         repo.path(),
         &prod,
         &update(&container("args"), json!(["--port", "81"])),
-        &[stage.clone()],
+        std::slice::from_ref(&stage),
     ));
     assert!(!d.contains("apps/base/"), "{d}");
     assert!(
@@ -213,7 +213,7 @@ fn each_value_is_changed_where_it_comes_from() {
         repo.path(),
         &prod,
         &r,
-        &[stage.clone()],
+        std::slice::from_ref(&stage),
     ));
     assert!(
         d.contains("a/apps/production/extra.yaml") && d.contains("+  only: changed\n"),
@@ -227,7 +227,7 @@ fn each_value_is_changed_where_it_comes_from() {
         repo.path(),
         &prod,
         &review("DELETE", "alice@example.com", &Value::Null, &git_settings),
-        &[stage.clone()],
+        std::slice::from_ref(&stage),
     ));
     assert!(
         d.contains("$patch: delete") && d.contains("a/apps/production/kustomization.yaml"),
@@ -239,7 +239,7 @@ fn each_value_is_changed_where_it_comes_from() {
         repo.path(),
         &prod,
         &review("DELETE", "alice@example.com", &Value::Null, &git_extra),
-        &[stage.clone()],
+        std::slice::from_ref(&stage),
     ));
     assert!(
         d.contains("deleted file mode 100644\n--- a/apps/production/extra.yaml")
@@ -253,7 +253,7 @@ fn each_value_is_changed_where_it_comes_from() {
         repo.path(),
         &prod,
         &review("CREATE", "alice@example.com", &new, &Value::Null),
-        &[stage.clone()],
+        std::slice::from_ref(&stage),
     ));
     assert!(
         d.contains("+++ b/apps/production/configmap-fresh.yaml")
@@ -331,7 +331,7 @@ fn generated_edits_round_trip_on_overlays() {
         let Some(review) = review_for(&edit, key, &load(&prod)) else {
             return Ok(());
         };
-        match round_trip_watching(repo.path(), &prod, &review, &[stage.clone()]) {
+        match round_trip_watching(repo.path(), &prod, &review, std::slice::from_ref(&stage)) {
             Ok(Trip::Changed(_)) => CHANGED.fetch_add(1, Ordering::Relaxed),
             Ok(Trip::AlreadyAllowed) => ALLOWED.fetch_add(1, Ordering::Relaxed),
             Err(e) => return Err(TestCaseError::fail(format!("{key} {edit:?}: {e}"))),
