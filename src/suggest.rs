@@ -17,7 +17,8 @@
 //!   renders a build on demand (with origin annotations, or with the change laid over),
 //!   [`builds`] finds the other builds a file belongs to, [`context`] and [`provenance`] what
 //!   is known of the object, [`actions`] where each value can change, [`patch`] the overlay's
-//!   patches, [`variables`] Flux `postBuild` variables.
+//!   patches, [`variables`] Flux `postBuild` variables, [`verify`] renders a plan before it
+//!   is taken.
 //! - [`diff`]: the unified diff; [`apply`]: `--write` and `--commit`.
 
 pub mod actions;
@@ -33,6 +34,7 @@ pub mod provenance;
 pub mod rendered;
 pub mod repo;
 pub mod variables;
+pub mod verify;
 pub mod want;
 
 use crate::config::Config;
@@ -76,6 +78,8 @@ pub struct Suggestion {
     /// Other objects whose declaration the change also touches, and how (a Flux variable's
     /// definition); every other object is declared as before.
     pub also: Vec<(ObjectKey, String)>,
+    /// What the person should know about the change (printed beside the diff).
+    pub notes: Vec<String>,
 }
 
 impl Suggestion {
@@ -127,13 +131,13 @@ pub fn suggest(config: &Config, snapshot: &Snapshot, target: &Target) -> Result<
     let (source, home) = match (&target.want, snapshot.get(&target.key)) {
         (_, Some(declared)) => (declared.source.to_string(), None),
         (Want::Create(_), None) => {
-            let (source, dir) = create::home(snapshot, &target.key).ok_or_else(|| {
+            let (source, dirs) = create::homes(snapshot, &target.key).ok_or_else(|| {
                 Declined::UnmanagedNamespace {
                     key: target.key.to_string(),
                     namespace: target.key.namespace.clone(),
                 }
             })?;
-            (source, Some(dir))
+            (source, Some(dirs))
         }
         (_, None) => {
             return Err(Error::Declined(vec![format!(
@@ -146,7 +150,8 @@ pub fn suggest(config: &Config, snapshot: &Snapshot, target: &Target) -> Result<
     let checkout = Checkout::open(config, snapshot, &source)?;
     let mut files = Files::new(&checkout);
     match (&target.want, snapshot.get(&target.key), home) {
-        (Want::Create(object), _, Some(dir)) => {
+        (Want::Create(object), _, Some(dirs)) => {
+            let dir = create::private_home(&checkout, &dirs, &target.key)?;
             create::apply(&mut files, &checkout, &dir, &target.key, object)?;
         }
         (want, Some(declared), _) => match &declared.origin {
@@ -181,5 +186,43 @@ pub fn suggest(config: &Config, snapshot: &Snapshot, target: &Target) -> Result<
         revision,
         files: files.changes()?,
         also: files.also.clone(),
+        notes: notes(&checkout, snapshot, target),
     })
+}
+
+/// Consequences a diff does not show.
+fn notes(checkout: &Checkout, snapshot: &Snapshot, target: &Target) -> Vec<String> {
+    let key = &target.key;
+    let repo = checkout
+        .source
+        .discover
+        .as_deref()
+        .and_then(crate::render::flux::parse_discover);
+    let value = snapshot.get(key).and_then(|d| d.value.parse().ok());
+    let text = |p: &str| {
+        value
+            .as_ref()
+            .and_then(|v| v.pointer(p))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    };
+    // A Flux Kustomization that builds from the repository this source follows.
+    let followed = key.group == "kustomize.toolkit.fluxcd.io"
+        && key.kind == "Kustomization"
+        && repo.is_some_and(|(ns, name)| {
+            text("/spec/sourceRef/kind").unwrap_or("GitRepository".into()) == "GitRepository"
+                && text("/spec/sourceRef/name") == Some(name)
+                && text("/spec/sourceRef/namespace").unwrap_or(key.namespace.clone()) == ns
+        });
+    let changes_spec = matches!(target.want, Want::Delete)
+        || matches!(&target.want, Want::Fields(c) if c.iter().any(|c| {
+            matches!(c.path.first(), Some(crate::yamledit::Step::Key(k)) if k == "spec")
+        }));
+    if followed && changes_spec {
+        vec![format!(
+            "{key} is a Flux Kustomization this source follows (discover: flux): changing it changes which objects Git declares for the cluster"
+        )]
+    } else {
+        Vec::new()
+    }
 }

@@ -285,6 +285,8 @@ pub fn edited(value: &Value, path: &[driftgate::yamledit::Step], new: Option<Val
 
 #[path = "suggest/cli.rs"]
 mod cli;
+#[path = "suggest/corpus.rs"]
+mod corpus;
 #[path = "suggest/kustomize.rs"]
 mod kustomize;
 #[path = "suggest/plain.rs"]

@@ -61,6 +61,9 @@ pub fn run(args: SuggestArgs) -> ExitCode {
     for (key, what) in &suggestion.also {
         eprintln!("driftgate: the change also sets {what} of {key}");
     }
+    for note in &suggestion.notes {
+        eprintln!("driftgate: note: {note}");
+    }
     if let Some(dir) = &args.write {
         if let Err(e) = suggest::apply::write(&suggestion, dir) {
             return fail(EXIT_DECLINED, e);

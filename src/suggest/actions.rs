@@ -35,6 +35,8 @@ pub enum Action {
     Resource(String),
     /// Add (or extend) a patch in the overlay.
     OverlayPatch,
+    /// Add a patch to the build's Flux Kustomization (`spec.patches`): this cluster's own.
+    FluxPatch,
 }
 
 impl Action {
@@ -45,7 +47,8 @@ impl Action {
             Action::Variable(_)
             | Action::AddImageEntry(_)
             | Action::AddReplicasEntry(_)
-            | Action::OverlayPatch => true,
+            | Action::OverlayPatch
+            | Action::FluxPatch => true,
             Action::ImageEntry { file, .. } | Action::ReplicasEntry { file, .. } => {
                 Some(file.as_str()) == overlay
             }
@@ -120,9 +123,15 @@ pub fn candidates(ctx: &Ctx, change: &FieldChange) -> Result<Vec<Action>, String
             out.push(Action::PatchFile(file));
         }
     }
-    if let (Some((file, _)), Some(raw)) = (&ctx.resource, raw) {
-        let same_as_rendered = pre.is_some_and(|p| value::same(p, raw));
-        if same_as_rendered && ctx.is_private(file) {
+    // The resource file declares the value as it renders (or, for a field added, neither
+    // has it yet).
+    if let Some((file, _)) = &ctx.resource {
+        let from_file = match (pre, raw) {
+            (Some(p), Some(r)) => value::same(p, r),
+            (None, None) => true,
+            _ => false,
+        };
+        if from_file && ctx.is_private(file) {
             out.push(Action::Resource(file.clone()));
         }
     }
@@ -139,7 +148,7 @@ pub fn apply(
     action: &Action,
 ) -> Result<(), Error> {
     match action {
-        Action::Variable(_) | Action::OverlayPatch => Ok(()),
+        Action::Variable(_) | Action::OverlayPatch | Action::FluxPatch => Ok(()),
         Action::ImageEntry { file, index } => edit_entry(files, file, "images", *index, |entry| {
             image_entry(entry, change)
         }),

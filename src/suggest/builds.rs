@@ -5,7 +5,7 @@
 //! Kustomization). A file only this build reads may be edited; a change to one that another
 //! build reads must leave that build's output as it was.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -86,12 +86,23 @@ pub fn of(snapshot: &Snapshot, checkout: &Checkout, dir: &str) -> Vec<Found> {
     found
 }
 
+/// Another build of the repository, with what reads it (for messages).
+#[derive(Debug, Clone)]
+pub struct Other {
+    pub build: Build,
+    pub inputs: Inputs,
+    /// `apps/staging (kustomize)`, or the file of a Flux Kustomization of another cluster.
+    pub by: String,
+}
+
 /// What the repository builds besides one build: every kustomization no other kustomization
 /// reads (an overlay, a cluster), and every directory a Flux Kustomization anywhere in the
-/// tree points at, each with the inputs it reads.
+/// tree points at, each with the inputs it reads. A directory two Flux Kustomizations (in two
+/// files: two clusters) point at is built by another cluster even when it is this build's
+/// own: then none of its files is this build's alone.
 #[derive(Debug)]
 pub struct Others {
-    pub builds: Vec<(Build, Inputs)>,
+    pub builds: Vec<Other>,
     /// The kustomization directories the build reads (itself and its bases, components).
     pub chain: Vec<String>,
 }
@@ -117,55 +128,64 @@ impl Others {
                 .iter()
                 .any(|(other, inp)| other != dir && inp.covers(dir) && !plan::is_within(dir, other))
         };
-        let mut builds: Vec<(Build, Inputs)> = inputs
+        let mut builds: Vec<Other> = inputs
             .iter()
             .filter(|(d, _)| *d != build.dir && !read_by_other(d))
-            .map(|(d, inp)| {
-                (
-                    Build {
-                        dir: d.clone(),
-                        flux: None,
-                    },
-                    inp.clone(),
-                )
+            .map(|(d, inp)| Other {
+                build: Build {
+                    dir: d.clone(),
+                    flux: None,
+                },
+                inputs: inp.clone(),
+                by: format!("{} (kustomize)", crate::render::display_dir(d)),
             })
             .collect();
-        for dir in flux_paths(checkout) {
-            if dir == build.dir || builds.iter().any(|(b, _)| b.dir == dir) {
+        let references = flux_paths(checkout);
+        for (dir, files) in &references {
+            let own_dir = *dir == build.dir;
+            if (own_dir && files.len() < 2)
+                || (!own_dir && builds.iter().any(|b| b.build.dir == *dir))
+            {
                 continue;
             }
             // A Flux path with no kustomization is built from a generated one.
             let options = index
-                .kustomization_file(&dir)
+                .kustomization_file(dir)
                 .is_none()
                 .then(Default::default);
-            let inp = plan::inputs(index, &dir, &read);
-            builds.push((Build { dir, flux: options }, inp));
+            let by = files.iter().cloned().collect::<Vec<_>>().join(" and ");
+            builds.push(Other {
+                build: Build {
+                    dir: dir.clone(),
+                    flux: options,
+                },
+                inputs: plan::inputs(index, dir, &read),
+                by: format!("the Flux Kustomizations in {by}"),
+            });
         }
         Others { builds, chain }
     }
 
     /// The other builds that read `path` (a file, or a new file's place).
-    pub fn reading(&self, path: &str) -> Vec<&Build> {
+    pub fn reading(&self, path: &str) -> Vec<&Other> {
         self.builds
             .iter()
-            .filter(|(_, inputs)| inputs.covers(path))
-            .map(|(b, _)| b)
+            .filter(|other| other.inputs.covers(path))
             .collect()
     }
 }
 
 /// The directories Flux Kustomizations anywhere in the tree build (`spec.path`) from this
-/// repository (the `GitRepository` `discover` names; `flux-system/flux-system`, the one
+/// repository, each with the files that hold those Kustomizations (the `GitRepository` `discover` names; `flux-system/flux-system`, the one
 /// `flux bootstrap` makes, when it names none), whatever cluster they belong to.
-fn flux_paths(checkout: &Checkout) -> Vec<String> {
+fn flux_paths(checkout: &Checkout) -> BTreeMap<String, BTreeSet<String>> {
     let (repo_ns, repo_name) = checkout
         .source
         .discover
         .as_deref()
         .and_then(flux::parse_discover)
         .unwrap_or_else(|| ("flux-system".into(), "flux-system".into()));
-    let mut out = BTreeSet::new();
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (path, kind, id) in checkout.index.beneath("") {
         if kind != EntryKind::Blob || !parse::is_manifest_path(path) {
             continue;
@@ -201,10 +221,10 @@ fn flux_paths(checkout: &Checkout) -> Vec<String> {
                 .flatten()
             {
                 if checkout.index.is_dir(&dir) {
-                    out.insert(dir);
+                    out.entry(dir).or_default().insert(path.to_string());
                 }
             }
         }
     }
-    out.into_iter().collect()
+    out
 }

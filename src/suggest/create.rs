@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::build::Build;
+use super::builds::Others;
 use super::repo::{Checkout, Files};
 use super::Error;
 use crate::manifest::{ObjectKey, Origin};
@@ -58,9 +60,9 @@ pub fn clean(object: &Value) -> Value {
     out
 }
 
-/// The directory most declared objects of the namespace live in (a kustomization's directory
-/// for rendered ones), with the source that declares them.
-pub fn home(snapshot: &Snapshot, key: &ObjectKey) -> Option<(String, String)> {
+/// The directories declared objects of the namespace live in (a kustomization's directory for
+/// rendered ones), those of the source that declares most of them, most objects first.
+pub fn homes(snapshot: &Snapshot, key: &ObjectKey) -> Option<(String, Vec<String>)> {
     let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
     for object in snapshot.objects() {
         let own = object.key.namespace == key.namespace
@@ -77,9 +79,52 @@ pub fn home(snapshot: &Snapshot, key: &ObjectKey) -> Option<(String, String)> {
         };
         *counts.entry((object.source.to_string(), dir)).or_insert(0) += 1;
     }
-    // The most objects; on a tie, the first in path order.
-    let best = counts.values().copied().max()?;
-    counts.into_iter().find(|(_, n)| *n == best).map(|(k, _)| k)
+    let mut per_source: BTreeMap<&str, usize> = BTreeMap::new();
+    for ((source, _), n) in &counts {
+        *per_source.entry(source).or_insert(0) += n;
+    }
+    let best = per_source.values().copied().max()?;
+    let source = per_source.iter().find(|(_, n)| **n == best)?.0.to_string();
+    let mut dirs: Vec<(usize, String)> = counts
+        .into_iter()
+        .filter(|((s, _), _)| *s == source)
+        .map(|((_, d), n)| (n, d))
+        .collect();
+    // Most objects first; on a tie, path order.
+    dirs.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    Some((source, dirs.into_iter().map(|(_, d)| d).collect()))
+}
+
+/// The first of `dirs` where a new file is read by no other build (another overlay, another
+/// cluster): the object must be added to this cluster only.
+pub fn private_home(
+    checkout: &Checkout,
+    dirs: &[String],
+    key: &ObjectKey,
+) -> Result<String, Error> {
+    let mut shared = Vec::new();
+    for dir in dirs {
+        let build = Build {
+            dir: dir.clone(),
+            flux: None,
+        };
+        let others = Others::find(checkout, &build);
+        let probe = plan::join(dir, "driftgate-new.yaml");
+        match others.reading(&probe).first() {
+            None => return Ok(dir.clone()),
+            Some(other) => shared.push(format!(
+                "{} is also built by {}",
+                crate::render::display_dir(dir),
+                other.by
+            )),
+        }
+    }
+    let mut reasons = vec![format!(
+        "{key}: every directory that declares namespace {} is read by another build too, so a new file there would add the object elsewhere as well",
+        key.namespace
+    )];
+    reasons.extend(shared);
+    Err(Error::Declined(reasons))
 }
 
 /// A file name for the object that is free in `dir`: `configmap-settings.yaml`.

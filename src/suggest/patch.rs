@@ -216,11 +216,10 @@ pub fn write(
         files.write(&file, out);
         return Ok(file);
     }
-    let mut doc = json!({"apiVersion": api_version, "kind": key.kind, "metadata": {"name": name}});
-    merge(&mut doc, patch);
+    let doc = document(key, api_version, name, patch);
     let file_name = format!("{}-{}-patch.yaml", name, key.kind.to_ascii_lowercase());
     let path = crate::render::plan::join(&overlay.dir, &file_name);
-    let text = render::block(&doc, 0, render::Layout::default()).join("\n") + "\n";
+    let text = text(&doc);
     let reads_back = yaml::parse_documents(&text)
         .ok()
         .and_then(|d| d.into_iter().next())
@@ -231,13 +230,85 @@ pub fn write(
         )]));
     }
     files.write(&path, text);
-    let target = if key.group.is_empty() {
+    register(files, overlay, &file_name, target(key, name))?;
+    Ok(path)
+}
+
+/// A whole patch document: the object's identity and the body.
+pub fn document(key: &ObjectKey, api_version: &str, name: &str, body: &Value) -> Value {
+    let mut doc = json!({"apiVersion": api_version, "kind": key.kind, "metadata": {"name": name}});
+    merge(&mut doc, body);
+    doc
+}
+
+/// A patch document as YAML text.
+pub fn text(doc: &Value) -> String {
+    render::block(doc, 0, render::Layout::default()).join("\n") + "\n"
+}
+
+/// JSON 6902 `remove` operations for removed fields, their paths resolved in `rendered` (list
+/// elements by their index there). A strategic-merge `null` is not reliable for this:
+/// kustomize writes a label set to `null` as the string `"null"`.
+pub fn removals(rendered: &Value, changes: &[FieldChange]) -> Result<Value, Error> {
+    let mut ops = Vec::new();
+    for change in changes {
+        let mut pointer = String::new();
+        let mut at = rendered;
+        for step in &change.path {
+            let (segment, next) = match (step, at) {
+                (Step::Key(k), Value::Object(m)) => {
+                    (k.replace('~', "~0").replace('/', "~1"), m.get(k))
+                }
+                (_, Value::Array(items)) => match value::find(items, step) {
+                    Some(i) => (i.to_string(), items.get(i)),
+                    None => (String::new(), None),
+                },
+                _ => (String::new(), None),
+            };
+            let Some(next) = next else {
+                return Err(Error::Declined(vec![format!(
+                    "{}: not in the rendered object",
+                    change.display()
+                )]));
+            };
+            pointer.push('/');
+            pointer.push_str(&segment);
+            at = next;
+        }
+        ops.push(json!({"op": "remove", "path": pointer}));
+    }
+    Ok(Value::Array(ops))
+}
+
+/// Writes JSON 6902 operations as a new patch file of the overlay, registered with the
+/// object as its target.
+pub fn write_ops(
+    files: &mut Files,
+    overlay: &Kustomization,
+    key: &ObjectKey,
+    name: &str,
+    ops: &Value,
+) -> Result<String, Error> {
+    let stem = format!("{}-{}-removals", name, key.kind.to_ascii_lowercase());
+    let mut file_name = format!("{stem}.yaml");
+    let mut n = 2;
+    while files.exists(&crate::render::plan::join(&overlay.dir, &file_name)) {
+        file_name = format!("{stem}-{n}.yaml");
+        n += 1;
+    }
+    let path = crate::render::plan::join(&overlay.dir, &file_name);
+    files.write(&path, text(ops));
+    register(files, overlay, &file_name, target(key, name))?;
+    Ok(path)
+}
+
+/// The `target:` selecting the object by group, kind and name.
+pub fn target(key: &ObjectKey, name: &str) -> Value {
+    if key.group.is_empty() {
         json!({"kind": key.kind, "name": name})
     } else {
         json!({"group": key.group, "kind": key.kind, "name": name})
-    };
-    register(files, overlay, &file_name, target)?;
-    Ok(path)
+    }
 }
 
 /// Adds `{path, target}` to the overlay's `patches:`.

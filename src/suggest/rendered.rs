@@ -8,22 +8,20 @@
 //! keeps to the overlay's own files, then one that patches everything in the overlay; when
 //! none renders right, the change is declined with the reasons.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use serde_json::{json, Value};
 
 use super::actions::{self, Action};
-use super::build::Output;
 use super::context::Ctx;
 use super::patch;
 use super::plain;
 use super::repo::{Checkout, Files};
 use super::variables;
+use super::verify::{verify, FluxChanges};
 use super::want::{FieldChange, Want};
 use super::Error;
 use crate::manifest::{DeclaredObject, ObjectKey, Origin};
 use crate::snapshot::Snapshot;
-use crate::yamledit::{value, Step};
+use crate::yamledit::Step;
 
 /// Makes the build that renders `declared` (from `dir`) render it as `want` asks.
 pub fn apply(
@@ -60,33 +58,8 @@ fn fields(ctx: &Ctx, files: &mut Files, changes: &[FieldChange]) -> Result<(), E
     if !declined.is_empty() {
         return Err(Error::Declined(declined));
     }
-    let first: Vec<Action> = candidates.iter().map(|l| l[0].clone()).collect();
-    let own: Vec<Action> = candidates
-        .iter()
-        .map(|l| {
-            l.iter()
-                .find(|a| a.in_overlay(ctx))
-                .cloned()
-                .unwrap_or(Action::OverlayPatch)
-        })
-        .collect();
-    // Last, everything by the overlay's patch (a value an entry cannot express: an image
-    // without a tag keeps the old tag under `images:`, not under a patch).
-    let patched: Vec<Action> = candidates
-        .iter()
-        .map(|l| match &l[0] {
-            Action::Variable(v) => Action::Variable(v.clone()),
-            _ => Action::OverlayPatch,
-        })
-        .collect();
-    let mut plans: Vec<Vec<Action>> = Vec::new();
-    for plan in [first, own, patched] {
-        if !plans.contains(&plan) {
-            plans.push(plan);
-        }
-    }
     let mut failures = Vec::new();
-    for plan in plans {
+    for plan in plans(ctx, &candidates) {
         let mut trial = files.clone();
         match try_plan(ctx, &mut trial, changes, &plan, &expected) {
             Ok(()) => {
@@ -112,6 +85,47 @@ fn fields(ctx: &Ctx, files: &mut Files, changes: &[FieldChange]) -> Result<(), E
     Err(Error::Declined(reasons))
 }
 
+/// The plans tried, in order: each change's preferred action; the overlay's own files; the
+/// overlay's patch for everything (a value an entry cannot express: an image without a tag
+/// keeps the old tag under `images:`); and, for a Flux build, a patch in this cluster's Flux
+/// Kustomization (for a directory another cluster builds too).
+fn plans(ctx: &Ctx, candidates: &[Vec<Action>]) -> Vec<Vec<Action>> {
+    let keep_variable = |l: &Vec<Action>, otherwise: Action| match &l[0] {
+        Action::Variable(v) => Action::Variable(v.clone()),
+        _ => otherwise,
+    };
+    let first: Vec<Action> = candidates.iter().map(|l| l[0].clone()).collect();
+    let own: Vec<Action> = candidates
+        .iter()
+        .map(|l| {
+            l.iter()
+                .find(|a| a.in_overlay(ctx))
+                .cloned()
+                .unwrap_or(Action::OverlayPatch)
+        })
+        .collect();
+    let patched = candidates
+        .iter()
+        .map(|l| keep_variable(l, Action::OverlayPatch))
+        .collect();
+    let mut all = vec![first, own, patched];
+    if ctx.flux.is_some() {
+        all.push(
+            candidates
+                .iter()
+                .map(|l| keep_variable(l, Action::FluxPatch))
+                .collect(),
+        );
+    }
+    let mut out: Vec<Vec<Action>> = Vec::new();
+    for plan in all {
+        if !out.contains(&plan) {
+            out.push(plan);
+        }
+    }
+    out
+}
+
 /// Applies a plan (one action per change) and renders it.
 fn try_plan(
     ctx: &Ctx,
@@ -120,45 +134,43 @@ fn try_plan(
     plan: &[Action],
     expected: &Value,
 ) -> Result<(), String> {
-    let mut vars = BTreeMap::new();
+    let mut flux = FluxChanges::default();
     let mut in_patch = Vec::new();
+    let mut in_flux_patch = Vec::new();
     for (change, action) in changes.iter().zip(plan) {
         match action {
             Action::Variable(name) => {
                 let text = variables::text_of(change.value.as_ref().unwrap_or(&Value::Null));
-                set_variable(ctx, files, name, &text).map_err(|e| e.to_string())?;
-                vars.insert(name.clone(), text);
+                let path = ["spec", "postBuild", "substitute", name.as_str()];
+                edit_flux(ctx, files, &path, json!(text)).map_err(|e| e.to_string())?;
+                flux.vars.insert(name.clone(), text);
             }
             Action::OverlayPatch => in_patch.push(change.clone()),
+            Action::FluxPatch => in_flux_patch.push(change.clone()),
             other => actions::apply(ctx, files, change, other).map_err(|e| e.to_string())?,
         }
     }
-    if in_patch.is_empty() {
-        return verify(ctx, files, &vars, Some(expected));
+    if in_patch.is_empty() && in_flux_patch.is_empty() {
+        return verify(ctx, files, &flux, Some(expected));
     }
-    let Some(overlay) = ctx.overlay.clone() else {
-        return Err(ctx
-            .overlay_file()
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default());
-    };
-    let body = patch::body(ctx.key, expected, &in_patch);
-    // The patch names the object as this overlay sees it: its rendered name, or the name
-    // in its source when a name prefix is added later.
+    // A patch names the object as the overlay sees it: its rendered name, or the name in its
+    // source when a name prefix is added later.
     let mut last = String::new();
     for name in names(ctx) {
         let mut trial = files.clone();
-        patch::write(
+        let mut trial_flux = flux.clone();
+        let written = write_patches(
+            ctx,
             &mut trial,
-            &overlay,
-            ctx.key,
-            &ctx.api_version,
+            &mut trial_flux,
             &name,
-            &body,
+            expected,
+            &in_patch,
+            &in_flux_patch,
         )
-        .map_err(|e| e.to_string())?;
-        match verify(ctx, &trial, &vars, Some(expected)) {
+        .map_err(|e| e.to_string())
+        .and_then(|()| verify(ctx, &trial, &trial_flux, Some(expected)));
+        match written {
             Ok(()) => {
                 *files = trial;
                 return Ok(());
@@ -169,19 +181,76 @@ fn try_plan(
     Err(last)
 }
 
+/// The overlay's patch and the Flux Kustomization's patch of a plan, naming the object `name`.
+fn write_patches(
+    ctx: &Ctx,
+    files: &mut Files,
+    flux: &mut FluxChanges,
+    name: &str,
+    expected: &Value,
+    in_patch: &[FieldChange],
+    in_flux_patch: &[FieldChange],
+) -> Result<(), Error> {
+    // Values set go in a strategic-merge patch, fields removed in JSON 6902 operations.
+    let split = |changes: &[FieldChange]| -> (Vec<FieldChange>, Vec<FieldChange>) {
+        changes.iter().cloned().partition(|c| c.value.is_some())
+    };
+    if !in_patch.is_empty() {
+        let Some(overlay) = &ctx.overlay else {
+            return Err(ctx
+                .overlay_file()
+                .err()
+                .unwrap_or_else(|| Error::Declined(Vec::new())));
+        };
+        let (sets, removals) = split(in_patch);
+        if !sets.is_empty() {
+            let body = patch::body(ctx.key, expected, &sets);
+            patch::write(files, overlay, ctx.key, &ctx.api_version, name, &body)?;
+        }
+        if !removals.is_empty() {
+            let ops = patch::removals(&ctx.pre, &removals)?;
+            patch::write_ops(files, overlay, ctx.key, name, &ops)?;
+        }
+    }
+    if !in_flux_patch.is_empty() {
+        let (sets, removals) = split(in_flux_patch);
+        let mut documents = Vec::new();
+        if !sets.is_empty() {
+            let body = patch::body(ctx.key, expected, &sets);
+            documents.push(patch::document(ctx.key, &ctx.api_version, name, &body));
+        }
+        if !removals.is_empty() {
+            documents.push(patch::removals(&ctx.pre, &removals)?);
+        }
+        let mut list = ctx
+            .flux
+            .as_ref()
+            .map(|k| k.options.patches.clone())
+            .unwrap_or_default();
+        for document in documents {
+            let entry =
+                json!({"patch": patch::text(&document), "target": patch::target(ctx.key, name)});
+            list.push(entry.clone());
+            flux.patches.push(entry);
+        }
+        edit_flux(ctx, files, &["spec", "patches"], Value::Array(list))?;
+    }
+    Ok(())
+}
+
 fn names(ctx: &Ctx) -> Vec<String> {
     let mut out = vec![ctx.rendered_name.clone()];
     out.extend(ctx.source_name.clone().filter(|n| *n != ctx.rendered_name));
     out
 }
 
-/// Sets a `postBuild.substitute` entry of the build's Flux Kustomization, wherever that
-/// object is declared (a plain file, or rendered itself).
-fn set_variable(ctx: &Ctx, files: &mut Files, name: &str, text: &str) -> Result<(), Error> {
+/// Sets a field of the build's Flux Kustomization (a `postBuild.substitute` entry, its
+/// `patches`), wherever that object is declared: a plain file, or rendered itself.
+fn edit_flux(ctx: &Ctx, files: &mut Files, path: &[&str], new: Value) -> Result<(), Error> {
     let k = ctx
         .flux
         .as_ref()
-        .ok_or_else(|| Error::Declined(vec!["no Flux Kustomization".into()]))?;
+        .ok_or_else(|| Error::Declined(vec!["no Flux Kustomization builds this".into()]))?;
     let key = ObjectKey::new(
         "kustomize.toolkit.fluxcd.io",
         "Kustomization",
@@ -192,13 +261,13 @@ fn set_variable(ctx: &Ctx, files: &mut Files, name: &str, text: &str) -> Result<
         .snapshot
         .get(&key)
         .ok_or_else(|| Error::Declined(vec![format!("{key} is not declared here")]))?;
-    let path = ["spec", "postBuild", "substitute", name]
-        .iter()
-        .map(|s| Step::Key(s.to_string()))
-        .collect();
+    let shown = match &new {
+        Value::Array(_) | Value::Object(_) => path.join("."),
+        scalar => format!("{}: {scalar}", path.join(".")),
+    };
     let want = Want::Fields(vec![FieldChange {
-        path,
-        value: Some(json!(text)),
+        path: path.iter().map(|s| Step::Key(s.to_string())).collect(),
+        value: Some(new),
     }]);
     match &declared.origin {
         Origin::File => plain::apply(files, &declared.file, &key, &want, ctx.scope())?,
@@ -206,9 +275,7 @@ fn set_variable(ctx: &Ctx, files: &mut Files, name: &str, text: &str) -> Result<
             apply(ctx.snapshot, ctx.checkout, files, declared, dir, &want)?
         }
     }
-    files
-        .also
-        .push((key, format!("spec.postBuild.substitute.{name}: {text:?}")));
+    files.also.push((key, shown));
     Ok(())
 }
 
@@ -218,7 +285,7 @@ fn delete(ctx: &Ctx, files: &mut Files) -> Result<(), Error> {
         let mut trial = files.clone();
         match drop_document(ctx, &mut trial, file)
             .map_err(|e| e.to_string())
-            .and_then(|()| verify(ctx, &trial, &BTreeMap::new(), None))
+            .and_then(|()| verify(ctx, &trial, &FluxChanges::default(), None))
         {
             Ok(()) => {
                 *files = trial;
@@ -232,7 +299,7 @@ fn delete(ctx: &Ctx, files: &mut Files) -> Result<(), Error> {
             let mut trial = files.clone();
             let result = patch::delete(&mut trial, overlay, ctx.key, &ctx.api_version, &name)
                 .map_err(|e| e.to_string())
-                .and_then(|_| verify(ctx, &trial, &BTreeMap::new(), None));
+                .and_then(|_| verify(ctx, &trial, &FluxChanges::default(), None));
             match result {
                 Ok(()) => {
                     *files = trial;
@@ -242,6 +309,24 @@ fn delete(ctx: &Ctx, files: &mut Files) -> Result<(), Error> {
             }
         }
     }
+    // A directory another cluster builds too: this cluster's Flux Kustomization drops it.
+    if ctx.flux.is_some() {
+        for name in names(ctx) {
+            let mut trial = files.clone();
+            let mut flux = FluxChanges::default();
+            let result = flux_delete(ctx, &mut trial, &mut flux, &name)
+                .map_err(|e| e.to_string())
+                .and_then(|()| verify(ctx, &trial, &flux, None));
+            match result {
+                Ok(()) => {
+                    *files = trial;
+                    return Ok(());
+                }
+                Err(e) => failures.push(e),
+            }
+        }
+    }
+    failures.dedup();
     let mut reasons = vec![format!(
         "{}: no change to the files of {} removes it from the build alone",
         ctx.key,
@@ -249,6 +334,30 @@ fn delete(ctx: &Ctx, files: &mut Files) -> Result<(), Error> {
     )];
     reasons.extend(failures);
     Err(Error::Declined(reasons))
+}
+
+/// A `$patch: delete` in the build's Flux Kustomization's `spec.patches`.
+fn flux_delete(
+    ctx: &Ctx,
+    files: &mut Files,
+    flux: &mut FluxChanges,
+    name: &str,
+) -> Result<(), Error> {
+    let document = patch::document(
+        ctx.key,
+        &ctx.api_version,
+        name,
+        &json!({"$patch": "delete"}),
+    );
+    let entry = json!({"patch": patch::text(&document), "target": patch::target(ctx.key, name)});
+    let mut list = ctx
+        .flux
+        .as_ref()
+        .map(|k| k.options.patches.clone())
+        .unwrap_or_default();
+    list.push(entry.clone());
+    flux.patches.push(entry);
+    edit_flux(ctx, files, &["spec", "patches"], Value::Array(list))
 }
 
 /// Removes the object's document from its resource file; a file left empty goes, with its
@@ -273,76 +382,6 @@ fn drop_document(ctx: &Ctx, files: &mut Files, file: &str) -> Result<(), Error> 
     for k in &ctx.chain {
         if patch::unlist(files, k, file)? {
             return Ok(());
-        }
-    }
-    Ok(())
-}
-
-/// Renders the plan: the object as `expect` (absent for `None`), the build's other objects
-/// as before, and every other build that reads a changed file as before.
-fn verify(
-    ctx: &Ctx,
-    files: &Files,
-    vars: &BTreeMap<String, String>,
-    expect: Option<&Value>,
-) -> Result<(), String> {
-    let mut build = ctx.build.clone();
-    if let Some(options) = build.flux.as_mut() {
-        options
-            .substitute
-            .extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    let after = build
-        .render(ctx.checkout, files, false)
-        .map_err(|e| e.to_string())?;
-    let scope = ctx.scope();
-    let is_it = |o: &&Value| plain::is_object(o, ctx.key, scope);
-    let found = after.objects.iter().find(is_it);
-    match (expect, found) {
-        (Some(want), Some(got)) if value::same(want, got) => {}
-        (None, None) => {}
-        (Some(_), Some(_)) => {
-            return Err(format!(
-                "{} would render differently from what was asked",
-                ctx.key
-            ))
-        }
-        (Some(_), None) => return Err(format!("{} would no longer render", ctx.key)),
-        (None, Some(_)) => return Err(format!("{} would still render", ctx.key)),
-    }
-    let rest = |out: &Output| -> Vec<Value> {
-        out.objects.iter().filter(|o| !is_it(o)).cloned().collect()
-    };
-    let (was, now) = (rest(&ctx.baseline), rest(&after));
-    if was.len() != now.len() || was.iter().zip(&now).any(|(a, b)| !value::same(a, b)) {
-        return Err(format!(
-            "the change would also change other objects of {}",
-            ctx.build.label()
-        ));
-    }
-    let empty = Files::new(ctx.checkout);
-    let mut checked = BTreeSet::new();
-    for (path, _) in files.pending() {
-        for other in ctx.others.reading(path) {
-            if !checked.insert(other.dir.clone()) {
-                continue;
-            }
-            // A build that does not render as it is cannot be changed by this either.
-            let Ok(before) = other.render(ctx.checkout, &empty, false) else {
-                continue;
-            };
-            let after = other
-                .render(ctx.checkout, files, false)
-                .map_err(|e| e.to_string())?;
-            let same = before.objects.len() == after.objects.len()
-                && before
-                    .objects
-                    .iter()
-                    .zip(&after.objects)
-                    .all(|(a, b)| value::same(a, b));
-            if !same {
-                return Err(format!("{path} is also read by {}: the change would change what it renders (another cluster)", other.label()));
-            }
         }
     }
     Ok(())

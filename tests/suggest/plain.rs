@@ -253,15 +253,17 @@ pub fn review_for(edit: &Edit, key: &ObjectKey, snapshot: &Snapshot) -> Option<V
             Step::Select(vec![("name".into(), "web".into())]),
         ]
     };
-    // Edits a Kubernetes object can have: scalars changed, fields below the top removed.
+    // Edits a Kubernetes object can have: scalars changed, fields below the top removed
+    // (but not a name, a kind or an apiVersion, without which it is not an object).
     let leaves: Vec<&Vec<Step>> = all
         .iter()
         .filter(|(_, v)| !v.is_object() && !v.is_array())
         .map(|(p, _)| p)
         .collect();
+    let required = |p: &Vec<Step>| matches!(p.last(), Some(Step::Key(k)) if matches!(k.as_str(), "name" | "kind" | "apiVersion"));
     let below_top: Vec<&Vec<Step>> = all
         .iter()
-        .filter(|(p, _)| p.len() >= 2)
+        .filter(|(p, _)| p.len() >= 2 && !required(p))
         .map(|(p, _)| p)
         .collect();
     Some(match edit {
@@ -298,9 +300,10 @@ pub fn review_for(edit: &Edit, key: &ObjectKey, snapshot: &Snapshot) -> Option<V
             scale_review(&key.namespace, &key.name, 3, *n)
         }
         Edit::Delete => review("DELETE", "alice@example.com", &Value::Null, &old),
-        Edit::Create(name) => {
+        // A ConfigMap Git does not declare, in the namespace of the object picked.
+        Edit::Create(name) if !key.namespace.is_empty() => {
             let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": format!("new-{name}"), "namespace": "shop", "uid": "x", "resourceVersion": "1",
+                "metadata": {"name": format!("new-{name}"), "namespace": key.namespace, "uid": "x", "resourceVersion": "1",
                     "creationTimestamp": "2026-01-01T00:00:00Z", "managedFields": [{"manager": "kubectl"}]},
                 "data": {"greeting": "hello", "enabled": "yes"}});
             review("CREATE", "alice@example.com", &object, &Value::Null)

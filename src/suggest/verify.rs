@@ -1,0 +1,96 @@
+//! Whether a planned change renders right: the object exactly as asked (or gone), the
+//! build's other objects as before, and every other build that reads a changed file as
+//! before. Nothing is suggested on the strength of the analysis alone.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::build::Output;
+use super::context::Ctx;
+use super::plain;
+use super::repo::Files;
+use crate::yamledit::value;
+
+/// What a plan changes in the build's Flux Kustomization (it is an object, not a file of the
+/// build): `postBuild.substitute` entries and added `spec.patches`.
+#[derive(Debug, Clone, Default)]
+pub struct FluxChanges {
+    pub vars: BTreeMap<String, String>,
+    pub patches: Vec<Value>,
+}
+
+/// Renders the plan: the object as `expect` (absent for `None`), the build's other objects
+/// as before, and every other build that reads a changed file as before.
+pub fn verify(
+    ctx: &Ctx,
+    files: &Files,
+    flux: &FluxChanges,
+    expect: Option<&Value>,
+) -> Result<(), String> {
+    let mut build = ctx.build.clone();
+    if let Some(options) = build.flux.as_mut() {
+        options
+            .substitute
+            .extend(flux.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        options.patches.extend(flux.patches.iter().cloned());
+    }
+    let after = build
+        .render(ctx.checkout, files, false)
+        .map_err(|e| e.to_string())?;
+    let scope = ctx.scope();
+    let is_it = |o: &&Value| plain::is_object(o, ctx.key, scope);
+    let found = after.objects.iter().find(is_it);
+    match (expect, found) {
+        (Some(want), Some(got)) if value::same(want, got) => {}
+        (None, None) => {}
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{} would render differently from what was asked",
+                ctx.key
+            ))
+        }
+        (Some(_), None) => return Err(format!("{} would no longer render", ctx.key)),
+        (None, Some(_)) => return Err(format!("{} would still render", ctx.key)),
+    }
+    let rest = |out: &Output| -> Vec<Value> {
+        out.objects.iter().filter(|o| !is_it(o)).cloned().collect()
+    };
+    let (was, now) = (rest(&ctx.baseline), rest(&after));
+    if was.len() != now.len() || was.iter().zip(&now).any(|(a, b)| !value::same(a, b)) {
+        return Err(format!(
+            "the change would also change other objects of {}",
+            ctx.build.label()
+        ));
+    }
+    let empty = Files::new(ctx.checkout);
+    let mut checked = BTreeSet::new();
+    for (path, _) in files.pending() {
+        for other in ctx.others.reading(path) {
+            if !checked.insert(other.build.dir.clone()) {
+                continue;
+            }
+            // A build that does not render as it is cannot be changed by this either.
+            let Ok(before) = other.build.render(ctx.checkout, &empty, false) else {
+                continue;
+            };
+            let after = other
+                .build
+                .render(ctx.checkout, files, false)
+                .map_err(|e| e.to_string())?;
+            let same = before.objects.len() == after.objects.len()
+                && before
+                    .objects
+                    .iter()
+                    .zip(&after.objects)
+                    .all(|(a, b)| value::same(a, b));
+            if !same {
+                return Err(format!(
+                    "{path} is also read by {}: the change would change what it renders (another cluster)",
+                    other.by
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The corpus repositories (real GitOps repositories as git bundles): generated edits of the
+//! objects an overlay or a Flux cluster declares go round the loop, and the other cluster of
+//! the same repository must read exactly as before.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config as RunnerConfig, TestRunner};
+
+use super::plain::{edit, review_for};
+use super::*;
+
+fn clone(name: &str, into: &Path) -> Option<std::path::PathBuf> {
+    let bundle = common::corpus_dir()?
+        .join("gitops")
+        .join(format!("{name}.bundle"));
+    if !bundle.exists() {
+        eprintln!("notice: {} is absent; skipping", bundle.display());
+        return None;
+    }
+    let ok = Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("notice: kubectl is not installed; skipping this test");
+        return None;
+    }
+    run_git(
+        into,
+        &["clone", "-q", &bundle.display().to_string(), "repo"],
+        None,
+    )
+    .expect("clone");
+    let repo = into.join("repo");
+    run_git(&repo, &["config", "user.name", "t"], None).expect("config");
+    run_git(&repo, &["config", "user.email", "t@example.com"], None).expect("config");
+    Some(repo)
+}
+
+fn flux_config(repo: &Path, cluster: &str) -> Config {
+    let text = format!(
+        "sources:\n  - name: fleet\n    url: {:?}\n    paths: [{cluster}]\n    discover: flux\n",
+        repo.display().to_string()
+    );
+    Config::from_yaml(&text, "test config").expect("valid config")
+}
+
+static CHANGED: AtomicUsize = AtomicUsize::new(0);
+static ALLOWED: AtomicUsize = AtomicUsize::new(0);
+static DECLINED: AtomicUsize = AtomicUsize::new(0);
+
+/// Generated edits on the objects `config` declares (CRDs aside), `cases` of them.
+fn generated(repo: &Path, config: &Config, watch: &Config, cases: u32, label: &str) {
+    let base = run_git(repo, &["rev-parse", "HEAD"], None).expect("HEAD");
+    let keys: Vec<ObjectKey> = {
+        // Not the Flux Kustomizations the cluster follows: changing one changes which
+        // objects Git declares, so "every other object as before" cannot hold (suggest says
+        // so in a note).
+        let mut k: Vec<ObjectKey> = load(config)
+            .objects()
+            .filter(|o| o.key.kind != "CustomResourceDefinition")
+            .filter(|o| {
+                let v = o.value.parse().unwrap_or(Value::Null);
+                !(o.key.group == "kustomize.toolkit.fluxcd.io"
+                    && v.pointer("/spec/sourceRef/name").and_then(Value::as_str)
+                        == Some("flux-system"))
+            })
+            .map(|o| o.key.clone())
+            .collect();
+        k.sort();
+        k
+    };
+    let (changed_before, allowed_before) = (
+        CHANGED.load(Ordering::Relaxed),
+        ALLOWED.load(Ordering::Relaxed),
+    );
+    let mut runner = TestRunner::new(RunnerConfig {
+        cases,
+        failure_persistence: None,
+        ..RunnerConfig::default()
+    });
+    let result = runner.run(&(any::<prop::sample::Index>(), edit()), |(which, edit)| {
+        run_git(repo, &["reset", "-q", "--hard", &base], None).map_err(TestCaseError::fail)?;
+        run_git(repo, &["clean", "-qfd"], None).map_err(TestCaseError::fail)?;
+        let key = &keys[which.index(keys.len())];
+        let Some(review) = review_for(&edit, key, &load(config)) else {
+            return Ok(());
+        };
+        match round_trip_watching(repo, config, &review, std::slice::from_ref(watch)) {
+            Ok(Trip::Changed(_)) => CHANGED.fetch_add(1, Ordering::Relaxed),
+            Ok(Trip::AlreadyAllowed) => ALLOWED.fetch_add(1, Ordering::Relaxed),
+            // A new object whose namespace lives only in directories another cluster builds
+            // too: declined, since adding it there would add it to that cluster as well.
+            Err(e) if e.contains("is read by another build too") => {
+                DECLINED.fetch_add(1, Ordering::Relaxed)
+            }
+            Err(e) => return Err(TestCaseError::fail(format!("{label}: {key} {edit:?}: {e}"))),
+        };
+        Ok(())
+    });
+    let changed = CHANGED.load(Ordering::Relaxed) - changed_before;
+    let allowed = ALLOWED.load(Ordering::Relaxed) - allowed_before;
+    let declined = DECLINED.swap(0, Ordering::Relaxed);
+    eprintln!("{label}: {changed} edits changed Git and round-tripped (the other cluster unchanged), {allowed} were allowed as they were, {declined} creates declined (shared directory)");
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    assert!(
+        changed >= cases as usize / 3,
+        "{label}: only {changed} edits made a change"
+    );
+}
+
+#[test]
+fn generated_edits_round_trip_on_an_overlay_of_a_shared_base() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(repo) = clone("flux2-kustomize-helm-example", tmp.path()) else {
+        return;
+    };
+    let production = config(&repo, &["apps/production"], "unmanaged: deny");
+    let staging = config(&repo, &["apps/staging"], "");
+    generated(
+        &repo,
+        &production,
+        &staging,
+        16,
+        "flux2-kustomize-helm-example apps/production",
+    );
+}
+
+#[test]
+fn generated_edits_round_trip_on_a_flux_cluster() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(repo) = clone("flux2-multi-tenancy", tmp.path()) else {
+        return;
+    };
+    let production = flux_config(&repo, "clusters/production");
+    let staging = flux_config(&repo, "clusters/staging");
+    generated(
+        &repo,
+        &production,
+        &staging,
+        16,
+        "flux2-multi-tenancy clusters/production (discover: flux)",
+    );
+}
