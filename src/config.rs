@@ -110,9 +110,14 @@ pub struct Source {
     pub kustomize_command: Vec<String>,
     /// `flux` reads Flux Kustomizations declared in the repository to find what to render;
     /// `flux:NAMESPACE/NAME` names the GitRepository that stands for this repository
-    /// (`flux` means `flux-system/flux-system`, the one `flux bootstrap` creates).
+    /// (`flux` means `flux-system/flux-system`, the one `flux bootstrap` creates); `argocd`
+    /// follows Argo CD Applications from the root ones in `paths`.
     #[serde(default)]
     pub discover: Option<String>,
+    /// Other URLs of this repository (the one Argo CD Applications name, when driftgate reads
+    /// a mirror or a local clone).
+    #[serde(default)]
+    pub aliases: Vec<String>,
     /// Pin the revision to what the GitOps controller applied (see README).
     #[serde(default)]
     pub revision_from: Option<RevisionFrom>,
@@ -480,9 +485,11 @@ impl Config {
                 )));
             }
             if let Some(discover) = &source.discover {
-                if crate::render::flux::parse_discover(discover).is_none() {
+                if discover.trim() != "argocd"
+                    && crate::render::flux::parse_discover(discover).is_none()
+                {
                     return Err(Error::Invalid(format!(
-                        "sources[{}].discover: {discover:?} is not `flux` or `flux:NAMESPACE/NAME`",
+                        "sources[{}].discover: {discover:?} is not `flux`, `flux:NAMESPACE/NAME` or `argocd`",
                         source.name
                     )));
                 }

@@ -98,6 +98,22 @@ pub fn resolve<'r>(repo: &'r gix::Repository, source: &Source) -> Result<gix::Co
     Err(err(last))
 }
 
+/// The commit (hex) a branch, tag or revision name resolves to, as `resolve` looks a ref up.
+fn resolve_name(repo: &gix::Repository, name: &str) -> Option<String> {
+    [
+        name.to_string(),
+        format!("refs/heads/{name}"),
+        format!("refs/tags/{name}"),
+        format!("refs/remotes/origin/{name}"),
+    ]
+    .iter()
+    .find_map(|candidate| {
+        let id = repo.rev_parse_single(candidate.as_str()).ok()?;
+        let commit = id.object().ok()?.peel_to_commit().ok()?;
+        Some(commit.id.to_string())
+    })
+}
+
 /// Every entry of the commit's tree, breadth-first, from the object database.
 /// Returns the root tree's id with them (the root is not among the recorded entries).
 fn walk_tree(
@@ -467,7 +483,9 @@ pub fn declare_commit(
     let tree = tree_id(commit, source)?;
     if crate::render::applies(source) {
         let (entries, refused) = refuse_unsafe(tree_entries(commit, source)?, source);
-        let mut state = crate::render::declare(source, revision, &entries, declarer, &read)?;
+        let resolve = |name: &str| resolve_name(repo, name);
+        let mut state =
+            crate::render::declare(source, revision, &entries, declarer, &read, &resolve)?;
         state.errors.extend(refused);
         if plain_basis(source, Some(&entries)) {
             declarer.keep_basis(tree, &state);

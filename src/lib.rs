@@ -6,6 +6,7 @@
 //! - [`config`]: the config file, validated, with the defaults an operator expects.
 //! - [`manifest`]: one declared object and its identity; YAML parsing; files to objects.
 //! - [`kinds`]: the built-in table of resources (scope, plural → kind), extended by CRDs.
+//! - [`findings`]: what a load decided besides objects: notes, out-of-scope parts, failed builds.
 //! - [`snapshot`]: the immutable declared state at a revision, and the live pointer to it.
 //! - [`git`]: reading a source's tree at a revision with gix (no worktree).
 //! - [`sync`]: following Git: fetching remotes, polling, `/sync`, pinning, atomic snapshot swaps.
@@ -29,6 +30,7 @@ pub mod config;
 pub mod declare;
 pub mod demo;
 pub mod drift;
+pub mod findings;
 pub mod git;
 pub mod kinds;
 pub mod manifest;

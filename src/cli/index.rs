@@ -65,7 +65,7 @@ pub fn run(args: IndexArgs) -> ExitCode {
     let mut by_dir = std::collections::BTreeMap::<String, usize>::new();
     for o in snapshot.objects() {
         let dir = match &o.origin {
-            Origin::Kustomize { dir } => format!("{dir} (kustomize)"),
+            Origin::Built(built) => format!("{} ({})", built.dir, built.by),
             Origin::File => o
                 .file
                 .rsplit_once('/')

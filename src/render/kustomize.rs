@@ -177,12 +177,9 @@ pub fn run(
 /// Most kustomize runs at once; each is a process of its own.
 const MAX_PARALLEL: usize = 4;
 
-/// Runs every job (export root, directory), a few at a time; results in the jobs' order.
-pub fn run_all(
-    command: &[String],
-    jobs: &[(&Path, String)],
-    limits: &Limits,
-) -> Vec<Result<Vec<u8>, Error>> {
+/// Runs every job (command, export root, directory), a few at a time; results in the jobs'
+/// order.
+pub fn run_all(jobs: &[(Vec<String>, &Path, String)], limits: &Limits) -> Vec<Result<Vec<u8>, Error>> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -191,7 +188,7 @@ pub fn run_all(
     if workers <= 1 {
         return jobs
             .iter()
-            .map(|(root, dir)| run(command, root, dir, limits))
+            .map(|(command, root, dir)| run(command, root, dir, limits))
             .collect();
     }
     let next = AtomicUsize::new(0);
@@ -202,7 +199,7 @@ pub fn run_all(
             let next = &next;
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((root, dir)) = jobs.get(i) else {
+                let Some((command, root, dir)) = jobs.get(i) else {
                     break;
                 };
                 let _ = tx.send((i, run(command, root, dir, limits)));

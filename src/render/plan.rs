@@ -21,7 +21,7 @@ use crate::git::{EntryKind, TreeEntry, TreeFile};
 use crate::manifest::parse;
 use crate::manifest::yaml;
 
-use super::{Build, Error};
+use super::Error;
 
 /// The tree at the revision by path, for lookups while planning and exporting.
 #[derive(Debug, Clone, Default)]
@@ -136,6 +136,23 @@ impl Inputs {
     /// Is `path` inside one of the inputs?
     pub fn covers(&self, path: &str) -> bool {
         self.entries.keys().any(|p| is_within(path, p))
+    }
+
+    /// Adds everything `other` reads (a component's directory and what it reaches).
+    pub fn merge(&mut self, other: &Inputs) {
+        for (path, (kind, id)) in &other.entries {
+            self.add(path, *kind, *id);
+        }
+        for url in &other.remote {
+            if !self.remote.contains(url) {
+                self.remote.push(url.clone());
+            }
+        }
+        for path in &other.outside {
+            if !self.outside.contains(path) {
+                self.outside.push(path.clone());
+            }
+        }
     }
 
     fn add(&mut self, path: &str, kind: EntryKind, id: ObjectId) {
@@ -273,7 +290,10 @@ impl NotAKustomization {
 /// What a source reads at a revision: builds to render and files to parse as plain YAML.
 #[derive(Debug, Clone, Default)]
 pub struct Planned {
-    pub roots: Vec<Build>,
+    /// Kustomization roots to build, with their inputs.
+    pub roots: Vec<(String, Inputs)>,
+    /// Configured paths not built on their own, with the root that covers them.
+    pub covered: Vec<(String, String)>,
     pub plain: Vec<TreeFile>,
     /// Plain paths named like manifests that are symlinks: reported, never followed.
     pub links: Vec<String>,
@@ -327,13 +347,19 @@ pub fn plan(
             .iter()
             .any(|(other, inp)| other != dir && inp.covers(dir) && !is_within(dir, other))
     };
-    let roots: Vec<Build> = with_inputs
+    let roots: Vec<(String, Inputs)> = with_inputs
         .iter()
         .filter(|(dir, _)| mode == Render::Kustomize || !referenced(dir))
-        .map(|(dir, inputs)| Build {
-            dir: dir.clone(),
-            inputs: inputs.clone(),
-            flux: None,
+        .cloned()
+        .collect();
+    let covered = scope
+        .iter()
+        .filter(|s| !roots.iter().any(|(dir, _)| dir == *s))
+        .filter_map(|s| {
+            let by = roots
+                .iter()
+                .find(|(dir, inputs)| is_within(s, dir) || inputs.covers(s))?;
+            Some((s.clone(), by.0.clone()))
         })
         .collect();
     let mut plain = BTreeMap::new();
@@ -346,7 +372,7 @@ pub fn plan(
         for (path, kind, id) in files {
             if kind == EntryKind::Link
                 && parse::is_manifest_path(path)
-                && !roots.iter().any(|r| r.inputs.covers(path))
+                && !roots.iter().any(|(_, inputs)| inputs.covers(path))
             {
                 links.insert(path.to_string());
             }
@@ -354,7 +380,7 @@ pub fn plan(
                 || !parse::is_manifest_path(path)
                 || parse::is_kustomization_file(path)
                 || topmost.iter().any(|t| is_within(path, t))
-                || roots.iter().any(|r| r.inputs.covers(path))
+                || roots.iter().any(|(_, inputs)| inputs.covers(path))
             {
                 continue;
             }
@@ -363,9 +389,10 @@ pub fn plan(
     }
     Ok(Planned {
         roots,
+        covered,
         plain: plain
             .into_iter()
-            .map(|(path, id)| super::plain_file(&path, id))
+            .map(|(path, id)| super::build::plain_file(&path, id))
             .collect(),
         links: links.into_iter().collect(),
     })
@@ -434,9 +461,9 @@ mod tests {
             }
         };
         let planned = plan(&idx, &[String::new()], Render::Auto, &read).expect("plans");
-        let dirs: Vec<_> = planned.roots.iter().map(|b| b.dir.as_str()).collect();
+        let dirs: Vec<_> = planned.roots.iter().map(|(d, _)| d.as_str()).collect();
         assert_eq!(dirs, ["apps/prod"]);
-        let inputs = &planned.roots[0].inputs;
+        let inputs = &planned.roots[0].1;
         let keys: Vec<_> = inputs.entries.keys().map(String::as_str).collect();
         assert_eq!(keys, ["apps/base", "apps/prod", "common/cm.yaml"]);
         assert_eq!(inputs.remote, ["https://github.com/x/y//z?ref=v1"]);
@@ -446,7 +473,10 @@ mod tests {
 
         let only_base = plan(&idx, &["apps/base".into()], Render::Auto, &read).expect("plans");
         assert_eq!(only_base.roots.len(), 1);
-        assert_eq!(only_base.roots[0].dir, "apps/base");
+        assert_eq!(only_base.roots[0].0, "apps/base");
+        let both = plan(&idx, &["apps/prod".into(), "apps/base".into()], Render::Auto, &read)
+            .expect("plans");
+        assert_eq!(both.covered, [("apps/base".to_string(), "apps/prod".to_string())]);
         let err = plan(&idx, &["common".into()], Render::Kustomize, &read).expect_err("no file");
         assert_eq!(err, NotAKustomization("common".into()));
 
@@ -454,6 +484,6 @@ mod tests {
             Ok(b"resources: [../../../../etc, /abs]\n".to_vec())
         };
         let planned = plan(&idx, &["apps/prod".into()], Render::Auto, &escaping).expect("plans");
-        assert_eq!(planned.roots[0].inputs.outside, ["../../../../etc", "/abs"]);
+        assert_eq!(planned.roots[0].1.outside, ["../../../../etc", "/abs"]);
     }
 }

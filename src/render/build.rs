@@ -1,0 +1,314 @@
+//! One build: the unit that renders, fails, and keeps its last good objects. A build is a
+//! kustomization root, a Flux `Kustomization` or an Argo CD `Application`; each renders on its
+//! own and its failure is its own (see `settle`).
+//!
+//! Kustomize builds run on an export of exactly their inputs (a cache key of them), with the
+//! root kustomization rewritten as the controller would (`kfile`) and kustomize asked to say
+//! where each object comes from (`origin`). Argo CD plain-directory builds parse their files
+//! in process.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use gix::ObjectId;
+use serde::Serialize;
+
+use crate::config::Source;
+use crate::git::TreeFile;
+use crate::manifest::parse::{self, RawObject};
+use crate::manifest::{Built, Origin};
+
+use super::plan::{Inputs, TreeIndex};
+use super::{cache, export, kfile, kustomize, origin, postbuild, Renderer};
+
+/// Why one build failed; the build is named by the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("resource {0:?} lies outside the repository")]
+    OutsideTree(String),
+    #[error("remote base {0:?} refused (set allowRemoteBases to allow it)")]
+    RemoteBase(String),
+    #[error("path {0:?} is not a directory of the tree")]
+    NoDirectory(String),
+    #[error("cannot export the inputs: {0}")]
+    Export(#[source] export::Error),
+    #[error(transparent)]
+    Run(#[from] kustomize::Error),
+    #[error("the output does not parse: line {line}: {message}")]
+    Output { line: usize, message: String },
+    #[error(transparent)]
+    PostBuild(#[from] postbuild::Error),
+    #[error("{file}:{line}: {message}")]
+    Manifest {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("postBuild.substituteFrom: {kind} {namespace}/{name} is not declared in Git (mark it optional: true if the cluster may lack it)")]
+    SubstituteFrom {
+        kind: String,
+        namespace: String,
+        name: String,
+    },
+    #[error("{0}")]
+    Settings(String),
+    #[error("{key} is also declared by {other}")]
+    Duplicate { key: String, other: String },
+}
+
+/// How a build turns its inputs into objects.
+#[derive(Debug, Clone, Serialize)]
+pub enum How {
+    /// Run kustomize on the directory, after the controller's changes.
+    Kustomize(kfile::Changes),
+    /// Read these files as manifests (Argo CD's plain directory); their blobs are inputs.
+    Files(#[serde(serialize_with = "paths_only")] Vec<(String, ObjectId)>),
+}
+
+/// A file list's paths (the blob ids are in the build's inputs, and so in its cache key).
+fn paths_only<S: serde::Serializer>(files: &[(String, ObjectId)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(files.iter().map(|(path, _)| path))
+}
+
+/// One build to render.
+#[derive(Debug, Clone)]
+pub struct Build {
+    /// Unique within the source: `Flux Kustomization flux-system/apps`, `kustomize apps/prod`.
+    pub name: String,
+    /// Shared by every object the build declares (provenance, default namespace).
+    pub info: Arc<Built>,
+    pub dir: String,
+    pub inputs: Inputs,
+    pub how: How,
+}
+
+impl Build {
+    /// A kustomization root of the source's own configuration (`render: auto|kustomize`).
+    pub fn kustomize(dir: &str, inputs: Inputs) -> Build {
+        Build {
+            name: format!("kustomize {}", super::display_dir(dir)),
+            info: Arc::new(Built {
+                dir: super::display_dir(dir),
+                by: "kustomize".into(),
+                declared_at: None,
+                default_namespace: None,
+            }),
+            dir: dir.to_string(),
+            inputs,
+            how: How::Kustomize(kfile::Changes::default()),
+        }
+    }
+
+    /// Where the build is declared, for errors: its object's file and line, or its directory.
+    pub fn location(&self) -> (String, usize) {
+        self.info
+            .declared_at
+            .clone()
+            .unwrap_or_else(|| (self.info.dir.clone(), 0))
+    }
+}
+
+/// What one build produced.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub objects: Arc<Vec<RawObject>>,
+    pub skipped_documents: usize,
+}
+
+/// Renders builds, each from the cache when its inputs and settings are unchanged. Exports are
+/// written one after the other (the object database is read from this thread), then the
+/// kustomize runs go in parallel, a few at a time. Results are in the builds' order.
+pub fn render_all(
+    source: &Source,
+    index: &TreeIndex,
+    builds: &[Build],
+    renderer: &mut Renderer,
+    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+) -> Vec<Result<Rendered, BuildError>> {
+    let mut results: Vec<Option<Result<Rendered, BuildError>>> =
+        builds.iter().map(|_| None).collect();
+    let mut pending = Vec::new();
+    for (i, build) in builds.iter().enumerate() {
+        if let Err(e) = refuse(source, build) {
+            results[i] = Some(Err(e));
+            continue;
+        }
+        // Remote bases are not content-addressed by the tree, so their output is never cached.
+        let key = build
+            .inputs
+            .remote
+            .is_empty()
+            .then(|| cache::key(&command(source, build), &build.dir, build, &build.inputs));
+        if let Some(hit) = key.as_ref().and_then(|k| renderer.cache.get(k)) {
+            results[i] = Some(Ok(hit));
+            continue;
+        }
+        match &build.how {
+            How::Files(files) => {
+                let rendered = read_files(source, build, files, read);
+                if let (Some(k), Ok(r)) = (key, &rendered) {
+                    renderer.cache.insert(k, r.clone());
+                }
+                results[i] = Some(rendered);
+            }
+            How::Kustomize(changes) => match export_build(index, build, changes, read) {
+                Ok(tmp) => pending.push((i, key, tmp)),
+                Err(e) => results[i] = Some(Err(e)),
+            },
+        }
+    }
+    let jobs: Vec<(Vec<String>, &Path, String)> = pending
+        .iter()
+        .map(|(i, _, tmp)| {
+            let build = &builds[*i];
+            (command(source, build), tmp.path(), run_dir(&build.dir))
+        })
+        .collect();
+    let outputs = kustomize::run_all(&jobs, &renderer.limits);
+    for ((i, key, tmp), output) in pending.into_iter().zip(outputs) {
+        drop(tmp);
+        let build = &builds[i];
+        let rendered = output
+            .map_err(BuildError::from)
+            .and_then(|out| finish(source, build, &out));
+        if let (Some(k), Ok(r)) = (key, &rendered) {
+            renderer.cache.insert(k, r.clone());
+        }
+        results[i] = Some(rendered);
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(BuildError::Run(kustomize::Error::Lost))))
+        .collect()
+}
+
+/// The command for one build: Flux builds with kustomize-controller's load restrictions (files
+/// outside the kustomization's directory may be read, within the repository).
+fn command(source: &Source, build: &Build) -> Vec<String> {
+    let mut command = source.kustomize_command.clone();
+    let flux = matches!(&build.how, How::Kustomize(c) if c.flux.is_some());
+    let is_kustomize = match command.as_slice() {
+        [.., last] if last.ends_with("kustomize") => true,
+        [.., tool, last] => last == "build" && tool.ends_with("kustomize"),
+        _ => false,
+    };
+    if flux && is_kustomize {
+        command.push("--load-restrictor=LoadRestrictionsNone".into());
+    }
+    command
+}
+
+/// What a build may never do, whatever its output would be.
+fn refuse(source: &Source, build: &Build) -> Result<(), BuildError> {
+    if let Some(path) = build.inputs.outside.first() {
+        return Err(BuildError::OutsideTree(path.clone()));
+    }
+    if let Some(url) = build.inputs.remote.first() {
+        if !source.allow_remote_bases {
+            return Err(BuildError::RemoteBase(url.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the build's inputs and its root kustomization to a temporary directory, removed on
+/// drop.
+fn export_build(
+    index: &TreeIndex,
+    build: &Build,
+    changes: &kfile::Changes,
+    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+) -> Result<tempfile::TempDir, BuildError> {
+    let tmp = tempfile::Builder::new()
+        .prefix("driftgate-render-")
+        .tempdir()
+        .map_err(|e| BuildError::Export(export::Error::Io(e)))?;
+    export::export(index, &build.inputs, tmp.path(), read).map_err(BuildError::Export)?;
+    kfile::write(tmp.path(), &build.dir, index, changes).map_err(BuildError::Export)?;
+    Ok(tmp)
+}
+
+/// The directory argument given to kustomize, relative to the export.
+fn run_dir(dir: &str) -> String {
+    if dir.is_empty() {
+        ".".to_string()
+    } else {
+        dir.to_string()
+    }
+}
+
+/// Flux's post-build step, then the output to objects that say where they come from.
+fn finish(source: &Source, build: &Build, output: &[u8]) -> Result<Rendered, BuildError> {
+    let text = std::str::from_utf8(output).map_err(|e| BuildError::Output {
+        line: 0,
+        message: format!("not UTF-8: {e}"),
+    })?;
+    let flux = match &build.how {
+        How::Kustomize(changes) => changes.flux.as_ref(),
+        How::Files(_) => None,
+    };
+    let mut objects = Vec::new();
+    let mut skipped_documents = 0;
+    for doc in postbuild::split_documents(text) {
+        let doc = match flux {
+            Some(options) => postbuild::substitute(doc, options)?,
+            None => std::borrow::Cow::Borrowed(doc),
+        };
+        let parsed = parse::parse_file(&source.name, &build.info.dir, doc.as_bytes())
+            .map_err(|e| BuildError::Output {
+                line: e.line,
+                message: e.message,
+            })?;
+        skipped_documents += parsed.skipped_documents;
+        for raw in parsed.objects {
+            objects.push(origin::finish(raw, build, flux));
+        }
+    }
+    Ok(Rendered {
+        objects: Arc::new(objects),
+        skipped_documents,
+    })
+}
+
+/// An Argo CD plain directory: every listed file parsed as manifests; a file that does not
+/// parse fails the build, as it fails the Application's sync.
+fn read_files(
+    source: &Source,
+    build: &Build,
+    files: &[(String, ObjectId)],
+    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+) -> Result<Rendered, BuildError> {
+    let mut objects = Vec::new();
+    let mut skipped_documents = 0;
+    for (path, blob) in files {
+        let bytes = read(*blob).map_err(|message| BuildError::Manifest {
+            file: path.clone(),
+            line: 0,
+            message: format!("cannot read blob: {message}"),
+        })?;
+        let parsed = super::argocd::parse_manifest(&source.name, path, &bytes).map_err(|e| {
+            BuildError::Manifest {
+                file: e.file,
+                line: e.line,
+                message: e.message,
+            }
+        })?;
+        skipped_documents += parsed.skipped_documents;
+        objects.extend(parsed.objects.into_iter().map(|mut o| {
+            o.origin = Origin::Built(build.info.clone());
+            o
+        }));
+    }
+    Ok(Rendered {
+        objects: Arc::new(objects),
+        skipped_documents,
+    })
+}
+
+/// A plain file of the tree, for the plain reader.
+pub(crate) fn plain_file(path: &str, id: ObjectId) -> TreeFile {
+    TreeFile {
+        path: path.to_string(),
+        blob: id,
+    }
+}
