@@ -29,6 +29,7 @@ pub struct OutOfScope {
 /// A build (kustomization root, Flux Kustomization, Argo CD Application) that failed at this
 /// revision: it declares its last good objects, marked stale, or nothing on a first load.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FailedBuild {
     pub source: String,
     /// `Flux Kustomization flux-system/apps`, `kustomize apps/production`.

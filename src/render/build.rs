@@ -170,7 +170,7 @@ pub fn render_all(
         let build = &builds[i];
         let rendered = output
             .map_err(BuildError::from)
-            .and_then(|out| finish(source, build, &out));
+            .and_then(|out| finish(source, build, &out, index, read));
         if let (Some(k), Ok(r)) = (key, &rendered) {
             renderer.cache.insert(k, r.clone());
         }
@@ -237,8 +237,16 @@ fn run_dir(dir: &str) -> String {
     }
 }
 
-/// Flux's post-build step, then the output to objects that say where they come from.
-fn finish(source: &Source, build: &Build, output: &[u8]) -> Result<Rendered, BuildError> {
+/// Flux's post-build step, then the output to objects that say where they come from. Parsed one
+/// document at a time: the per-file limit on manifests is about one file someone wrote, while a
+/// build's whole output (CRD bundles) may be larger and is bounded by `Limits::max_output`.
+fn finish(
+    source: &Source,
+    build: &Build,
+    output: &[u8],
+    index: &TreeIndex,
+    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+) -> Result<Rendered, BuildError> {
     let text = std::str::from_utf8(output).map_err(|e| BuildError::Output {
         line: 0,
         message: format!("not UTF-8: {e}"),
@@ -264,6 +272,7 @@ fn finish(source: &Source, build: &Build, output: &[u8]) -> Result<Rendered, Bui
             objects.push(origin::finish(raw, build, flux));
         }
     }
+    origin::assign_lines(&mut objects, index, read);
     Ok(Rendered {
         objects: Arc::new(objects),
         skipped_documents,

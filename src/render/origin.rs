@@ -4,16 +4,20 @@
 //! (`configuredIn: kustomization.yaml`). That annotation is read into the object's `file` and
 //! removed: it is driftgate's question to kustomize, never part of what is applied or compared.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use gix::ObjectId;
 use serde_json::Value;
 
-use crate::manifest::parse::RawObject;
+use crate::git::EntryKind;
+use crate::manifest::parse::{self, RawObject};
 use crate::manifest::yaml;
 use crate::manifest::{Declared, Origin};
 
 use super::build::Build;
 use super::flux::BuildOptions;
+use super::plan::TreeIndex;
 use super::{plan, postbuild};
 
 const ORIGIN: &str = "config.kubernetes.io/origin";
@@ -38,6 +42,51 @@ pub fn finish(raw: RawObject, build: &Build, flux: Option<&BuildOptions>) -> Raw
         line: 0,
         origin: Origin::Built(build.info.clone()),
         ..raw
+    }
+}
+
+/// Gives each rendered object the line of its document in the file that declares it, matched
+/// by kind and then by name (kustomize may have prefixed, suffixed or substituted the name):
+/// messages and errors point at the line a person edits.
+pub fn assign_lines(
+    objects: &mut [RawObject],
+    index: &TreeIndex,
+    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+) {
+    let mut documents: HashMap<Arc<str>, Vec<(String, String, usize)>> = HashMap::new();
+    for object in objects.iter_mut() {
+        let docs = documents.entry(object.file.clone()).or_insert_with(|| {
+            let Some((EntryKind::Blob, blob)) = index.get(&object.file) else {
+                return Vec::new();
+            };
+            let Ok(bytes) = read(blob) else {
+                return Vec::new();
+            };
+            parse::parse_file("", &object.file, &bytes)
+                .map(|parsed| {
+                    parsed
+                        .objects
+                        .iter()
+                        .map(|o| (o.kind.clone(), o.value.name().to_string(), o.line))
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        let same_kind: Vec<&(String, String, usize)> =
+            docs.iter().filter(|(kind, _, _)| *kind == object.kind).collect();
+        let name = object.value.name();
+        let found = match same_kind.as_slice() {
+            [] => None,
+            [one] => Some(one),
+            many => many
+                .iter()
+                .filter(|(_, n, _)| !n.is_empty() && name.contains(n.as_str()))
+                .max_by_key(|(_, n, _)| n.len())
+                .or(many.first()),
+        };
+        if let Some((_, _, line)) = found {
+            object.line = *line;
+        }
     }
 }
 
