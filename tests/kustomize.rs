@@ -9,7 +9,6 @@ use driftgate::config::Source;
 use driftgate::declare::Declarer;
 use driftgate::git;
 use driftgate::manifest::parse::{self, RawObject};
-use driftgate::manifest::Origin;
 use driftgate::render::Limits;
 use driftgate::snapshot::{Snapshot, SourceState};
 use serde_json::{json, Value};
