@@ -104,7 +104,15 @@ fn corpus_history_reads_revision_by_revision() {
             // Staging and production overlays of one repository may declare the same keys: a
             // build error, reported like any other, never a crash.
             let _ = Snapshot::build(vec![state.clone()]);
-            if state.findings.failed_builds.is_empty() {
+            // Read whole, a two-cluster repository's overlays declare the same keys: the later
+            // overlay fails as a duplicate, which is the isolation working, not a render failure.
+            let rendering: Vec<_> = state
+                .findings
+                .failed_builds
+                .iter()
+                .filter(|f| !f.message.contains("is also declared by"))
+                .collect();
+            if rendering.is_empty() {
                 good += 1;
             } else {
                 for failed in &state.findings.failed_builds {
@@ -118,7 +126,7 @@ fn corpus_history_reads_revision_by_revision() {
                 failures.push(format!(
                     "{} (kept {stale} stale objects): {}",
                     &rev[..12],
-                    state.findings.failed_builds[0].message
+                    rendering[0].message
                 ));
             }
             live = Some((rev.to_string(), state.objects.len()));
