@@ -184,3 +184,7 @@ mod corpus;
 mod flux;
 #[path = "kustomize/local.rs"]
 mod local;
+#[path = "kustomize/fleet.rs"]
+mod fleet;
+#[path = "kustomize/reference.rs"]
+mod reference;
