@@ -141,6 +141,13 @@ impl DeclaredObject {
                 format!("{}: {}:{}", self.source, self.file, self.line)
             }
             Origin::File => format!("{}: {}", self.source, self.file),
+            Origin::Built(built) if self.line > 0 => format!(
+                "{}: {}:{} ({})",
+                self.source,
+                self.file,
+                self.line,
+                built.describe()
+            ),
             Origin::Built(built) => {
                 format!("{}: {} ({})", self.source, self.file, built.describe())
             }

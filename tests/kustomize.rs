@@ -188,3 +188,5 @@ mod local;
 mod fleet;
 #[path = "kustomize/reference.rs"]
 mod reference;
+#[path = "kustomize/argocd.rs"]
+mod argocd;

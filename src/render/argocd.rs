@@ -240,6 +240,14 @@ impl Discovery<'_> {
             } else {
                 application.label()
             };
+            if s.kind == app::Declared::Helm && !repo_url::is_source(self.source, &s.repo_url) {
+                let why = format!(
+                    "a Helm chart from {}: driftgate does not render Helm",
+                    s.repo_url
+                );
+                self.out_of_scope(application, what, why);
+                continue;
+            }
             if !repo_url::is_source(self.source, &s.repo_url) {
                 let why = format!(
                     "repoURL {} is another repository (this source is {}; list other URLs of it in `aliases`)",

@@ -319,7 +319,7 @@ fn fleet_declares_what_kustomize_controller_applies_and_isolates_the_broken_app(
     assert_eq!(declared_pvc.key.namespace, "web");
     assert!(
         declared_pvc.location().starts_with(
-            "fleet: components/volsync/pvc.yaml (Flux Kustomization flux-system/web at apps/web/ks.yaml:1"
+            "fleet: components/volsync/pvc.yaml:1 (Flux Kustomization flux-system/web at apps/web/ks.yaml:1"
         ),
         "{}",
         declared_pvc.location()

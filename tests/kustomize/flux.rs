@@ -70,7 +70,7 @@ fn flux_discovery_follows_cluster_kustomizations() {
             .expect("podinfo declared");
         assert_eq!(declared.key.namespace, "podinfo");
         assert!(
-            declared.location().starts_with("fleet: apps/base/podinfo/release.yaml (Flux Kustomization flux-system/apps at clusters/production/apps.yaml:"),
+            declared.location().starts_with("fleet: apps/base/podinfo/release.yaml:1 (Flux Kustomization flux-system/apps at clusters/production/apps.yaml:"),
             "{rev}: {}",
             declared.location()
         );
@@ -234,7 +234,11 @@ fn rendered_objects_are_guarded_and_the_tenant_account_passes() {
         .and_then(Value::as_str)
         .unwrap_or("");
     assert!(
-        message.contains("tenants/base/dev-team/rbac.yaml (Flux Kustomization flux-system/tenants"),
+        message.contains("tenants/base/dev-team/rbac.yaml:"),
+        "{message}"
+    );
+    assert!(
+        message.contains("(Flux Kustomization flux-system/tenants"),
         "{message}"
     );
     let (_, decision) = driftgate::admission::validate(
