@@ -410,3 +410,102 @@ fn a_key_two_kustomizations_declare_fails_the_newer_one() {
     assert_eq!(dups[0].0, "Flux Kustomization flux-system/web");
     assert!(dups[0].1.contains("flux-system/a-web"), "{dups:?}");
 }
+
+const INSTANCE: &str = "apiVersion: fluxcd.controlplane.io/v1
+kind: FluxInstance
+metadata:
+  name: flux
+  namespace: flux-system
+spec:
+  distribution:
+    version: \"2.x\"
+    registry: ghcr.io/fluxcd
+  sync:
+    kind: GitRepository
+    url: https://github.com/example/fleet
+    ref: refs/heads/main
+    path: clusters/staging
+  kustomize:
+    patches:
+      - target:
+          kind: Deployment
+          name: kustomize-controller
+        patch: |
+          - op: add
+            path: /spec/template/spec/containers/0/args/-
+            value: --feature-gates=StrictPostBuildSubstitutions=true
+";
+
+/// A cluster run by the Flux Operator (a `FluxInstance`, no `flux-system` Kustomization in Git)
+/// whose kustomize-controller substitutes strictly: an unset variable without a default fails
+/// that Kustomization, and only it.
+#[test]
+fn strict_substitution_follows_the_repository_and_fails_only_its_kustomization() {
+    let Some((_tmp, repo, _)) = fleet() else {
+        return;
+    };
+    let staging = |name: &str, app: &str, extra: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./apps/{app}/app\n  prune: true\n  targetNamespace: {name}\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n{extra}  postBuild:\n    substitute:\n      APP: {app}\n"
+        )
+    };
+    let rev = write_and_commit(
+        &repo,
+        &[
+            ("clusters/staging/flux-instance.yaml", INSTANCE),
+            (
+                "clusters/staging/web.yaml",
+                &staging(
+                    "web-staging",
+                    "web",
+                    "  components:\n    - ../../../components/common\n    - ../../../components/volsync\n",
+                ),
+            ),
+            ("clusters/staging/jobs.yaml", &staging("jobs-staging", "jobs", "")),
+        ],
+        "staging",
+    );
+    let src = source(&repo, &rev, &["clusters/staging"], json!({"discover": "flux"}));
+    let state = read(&src, &mut Declarer::default()).expect("loads");
+    let failed: Vec<(&str, &str)> = state
+        .findings
+        .failed_builds
+        .iter()
+        .map(|f| (f.build.as_str(), f.message.as_str()))
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, "Flux Kustomization flux-system/web-staging");
+    assert!(failed[0].1.contains("variable not set (strict mode)"), "{failed:?}");
+    assert_eq!(
+        (state.errors[0].file.as_str(), state.errors[0].line),
+        ("clusters/staging/web.yaml", 1)
+    );
+    // The other Kustomization substitutes every variable it uses, and is declared.
+    assert!(state
+        .objects
+        .iter()
+        .any(|o| o.kind == "CronJob" && o.value.name() == "jobs-report" && o.value.namespace() == Some("jobs-staging")));
+    // The FluxInstance's path is built as a path: its objects are declared once.
+    assert!(state.objects.iter().any(|o| o.kind == "FluxInstance"));
+    Snapshot::build(vec![state]).expect("no duplicates");
+    // The same Kustomization where the controller is not strict: `${TIMEZONE}` becomes empty,
+    // which YAML reads as null, as Flux applies it.
+    let lenient = INSTANCE.split("  kustomize:\n").next().expect("head");
+    let rev = write_and_commit(
+        &repo,
+        &[("clusters/staging/flux-instance.yaml", lenient)],
+        "default feature gates",
+    );
+    let src = source(&repo, &rev, &["clusters/staging"], json!({"discover": "flux"}));
+    let state = read(&src, &mut Declarer::default()).expect("loads");
+    assert!(state.errors.is_empty(), "{:?}", state.errors);
+    let web = state
+        .objects
+        .iter()
+        .find(|o| o.kind == "Deployment" && o.value.namespace() == Some("web-staging"))
+        .expect("web-staging declared")
+        .value
+        .parse()
+        .expect("json");
+    assert_eq!(web["spec"]["template"]["spec"]["containers"][0]["env"][0], json!({"name": "TZ", "value": null}));
+}
