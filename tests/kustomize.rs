@@ -190,3 +190,5 @@ mod fleet;
 mod reference;
 #[path = "kustomize/argocd.rs"]
 mod argocd;
+#[path = "kustomize/cli.rs"]
+mod cli;

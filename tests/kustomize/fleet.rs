@@ -248,7 +248,7 @@ fn declared(state: &SourceState) -> Vec<Value> {
         .collect()
 }
 
-fn fleet() -> Option<(tempfile::TempDir, PathBuf, String)> {
+pub fn fleet() -> Option<(tempfile::TempDir, PathBuf, String)> {
     if !kubectl() {
         return None;
     }
