@@ -249,3 +249,5 @@ mod serve;
 mod ssh;
 #[path = "sync/stall.rs"]
 mod stall;
+#[path = "sync/builds.rs"]
+mod builds;
