@@ -88,6 +88,20 @@ pub fn declare(
             .flat_map(|o| own_objects(o, renderer))
             .filter_map(|o| app::read(o, &source.default_namespace))
             .collect();
+        let sets: Vec<OutOfScope> = d.outcomes[scanned..]
+            .iter()
+            .flat_map(|o| own_objects(o, renderer))
+            .filter(|o| app::is_application_set(o))
+            .map(|o| OutOfScope {
+                source: source.name.clone(),
+                file: o.file.to_string(),
+                line: o.line,
+                what: format!("Argo CD ApplicationSet {}", o.value.name()),
+                why: "the Applications it generates exist only in the cluster: they are not followed"
+                    .into(),
+            })
+            .collect();
+        d.state.findings.out_of_scope.extend(sets);
         scanned = d.outcomes.len();
         let mut queue = Vec::new();
         for application in apps {
@@ -230,6 +244,11 @@ impl Discovery<'_> {
     }
 
     fn follow(&mut self, application: &app::Application, queue: &mut Vec<Build>) {
+        if let Some(cluster) = &application.remote {
+            let why = format!("it deploys to another cluster ({cluster})");
+            self.out_of_scope(application, application.label(), why);
+            return;
+        }
         let many = application.sources.iter().filter(|s| !s.ref_only).count() > 1;
         for (i, s) in application.sources.iter().enumerate() {
             if s.ref_only {

@@ -17,7 +17,9 @@
 //!
 //! Which source is "this repository": the `GitRepository` named by `discover` — `flux` means
 //! `flux-system/flux-system`, the one `flux bootstrap` creates for the repository it writes to;
-//! `flux:NAMESPACE/NAME` names another. Matching by URL was rejected: tenants often point a
+//! `flux:NAMESPACE/NAME` names another — and the one the Kustomization syncing a configured
+//! path reads from (that path is in this repository, so its source is this repository; noted).
+//! Matching by URL was rejected: tenants often point a
 //! `GitRepository` at the same URL on another branch (flux2-multi-tenancy does), which is not
 //! this revision. An `ExternalArtifact` made by an `ArtifactGenerator` declared in the repository
 //! from that `GitRepository` is followed through its `copy` rules (see `artifact`).
@@ -86,7 +88,7 @@ pub fn declare(
         source,
         index,
         read,
-        repo,
+        repos: vec![repo],
         outcomes: Vec::new(),
         seen: HashSet::new(),
         by_setting: HashMap::new(),
@@ -165,7 +167,9 @@ struct Discovery<'a> {
     source: &'a Source,
     index: &'a TreeIndex,
     read: &'a dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
-    repo: (String, String),
+    /// The `GitRepository`s that stand for this repository: the configured one, and the one
+    /// the configured path's own Kustomization syncs from.
+    repos: Vec<(String, String)>,
     outcomes: Vec<Outcome>,
     /// Kustomizations already followed, by namespace and name.
     seen: HashSet<(String, String)>,
@@ -192,9 +196,36 @@ impl Discovery<'_> {
     }
 
     /// The Kustomization that syncs a configured path (bootstrap's `flux-system`) builds it in
-    /// place of the plain entry, so its settings apply and the path is built once.
+    /// place of the plain entry, so its settings apply and the path is built once; and the
+    /// `GitRepository` it syncs from is this repository, whatever its name.
     fn supersede_entries(&mut self, renderer: &Renderer) -> Vec<Build> {
         let all: Vec<RawObject> = self.objects(renderer).cloned().collect();
+        for o in &self.outcomes {
+            let dir = &o.build.dir;
+            let syncs_path = own_objects(o, renderer)
+                .filter_map(|raw| read_kustomization(raw, &self.source.default_namespace))
+                .find(|k| {
+                    k.source_kind == "GitRepository" && plan::resolve("", &k.path).as_ref() == Some(dir)
+                });
+            if let Some(k) = syncs_path {
+                let repo = (k.source_namespace.clone(), k.source_name.clone());
+                if !self.repos.contains(&repo) {
+                    self.state.findings.notes.push(Note {
+                        source: self.source.name.clone(),
+                        file: k.file.clone(),
+                        line: k.line,
+                        message: format!(
+                            "{} syncs the configured path {} from GitRepository {}/{}: that GitRepository is this repository too",
+                            k.label(),
+                            super::display_dir(dir),
+                            repo.0,
+                            repo.1
+                        ),
+                    });
+                    self.repos.push(repo);
+                }
+            }
+        }
         let lookup = vars::Lookup::new(&all, &self.source.default_namespace);
         let mut queue = Vec::new();
         let mut i = 0;
@@ -203,7 +234,7 @@ impl Discovery<'_> {
             let syncing = own_objects(&self.outcomes[i], renderer)
                 .filter_map(|o| read_kustomization(o, &self.source.default_namespace))
                 .find(|k| {
-                    matches!(locate(k, &all, &self.repo), Located::Here { dir: d, artifact: None } if d == dir)
+                    matches!(locate(k, &all, &self.repos), Located::Here { dir: d, artifact: None } if d == dir)
                 });
             let Some(k) = syncing else {
                 i += 1;
@@ -224,7 +255,7 @@ impl Discovery<'_> {
     }
 
     fn follow(&mut self, k: FluxKustomization, all: &[RawObject], lookup: &vars::Lookup, queue: &mut Vec<Build>) {
-        match locate(&k, all, &self.repo) {
+        match locate(&k, all, &self.repos) {
             Located::Elsewhere(why) => self.state.findings.out_of_scope.push(OutOfScope {
                 source: self.source.name.clone(),
                 file: k.file.clone(),

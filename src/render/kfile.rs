@@ -109,6 +109,28 @@ fn flux_changes(doc: &mut Value, options: &BuildOptions) {
     append(doc, "components", &components);
 }
 
+/// source-controller's default exclusions from an artifact that a YAML file may match.
+fn excluded_by_flux(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let hidden_dir = path
+        .split('/')
+        .any(|c| matches!(c, ".git" | ".github" | ".circleci"));
+    hidden_dir
+        || matches!(
+            name,
+            ".travis.yml"
+                | ".gitlab-ci.yml"
+                | "appveyor.yml"
+                | ".drone.yml"
+                | "cloudbuild.yaml"
+                | "codeship-services.yml"
+                | "codeship-steps.yml"
+                | ".goreleaser.yml"
+                | ".sops.yaml"
+                | ".flux.yaml"
+        )
+}
+
 /// Appends `items` to the list at `key`, creating it.
 pub fn append(doc: &mut Value, key: &str, items: &[Value]) {
     if items.is_empty() {
@@ -121,12 +143,13 @@ pub fn append(doc: &mut Value, key: &str, items: &[Value]) {
 }
 
 /// What kustomize-controller's generator lists: every `.yaml`/`.yml` file beneath `dir`, except
-/// inside a sub-directory holding a kustomization, which is listed as one resource instead.
+/// inside a sub-directory holding a kustomization, which is listed as one resource instead, and
+/// except what source-controller leaves out of every artifact (CI files, `.sops.yaml`, ...).
 pub fn generated_resources(index: &TreeIndex, dir: &str) -> Vec<String> {
     let mut units: Vec<String> = Vec::new();
     let mut resources = Vec::new();
     for (path, kind, _) in index.beneath(dir) {
-        if units.iter().any(|u| plan::is_within(path, u)) {
+        if units.iter().any(|u| plan::is_within(path, u)) || excluded_by_flux(path) {
             continue;
         }
         let rel = if dir.is_empty() {
@@ -146,4 +169,19 @@ pub fn generated_resources(index: &TreeIndex, dir: &str) -> Vec<String> {
         }
     }
     resources
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_kustomizations_leave_out_what_flux_artifacts_leave_out() {
+        for path in ["apps/.github/workflows/ci.yml", "apps/.sops.yaml", "apps/x/.gitlab-ci.yml"] {
+            assert!(excluded_by_flux(path), "{path}");
+        }
+        for path in ["apps/deploy.yaml", "apps/sops.yaml", "apps/github/x.yml"] {
+            assert!(!excluded_by_flux(path), "{path}");
+        }
+    }
 }

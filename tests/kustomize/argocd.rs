@@ -53,6 +53,12 @@ fn fixture() -> Option<(tempfile::TempDir, PathBuf)> {
         &format!("    repoURL: {REPO_URL}\n    targetRevision: release-1\n    path: manifests/plain\n"),
         "pinned",
     );
+    let remote = application(
+        "remote",
+        &format!("    repoURL: {REPO_URL}\n    path: manifests/plain\n"),
+        "plain",
+    )
+    .replace("https://kubernetes.default.svc", "https://edge.example.com:6443");
     let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.25\n";
     let cm = |name: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: v\n");
     write_and_commit(
@@ -66,6 +72,8 @@ fn fixture() -> Option<(tempfile::TempDir, PathBuf)> {
             ("argocd/apps/kustomized.yaml", &kustomized),
             ("argocd/apps/helm.yaml", &helm),
             ("argocd/apps/pinned.yaml", &pinned),
+            ("argocd/apps/remote.yaml", &remote),
+            ("argocd/apps/set.yaml", "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: clusters\n  namespace: argocd\nspec:\n  generators: [{list: {elements: []}}]\n  template: {metadata: {name: x}, spec: {project: default}}\n"),
             ("manifests/plain/deployment.yaml", deployment),
             ("manifests/plain/service.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports: [{port: 80}]\n"),
             ("manifests/plain/config.json", "[{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"json-a\"}}, {\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"json-b\"}}]"),
@@ -117,6 +125,8 @@ fn app_of_apps_declares_what_argo_cd_applies() {
         "argoproj.io/Application argocd/kustomized",
         "argoproj.io/Application argocd/podinfo",
         "argoproj.io/Application argocd/pinned",
+        "argoproj.io/Application argocd/remote",
+        "argoproj.io/ApplicationSet argocd/clusters",
         // plain: one directory, JSON arrays included
         "apps/Deployment plain/web",
         "Service plain/web",
@@ -154,12 +164,14 @@ fn app_of_apps_declares_what_argo_cd_applies() {
     assert_eq!(
         out,
         [
+            ("Argo CD ApplicationSet clusters", "argocd/apps/set.yaml"),
             ("Argo CD Application argocd/podinfo", "argocd/apps/helm.yaml"),
             ("Argo CD Application argocd/pinned", "argocd/apps/pinned.yaml"),
+            ("Argo CD Application argocd/remote", "argocd/apps/remote.yaml"),
         ]
     );
-    assert!(state.findings.out_of_scope[0].why.contains("Helm"));
-    assert!(state.findings.out_of_scope[1].why.contains("release-1"));
+    let why = |i: usize| state.findings.out_of_scope[i].why.as_str();
+    assert!(why(1).contains("Helm") && why(2).contains("release-1") && why(3).contains("another cluster"));
     // Provenance: the file, and the Application that builds it.
     let web = snapshot
         .objects()

@@ -252,3 +252,38 @@ fn rendered_objects_are_guarded_and_the_tenant_account_passes() {
         driftgate::admission::decide::Verdict::Allowed
     );
 }
+
+/// A bootstrap whose GitRepository is not called `flux-system`: the Kustomization syncing the
+/// configured path names this repository, so what else syncs from it is followed (and said).
+#[test]
+fn the_repository_is_whatever_the_cluster_path_syncs_from() {
+    if !kubectl() {
+        return;
+    }
+    let (_tmp, repo) = new_repo();
+    let ks = |name: &str, path: &str| {
+        format!("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  path: {path}\n  sourceRef:\n    kind: GitRepository\n    name: home-kubernetes\n")
+    };
+    write_and_commit(
+        &repo,
+        &[
+            ("clusters/home/sync.yaml", &ks("cluster", "./clusters/home")),
+            ("clusters/home/apps.yaml", &ks("apps", "./apps")),
+            ("apps/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: web\n"),
+        ],
+        "home",
+    );
+    let src = source(&repo, "main", &["clusters/home"], json!({"discover": "flux"}));
+    let state = read(&src, &mut Declarer::default()).expect("reads");
+    assert!(state.findings.out_of_scope.is_empty(), "{:?}", state.findings);
+    assert!(state.objects.iter().any(|o| o.value.name() == "app"));
+    assert!(
+        state
+            .findings
+            .notes
+            .iter()
+            .any(|n| n.message.contains("GitRepository flux-system/home-kubernetes")),
+        "{:?}",
+        state.findings.notes
+    );
+}

@@ -12,6 +12,8 @@ pub struct Application {
     pub namespace: String,
     pub name: String,
     pub destination_namespace: Option<String>,
+    /// The destination is another cluster than the one Argo CD runs in.
+    pub remote: Option<String>,
     pub sources: Vec<AppSource>,
     pub file: String,
     pub line: usize,
@@ -101,6 +103,24 @@ fn read_source(s: &Value) -> AppSource {
     }
 }
 
+/// The destination, when it is not the cluster Argo CD runs in (`https://kubernetes.default.svc`,
+/// or the cluster named `in-cluster`).
+fn remote_destination(v: &Value) -> Option<String> {
+    let text = |p: &str| v.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty());
+    if let Some(server) = text("/spec/destination/server") {
+        let local = server.trim_end_matches('/');
+        return (local != "https://kubernetes.default.svc" && local != "https://kubernetes.default")
+            .then(|| server.to_string());
+    }
+    text("/spec/destination/name")
+        .filter(|name| *name != "in-cluster")
+        .map(str::to_string)
+}
+
+pub fn is_application_set(raw: &RawObject) -> bool {
+    raw.kind == "ApplicationSet" && raw.api_version.split('/').next() == Some("argoproj.io")
+}
+
 /// Reads an `Application`; `None` for any other object.
 pub fn read(raw: &RawObject, default_namespace: &str) -> Option<Application> {
     if !is_application(raw) {
@@ -126,6 +146,7 @@ pub fn read(raw: &RawObject, default_namespace: &str) -> Option<Application> {
     Some(Application {
         namespace,
         name: v.pointer("/metadata/name")?.as_str()?.to_string(),
+        remote: remote_destination(&v),
         destination_namespace: v
             .pointer("/spec/destination/namespace")
             .and_then(Value::as_str)

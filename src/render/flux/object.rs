@@ -56,6 +56,8 @@ pub struct FluxKustomization {
     /// `spec.postBuild.substitute`, newlines removed as Flux removes them.
     pub substitute: BTreeMap<String, String>,
     pub substitute_from: Vec<SubstituteFrom>,
+    /// `spec.kubeConfig` is set: it applies to another cluster.
+    pub kube_config: bool,
     pub file: String,
     pub line: usize,
 }
@@ -170,6 +172,7 @@ pub fn read_kustomization(raw: &RawObject, default_namespace: &str) -> Option<Fl
             .unwrap_or(false),
         substitute,
         substitute_from,
+        kube_config: v.pointer("/spec/kubeConfig").is_some_and(|c| !c.is_null()),
         file: raw.file.to_string(),
         line: raw.line,
     })
@@ -186,12 +189,22 @@ pub enum Located {
     Elsewhere(String),
 }
 
-/// Maps a Kustomization's path to a directory of this tree, following its source.
-pub fn locate(k: &FluxKustomization, objects: &[RawObject], repo: &(String, String)) -> Located {
+/// Maps a Kustomization's path to a directory of this tree, following its source; `repos` are
+/// the `GitRepository`s that stand for this repository (the first is the configured one).
+pub fn locate(k: &FluxKustomization, objects: &[RawObject], repos: &[(String, String)]) -> Located {
     let Some(path) = plan::resolve("", &k.path) else {
         return Located::Elsewhere(format!("spec.path {:?} leaves the source's root", k.path));
     };
-    let this = |ns: &str, name: &str| ns == repo.0 && name == repo.1;
+    if k.kube_config {
+        return Located::Elsewhere(
+            "it applies to another cluster (spec.kubeConfig)".to_string(),
+        );
+    }
+    let this = |ns: &str, name: &str| repos.iter().any(|(n, m)| n == ns && m == name);
+    let (repo_ns, repo_name) = repos
+        .first()
+        .map(|(n, m)| (n.as_str(), m.as_str()))
+        .unwrap_or(("", ""));
     match k.source_kind.as_str() {
         "GitRepository" if this(&k.source_namespace, &k.source_name) => Located::Here {
             dir: path,
@@ -205,14 +218,14 @@ pub fn locate(k: &FluxKustomization, objects: &[RawObject], repo: &(String, Stri
                     artifact: Some((path, map)),
                 },
                 None => Located::Elsewhere(format!(
-                    "source ExternalArtifact {}/{} is not produced from GitRepository {}/{} by an ArtifactGenerator declared here",
-                    k.source_namespace, k.source_name, repo.0, repo.1
+                    "source ExternalArtifact {}/{} is not produced from GitRepository {repo_ns}/{repo_name} by an ArtifactGenerator declared here",
+                    k.source_namespace, k.source_name
                 )),
             }
         }
         kind => Located::Elsewhere(format!(
-            "source {kind} {}/{} is not this repository (GitRepository {}/{})",
-            k.source_namespace, k.source_name, repo.0, repo.1
+            "source {kind} {}/{} is not this repository (GitRepository {repo_ns}/{repo_name})",
+            k.source_namespace, k.source_name
         )),
     }
 }
