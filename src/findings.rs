@@ -46,6 +46,8 @@ pub struct FailedBuild {
 /// Everything a load found besides objects and errors.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Findings {
+    /// Builds rendered or kept (kustomization roots, Flux Kustomizations, Argo CD sources).
+    pub builds: usize,
     pub notes: Vec<Note>,
     pub out_of_scope: Vec<OutOfScope>,
     pub failed_builds: Vec<FailedBuild>,
@@ -53,6 +55,7 @@ pub struct Findings {
 
 impl Findings {
     pub fn extend(&mut self, other: Findings) {
+        self.builds += other.builds;
         self.notes.extend(other.notes);
         self.out_of_scope.extend(other.out_of_scope);
         self.failed_builds.extend(other.failed_builds);
@@ -66,6 +69,9 @@ impl Findings {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.notes.is_empty() && self.out_of_scope.is_empty() && self.failed_builds.is_empty()
+        self.builds == 0
+            && self.notes.is_empty()
+            && self.out_of_scope.is_empty()
+            && self.failed_builds.is_empty()
     }
 }

@@ -192,3 +192,5 @@ mod reference;
 mod argocd;
 #[path = "kustomize/cli.rs"]
 mod cli;
+#[path = "kustomize/figures.rs"]
+mod figures;

@@ -86,6 +86,7 @@ pub fn run(args: IndexArgs) -> ExitCode {
             "errors": errors,
             "notes": notes,
             "outOfScope": out_of_scope,
+            "builds": snapshot.findings.builds,
             "failedBuilds": snapshot.findings.failed_builds,
         });
         println!("{doc}");
@@ -99,6 +100,13 @@ pub fn run(args: IndexArgs) -> ExitCode {
         snapshot.skipped_documents,
         snapshot.errors.len()
     );
+    if snapshot.findings.builds > 0 {
+        println!(
+            "builds:   {} ({} failed, keeping their last good objects or none)",
+            snapshot.findings.builds,
+            snapshot.findings.failed_builds.len()
+        );
+    }
     for (kind, count) in snapshot.counts_by_kind() {
         println!("  {count:>6}  {kind}");
     }

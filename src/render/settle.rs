@@ -152,6 +152,7 @@ pub fn settle(source: &Source, outcomes: Vec<Outcome>, memory: &mut Memory, stat
         // Already failed: its kept objects give way where they collide.
         objects[loser].retain(|o| key(o) != k);
     }
+    state.findings.builds += outcomes.len();
     let names: HashSet<&str> = outcomes.iter().map(|o| o.build.name.as_str()).collect();
     memory.last_good.retain(|name, _| names.contains(name.as_str()));
     for ((outcome, objects), duplicate) in outcomes.into_iter().zip(objects).zip(duplicates) {

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use super::*;
 
-const REPO_URL: &str = "https://github.com/example/fleet";
+pub const REPO_URL: &str = "https://github.com/example/fleet";
 
 fn application(name: &str, source: &str, namespace: &str) -> String {
     format!(
@@ -16,7 +16,7 @@ fn application(name: &str, source: &str, namespace: &str) -> String {
     )
 }
 
-fn fixture() -> Option<(tempfile::TempDir, PathBuf)> {
+pub fn fixture() -> Option<(tempfile::TempDir, PathBuf)> {
     if !kubectl() {
         return None;
     }
