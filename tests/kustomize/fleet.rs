@@ -509,3 +509,53 @@ fn strict_substitution_follows_the_repository_and_fails_only_its_kustomization()
         .expect("json");
     assert_eq!(web["spec"]["template"]["spec"]["containers"][0]["env"][0], json!({"name": "TZ", "value": null}));
 }
+
+/// A `substituteFrom` naming a ConfigMap Git does not declare fails that Kustomization alone,
+/// named; declared by another Kustomization found in the same round, it is waited for.
+#[test]
+fn substitute_from_an_object_git_lacks_fails_only_that_kustomization() {
+    let Some((_tmp, repo, _)) = fleet() else {
+        return;
+    };
+    let web = std::fs::read_to_string(repo.join("apps/web/ks.yaml")).expect("read");
+    let web = web.replace("name: cluster-settings", "name: web-settings");
+    let rev = write_and_commit(&repo, &[("apps/web/ks.yaml", &web)], "web reads web-settings");
+    let state = read(&flux_source(&repo, &rev), &mut Declarer::default()).expect("loads");
+    let web_error = state
+        .errors
+        .iter()
+        .find(|e| e.file == "apps/web/ks.yaml")
+        .unwrap_or_else(|| panic!("{:?}", state.errors));
+    assert_eq!(web_error.line, 1);
+    assert!(
+        web_error
+            .message
+            .contains("ConfigMap flux-system/web-settings is not declared in Git"),
+        "{web_error:?}"
+    );
+    assert_eq!(state.errors.len(), 2, "web and broken: {:?}", state.errors);
+    assert!(state.objects.iter().any(|o| o.kind == "StatefulSet"), "db still declared");
+
+    // Declared by a sibling Kustomization: found once that one is built.
+    let settings = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: settings\n  namespace: flux-system\nspec:\n  path: ./settings\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n";
+    let rev = write_and_commit(
+        &repo,
+        &[
+            ("apps/settings.yaml", settings),
+            ("apps/kustomization.yaml", "resources:\n- settings.yaml\n- web/ks.yaml\n- db/ks.yaml\n- jobs/ks.yaml\n"),
+            ("settings/web.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-settings\n  namespace: flux-system\ndata:\n  DOMAIN: web.example.org\n  TIMEZONE: UTC\n"),
+        ],
+        "web-settings declared",
+    );
+    let state = read(&flux_source(&repo, &rev), &mut Declarer::default()).expect("loads");
+    assert!(state.errors.is_empty(), "{:?}", state.errors);
+    let ingress = state
+        .objects
+        .iter()
+        .find(|o| o.kind == "Ingress")
+        .expect("web declared")
+        .value
+        .parse()
+        .expect("json");
+    assert_eq!(ingress["spec"]["rules"][0]["host"], "web.prod.web.example.org");
+}
