@@ -485,9 +485,7 @@ impl Config {
                 )));
             }
             if let Some(discover) = &source.discover {
-                if discover.trim() != "argocd"
-                    && crate::render::flux::parse_discover(discover).is_none()
-                {
+                if discover.trim() != "argocd" && parse_discover(discover).is_none() {
                     return Err(Error::Invalid(format!(
                         "sources[{}].discover: {discover:?} is not `flux`, `flux:NAMESPACE/NAME` or `argocd`",
                         source.name
@@ -533,6 +531,19 @@ impl Config {
             )));
         }
         Ok(())
+    }
+}
+
+/// The `GitRepository` (namespace, name) that `discover: flux` (or `flux:NAMESPACE/NAME`) says
+/// stands for the source; `None` for anything else.
+pub fn parse_discover(discover: &str) -> Option<(String, String)> {
+    match discover.trim() {
+        "flux" => Some(("flux-system".into(), "flux-system".into())),
+        other => {
+            let rest = other.strip_prefix("flux:")?;
+            let (ns, name) = rest.split_once('/')?;
+            (!ns.is_empty() && !name.is_empty()).then(|| (ns.to_string(), name.to_string()))
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`findings`]: what a load decided besides objects: notes, out-of-scope parts, failed builds.
 //! - [`snapshot`]: the immutable declared state at a revision, and the live pointer to it.
 //! - [`git`]: reading a source's tree at a revision with gix (no worktree).
+//! - [`tree`]: the entries of a tree as the readers see them (files, directories, links).
 //! - [`sync`]: following Git: fetching remotes, polling, `/sync`, pinning, atomic snapshot swaps.
 //! - [`render`]: kustomize overlays and Flux `Kustomization`s rendered into declared objects.
 //! - [`drift`]: comparing a request object with Git's declaration, by declared path.
@@ -43,4 +44,5 @@ pub mod sources;
 pub mod status;
 pub mod sync;
 pub mod tls;
+pub mod tree;
 pub mod webhook_config;

@@ -11,7 +11,8 @@
 //! - [`auto`]: `render: auto|kustomize`: the configured paths' kustomization roots and files.
 //! - [`flux`]: `discover: flux`, following Flux `Kustomization` objects declared in the repository.
 //! - [`argocd`]: `discover: argocd`, following Argo CD `Application`s from the root ones.
-//! - [`build`]: one build (render, export, run or read, finish), [`settle`]: builds to a state.
+//! - [`build`]: one build and its outcome; [`run`]: rendering builds (cache, export, kustomize or
+//!   reading files, finish); [`settle`]: builds to a source's state.
 //! - [`export`]: writes a build's inputs to a temporary directory; [`kfile`]: its root
 //!   kustomization as the controller changes it; [`kustomize`]: runs the command with a timeout
 //!   and an output limit; [`origin`]: which file declares each rendered object.
@@ -38,6 +39,7 @@ pub mod kustomize;
 pub mod origin;
 pub mod plan;
 pub mod postbuild;
+pub mod run;
 pub mod settle;
 
 use std::time::Duration;
@@ -45,8 +47,8 @@ use std::time::Duration;
 use gix::ObjectId;
 
 use crate::config::{Render, Source};
-use crate::declare::Declarer;
-use crate::git::TreeEntry;
+use crate::manifest::parse::FileError;
+use crate::tree::{TreeEntry, TreeFile};
 use crate::snapshot::{SourceRevision, SourceState};
 
 use plan::TreeIndex;
@@ -103,6 +105,23 @@ pub fn applies(source: &Source) -> bool {
     source.render != Render::Plain || source.discover.is_some()
 }
 
+/// What rendering needs from whoever reads the source: the parse cache for the files a plan
+/// leaves plain (the `declare` module's), and the rendering memory kept beside it.
+pub trait Reader {
+    fn renderer(&mut self) -> &mut Renderer;
+
+    /// The state of plain files, each parsed (or taken from the cache) and kept stale while it
+    /// does not parse.
+    fn plain(
+        &mut self,
+        source: &Source,
+        revision: SourceRevision,
+        files: &[TreeFile],
+        errors: Vec<FileError>,
+        read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    ) -> SourceState;
+}
+
 /// The commit (hex) a revision name resolves to in the source's repository, if any.
 pub type Resolve<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -111,19 +130,25 @@ pub fn declare(
     source: &Source,
     revision: SourceRevision,
     entries: &[TreeEntry],
-    declarer: &mut Declarer,
+    reader: &mut dyn Reader,
     read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
     resolve: Resolve<'_>,
 ) -> Result<SourceState> {
     let index = TreeIndex::new(entries);
     let scope = scope_paths(source, &index)?;
-    declarer.renderer.cache.begin();
+    reader.renderer().cache.begin();
     let mut state = match source.discover.as_deref().map(str::trim) {
-        Some("argocd") => argocd::declare(source, revision, &index, &scope, declarer, read, resolve)?,
-        Some(discover) => flux::declare(source, discover, revision, &index, &scope, declarer, read)?,
-        None => auto::declare(source, revision, &index, &scope, declarer, read)?,
+        Some("argocd") => {
+            let renderer = reader.renderer();
+            argocd::declare(source, revision, &index, &scope, renderer, read, resolve)?
+        }
+        Some(discover) => {
+            let renderer = reader.renderer();
+            flux::declare(source, discover, revision, &index, &scope, renderer, read)?
+        }
+        None => auto::declare(source, revision, &index, &scope, reader, read)?,
     };
-    declarer.renderer.cache.finish();
+    reader.renderer().cache.finish();
     let findings = &mut state.findings;
     findings.notes.sort_by(|a, b| (&a.file, a.line, &a.message).cmp(&(&b.file, b.line, &b.message)));
     findings.notes.dedup();

@@ -14,26 +14,26 @@
 //! never fatal; the Application object itself stays declared. Each Application source is a build
 //! of its own (see `settle`).
 
-mod app;
+pub mod app;
 mod glob;
-mod kustomize;
+pub mod kustomize;
 pub mod repo_url;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use gix::ObjectId;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::config::Source;
-use crate::declare::Declarer;
 use crate::findings::{Note, OutOfScope};
-use crate::git::EntryKind;
-use crate::manifest::parse::{self, FileError, FileObjects, RawObject};
+use crate::tree::EntryKind;
+use crate::manifest::parse::{self, RawObject};
 use crate::manifest::{yaml, Built, ObjectKey};
 use crate::snapshot::{SourceRevision, SourceState};
 
-use super::build::{self, Build, BuildError, How, Rendered};
+use super::build::{Build, BuildError, How, Rendered};
+use super::run;
 use super::kfile::Changes;
 use super::plan::{self, Inputs, TreeIndex};
 use super::settle::{self, Outcome};
@@ -48,7 +48,7 @@ pub fn declare(
     revision: SourceRevision,
     index: &TreeIndex,
     scope: &[String],
-    declarer: &mut Declarer,
+    renderer: &mut Renderer,
     read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
     resolve: Resolve<'_>,
 ) -> Result<SourceState> {
@@ -68,7 +68,6 @@ pub fn declare(
         revision: Some(revision.clone()),
         ..SourceState::default()
     };
-    let renderer = &mut declarer.renderer;
     let mut d = Discovery {
         source,
         index,
@@ -192,18 +191,6 @@ fn files(
     (manifests, jsonnet)
 }
 
-/// One manifest file as Argo CD reads it: YAML documents, or JSON holding one object or an
-/// array of them.
-pub fn parse_manifest(source: &str, path: &str, bytes: &[u8]) -> Result<FileObjects, FileError> {
-    if path.ends_with(".json") {
-        if let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(bytes) {
-            let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
-            return parse::parse_file(source, path, list.to_string().as_bytes());
-        }
-    }
-    parse::parse_file(source, path, bytes)
-}
-
 /// Objects an outcome declares now: its render, or its last good one.
 fn own_objects<'a>(outcome: &'a Outcome, renderer: &'a Renderer) -> impl Iterator<Item = &'a RawObject> {
     let rendered = match &outcome.result {
@@ -227,7 +214,7 @@ struct Discovery<'a> {
 
 impl Discovery<'_> {
     fn render(&mut self, builds: Vec<Build>, renderer: &mut Renderer) {
-        let results = build::render_all(self.source, self.index, &builds, renderer, self.read);
+        let results = run::render_all(self.source, self.index, &builds, renderer, self.read);
         for (build, result) in builds.into_iter().zip(results) {
             self.outcomes.push(Outcome { build, result });
         }

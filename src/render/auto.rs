@@ -9,22 +9,24 @@ use gix::ObjectId;
 use serde_json::Value;
 
 use crate::config::Source;
-use crate::declare::Declarer;
 use crate::findings::Note;
 use crate::manifest::parse::{FileError, RawObject};
 use crate::snapshot::{SourceRevision, SourceState};
 
-use super::build::{self, Build};
+use super::build::Build;
+use super::run;
 use super::plan::{self, TreeIndex};
 use super::settle::{self, Outcome};
-use super::{argocd, display_dir, flux, Result};
+use super::argocd::{app, repo_url};
+use super::flux::object::read_kustomization;
+use super::{display_dir, Reader, Result};
 
 pub fn declare(
     source: &Source,
     revision: SourceRevision,
     index: &TreeIndex,
     scope: &[String],
-    declarer: &mut Declarer,
+    reader: &mut dyn Reader,
     read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
 ) -> Result<SourceState> {
     let planned =
@@ -39,7 +41,7 @@ pub fn declare(
             message: "symlink: not followed (declare the file itself)".into(),
         })
         .collect();
-    let mut state = declarer.declare(source, revision, &planned.plain, links, read);
+    let mut state = reader.plain(source, revision, &planned.plain, links, read);
     for (path, by) in &planned.covered {
         state.findings.notes.push(Note {
             source: source.name.clone(),
@@ -57,13 +59,13 @@ pub fn declare(
         .into_iter()
         .map(|(dir, inputs)| Build::kustomize(&dir, inputs))
         .collect();
-    let results = build::render_all(source, index, &builds, &mut declarer.renderer, read);
+    let results = run::render_all(source, index, &builds, reader.renderer(), read);
     let outcomes = builds
         .into_iter()
         .zip(results)
         .map(|(build, result)| Outcome { build, result })
         .collect();
-    settle::settle(source, outcomes, &mut declarer.renderer.memory, &mut state);
+    settle::settle(source, outcomes, &mut reader.renderer().memory, &mut state);
     suggest_discover(source, &mut state);
     Ok(state)
 }
@@ -73,7 +75,7 @@ pub fn declare(
 /// they name, where this mode only declares the objects themselves.
 fn suggest_discover(source: &Source, state: &mut SourceState) {
     let flux = state.objects.iter().find(|o| {
-        flux::read_kustomization(o, &source.default_namespace)
+        read_kustomization(o, &source.default_namespace)
             .is_some_and(|k| k.source_kind == "GitRepository")
     });
     let argo = state.objects.iter().find(|o| is_own_application(source, o));
@@ -100,7 +102,7 @@ fn suggest_discover(source: &Source, state: &mut SourceState) {
 }
 
 fn is_own_application(source: &Source, raw: &RawObject) -> bool {
-    if !argocd::is_application(raw) {
+    if !app::is_application(raw) {
         return false;
     }
     let Ok(value) = raw.value.parse() else {
@@ -115,6 +117,6 @@ fn is_own_application(source: &Source, raw: &RawObject) -> bool {
     single.chain(many).any(|s| {
         s.get("repoURL")
             .and_then(Value::as_str)
-            .is_some_and(|url| argocd::repo_url::is_source(source, url))
+            .is_some_and(|url| repo_url::is_source(source, url))
     })
 }

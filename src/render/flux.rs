@@ -27,7 +27,7 @@
 //! accounts that Kustomizations and HelmReleases name in `spec.serviceAccountName` join the
 //! source's bypass users: Flux acts as them.
 
-mod object;
+pub mod object;
 mod vars;
 
 use std::collections::{HashMap, HashSet};
@@ -36,13 +36,13 @@ use std::sync::Arc;
 use gix::ObjectId;
 
 use crate::config::Source;
-use crate::declare::Declarer;
 use crate::findings::{Note, OutOfScope};
 use crate::manifest::parse::RawObject;
 use crate::manifest::Built;
 use crate::snapshot::{SourceRevision, SourceState};
 
-use super::build::{self, Build, BuildError, How};
+use super::build::{Build, BuildError, How};
+use super::run;
 use super::kfile::Changes;
 use super::plan::{self, TreeIndex};
 use super::settle::{self, Outcome};
@@ -60,7 +60,7 @@ pub fn declare(
     revision: SourceRevision,
     index: &TreeIndex,
     scope: &[String],
-    declarer: &mut Declarer,
+    renderer: &mut Renderer,
     read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
 ) -> Result<SourceState> {
     let repo = parse_discover(discover).ok_or_else(|| Error::Flux {
@@ -83,7 +83,6 @@ pub fn declare(
         revision: Some(revision),
         ..SourceState::default()
     };
-    let renderer = &mut declarer.renderer;
     let mut d = Discovery {
         source,
         index,
@@ -183,7 +182,7 @@ struct Discovery<'a> {
 
 impl Discovery<'_> {
     fn render(&mut self, builds: Vec<Build>, renderer: &mut Renderer) {
-        let results = build::render_all(self.source, self.index, &builds, renderer, self.read);
+        let results = run::render_all(self.source, self.index, &builds, renderer, self.read);
         for (build, result) in builds.into_iter().zip(results) {
             self.outcomes.push(Outcome { build, result });
         }

@@ -8,12 +8,12 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::git::EntryKind;
+use crate::tree::EntryKind;
 use crate::manifest::yaml;
 
-use super::argocd::KustomizeOptions;
+use super::argocd::kustomize::KustomizeOptions;
 use super::export;
-use super::flux::BuildOptions;
+use super::flux::object::BuildOptions;
 use super::plan::{self, TreeIndex, KUSTOMIZATION_FILES};
 
 /// What the controller changes before building.
@@ -132,7 +132,7 @@ fn excluded_by_flux(path: &str) -> bool {
 }
 
 /// Appends `items` to the list at `key`, creating it.
-pub fn append(doc: &mut Value, key: &str, items: &[Value]) {
+fn append(doc: &mut Value, key: &str, items: &[Value]) {
     if items.is_empty() {
         return;
     }

@@ -10,13 +10,13 @@ use std::sync::Arc;
 use gix::ObjectId;
 use serde_json::Value;
 
-use crate::git::EntryKind;
+use crate::tree::EntryKind;
 use crate::manifest::parse::{self, RawObject};
 use crate::manifest::yaml;
 use crate::manifest::{Declared, Origin};
 
 use super::build::Build;
-use super::flux::BuildOptions;
+use super::flux::object::BuildOptions;
 use super::plan::TreeIndex;
 use super::{plan, postbuild};
 

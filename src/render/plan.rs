@@ -17,7 +17,7 @@ use gix::ObjectId;
 use serde_json::Value;
 
 use crate::config::Render;
-use crate::git::{EntryKind, TreeEntry, TreeFile};
+use crate::tree::{EntryKind, TreeEntry, TreeFile};
 use crate::manifest::parse;
 use crate::manifest::yaml;
 
@@ -392,7 +392,7 @@ pub fn plan(
         covered,
         plain: plain
             .into_iter()
-            .map(|(path, id)| super::build::plain_file(&path, id))
+            .map(|(path, blob)| TreeFile { path, blob })
             .collect(),
         links: links.into_iter().collect(),
     })

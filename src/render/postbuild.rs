@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::envsubst;
-use super::flux::BuildOptions;
+use super::flux::object::BuildOptions;
 use crate::manifest::yaml;
 
 const DISABLE_KEY: &str = "kustomize.toolkit.fluxcd.io/substitute";

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::render::kfile::append;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct KustomizeOptions {
@@ -114,6 +113,17 @@ impl KustomizeOptions {
         append(doc, "patches", &self.patches);
         let components: Vec<Value> = self.components.iter().map(|c| json!(c)).collect();
         append(doc, "components", &components);
+    }
+}
+
+/// Appends `items` to the list at `key`, creating it.
+fn append(doc: &mut Value, key: &str, items: &[Value]) {
+    if items.is_empty() {
+        return;
+    }
+    match doc.get_mut(key).and_then(Value::as_array_mut) {
+        Some(list) => list.extend(items.iter().cloned()),
+        None => doc[key] = Value::Array(items.to_vec()),
     }
 }
 

@@ -69,17 +69,7 @@ impl FluxKustomization {
     }
 }
 
-/// The `GitRepository` that stands for this source, from `discover`.
-pub fn parse_discover(discover: &str) -> Option<(String, String)> {
-    match discover.trim() {
-        "flux" => Some(("flux-system".into(), "flux-system".into())),
-        other => {
-            let rest = other.strip_prefix("flux:")?;
-            let (ns, name) = rest.split_once('/')?;
-            (!ns.is_empty() && !name.is_empty()).then(|| (ns.to_string(), name.to_string()))
-        }
-    }
-}
+pub use crate::config::parse_discover;
 
 pub fn is_kind(raw: &RawObject, group: &str, kind: &str) -> bool {
     raw.kind == kind && raw.api_version.split('/').next() == Some(group)
