@@ -8,9 +8,9 @@ use std::sync::Arc;
 use gix::ObjectId;
 
 use crate::config::Source;
-use crate::tree::{Classified, TreeFile};
 use crate::manifest::parse::{self, FileError, FileObjects, RawObject};
 use crate::snapshot::{SourceDelta, SourceRevision, SourceState};
+use crate::tree::{Classified, TreeFile};
 
 /// Per-source memory between syncs.
 #[derive(Debug, Default)]

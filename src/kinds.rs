@@ -289,7 +289,10 @@ pub fn english_plural(kind: &str) -> String {
     });
     if let Some(stem) = consonant_y {
         format!("{stem}ies")
-    } else if ["s", "x", "z", "ch", "sh"].iter().any(|e| lower.ends_with(e)) {
+    } else if ["s", "x", "z", "ch", "sh"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+    {
         format!("{lower}es")
     } else {
         format!("{lower}s")
@@ -377,7 +380,10 @@ mod tests {
             c.plural("kustomize.toolkit.fluxcd.io", "Kustomization").0,
             "kustomizations"
         );
-        assert_eq!(c.plural("example.com", "Gateway"), ("gateways".to_string(), true));
+        assert_eq!(
+            c.plural("example.com", "Gateway"),
+            ("gateways".to_string(), true)
+        );
         for (kind, plural) in [
             ("Gateway", "gateways"),
             ("Policy", "policies"),

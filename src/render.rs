@@ -48,8 +48,8 @@ use gix::ObjectId;
 
 use crate::config::{Render, Source};
 use crate::manifest::parse::FileError;
-use crate::tree::{TreeEntry, TreeFile};
 use crate::snapshot::{SourceRevision, SourceState};
+use crate::tree::{TreeEntry, TreeFile};
 
 use plan::TreeIndex;
 
@@ -150,7 +150,9 @@ pub fn declare(
     };
     reader.renderer().cache.finish();
     let findings = &mut state.findings;
-    findings.notes.sort_by(|a, b| (&a.file, a.line, &a.message).cmp(&(&b.file, b.line, &b.message)));
+    findings
+        .notes
+        .sort_by(|a, b| (&a.file, a.line, &a.message).cmp(&(&b.file, b.line, &b.message)));
     findings.notes.dedup();
     findings.out_of_scope.dedup();
     Ok(state)

@@ -394,7 +394,11 @@ fn declare(
 
 /// Cluster-scoped kinds never get a namespace; namespaced ones without `metadata.namespace` get
 /// the source's default.
-pub(crate) fn namespace_of<'r>(catalog: &Catalog, default_namespace: &'r str, raw: &'r RawObject) -> &'r str {
+pub(crate) fn namespace_of<'r>(
+    catalog: &Catalog,
+    default_namespace: &'r str,
+    raw: &'r RawObject,
+) -> &'r str {
     let (group, _) = split_api_version(&raw.api_version);
     if catalog.is_namespaced(group, &raw.kind) {
         raw.value

@@ -178,19 +178,19 @@ fn multi_tenancy_by_flux() -> Option<(tempfile::TempDir, SourceState)> {
     Some((tmp, state))
 }
 
-#[path = "kustomize/corpus.rs"]
-mod corpus;
-#[path = "kustomize/flux.rs"]
-mod flux;
-#[path = "kustomize/local.rs"]
-mod local;
-#[path = "kustomize/fleet.rs"]
-mod fleet;
-#[path = "kustomize/reference.rs"]
-mod reference;
 #[path = "kustomize/argocd.rs"]
 mod argocd;
 #[path = "kustomize/cli.rs"]
 mod cli;
+#[path = "kustomize/corpus.rs"]
+mod corpus;
 #[path = "kustomize/figures.rs"]
 mod figures;
+#[path = "kustomize/fleet.rs"]
+mod fleet;
+#[path = "kustomize/flux.rs"]
+mod flux;
+#[path = "kustomize/local.rs"]
+mod local;
+#[path = "kustomize/reference.rs"]
+mod reference;

@@ -235,6 +235,8 @@ fn sync_to(syncer: &mut Syncer, live: &Live, commit: &str) {
         .contains(short(commit)));
 }
 
+#[path = "sync/builds.rs"]
+mod builds;
 #[path = "sync/daemon.rs"]
 mod daemon;
 #[path = "sync/http.rs"]
@@ -249,5 +251,3 @@ mod serve;
 mod ssh;
 #[path = "sync/stall.rs"]
 mod stall;
-#[path = "sync/builds.rs"]
-mod builds;

@@ -27,15 +27,15 @@ use serde_json::Value;
 
 use crate::config::Source;
 use crate::findings::{Note, OutOfScope};
-use crate::tree::EntryKind;
 use crate::manifest::parse::{self, RawObject};
 use crate::manifest::{yaml, Built, ObjectKey};
 use crate::snapshot::{SourceRevision, SourceState};
+use crate::tree::EntryKind;
 
 use super::build::{Build, BuildError, How, Rendered};
-use super::run;
 use super::kfile::Changes;
 use super::plan::{self, Inputs, TreeIndex};
+use super::run;
 use super::settle::{self, Outcome};
 use super::{display_dir, Error, Renderer, Resolve, Result};
 
@@ -96,15 +96,18 @@ pub fn declare(
                 file: o.file.to_string(),
                 line: o.line,
                 what: format!("Argo CD ApplicationSet {}", o.value.name()),
-                why: "the Applications it generates exist only in the cluster: they are not followed"
-                    .into(),
+                why:
+                    "the Applications it generates exist only in the cluster: they are not followed"
+                        .into(),
             })
             .collect();
         d.state.findings.out_of_scope.extend(sets);
         scanned = d.outcomes.len();
         let mut queue = Vec::new();
         for application in apps {
-            if d.seen.insert((application.namespace.clone(), application.name.clone())) {
+            if d.seen
+                .insert((application.namespace.clone(), application.name.clone()))
+            {
                 d.follow(&application, &mut queue);
             }
         }
@@ -139,9 +142,7 @@ fn root(dir: &str, index: &TreeIndex) -> Build {
 fn file_inputs(files: &[(String, ObjectId)]) -> Inputs {
     let mut inputs = Inputs::default();
     for (path, id) in files {
-        inputs
-            .entries
-            .insert(path.clone(), (EntryKind::Blob, *id));
+        inputs.entries.insert(path.clone(), (EntryKind::Blob, *id));
     }
     inputs
 }
@@ -192,7 +193,10 @@ fn files(
 }
 
 /// Objects an outcome declares now: its render, or its last good one.
-fn own_objects<'a>(outcome: &'a Outcome, renderer: &'a Renderer) -> impl Iterator<Item = &'a RawObject> {
+fn own_objects<'a>(
+    outcome: &'a Outcome,
+    renderer: &'a Renderer,
+) -> impl Iterator<Item = &'a RawObject> {
     let rendered = match &outcome.result {
         Ok(r) => Some(r),
         Err(_) => renderer.memory.last_good(&outcome.build.name),
@@ -354,7 +358,8 @@ impl Discovery<'_> {
                 if self.index.kustomization_file(&dir).is_none()
                     && self.index.get(&plan::join(&dir, "Chart.yaml")).is_some()
                 {
-                    let why = "a Helm chart (Chart.yaml): driftgate does not render Helm".to_string();
+                    let why =
+                        "a Helm chart (Chart.yaml): driftgate does not render Helm".to_string();
                     self.out_of_scope(application, what.to_string(), why);
                     return Ok(None);
                 }
@@ -380,10 +385,10 @@ impl Discovery<'_> {
                 return Ok(None);
             }
             build.inputs = inputs;
-            build.how = How::Kustomize(Changes {
+            build.how = How::Kustomize(Box::new(Changes {
                 flux: None,
                 argo: Some(options),
-            });
+            }));
             return Ok(Some(build));
         }
         let directory = s.directory.as_ref();
@@ -397,7 +402,8 @@ impl Discovery<'_> {
             .and_then(|d| d.get("recurse"))
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        let (manifests, jsonnet) = files(self.index, &dir, recurse, text("include"), text("exclude"));
+        let (manifests, jsonnet) =
+            files(self.index, &dir, recurse, text("include"), text("exclude"));
         for file in jsonnet {
             self.out_of_scope(
                 application,
@@ -425,8 +431,12 @@ impl Discovery<'_> {
             .iter()
             .filter(|o| o.build.info.declared_at.is_some())
             .flat_map(|o| {
-                own_objects(o, renderer)
-                    .map(|raw| (settle::key(&catalog, default_namespace, raw), o.build.name.clone()))
+                own_objects(o, renderer).map(|raw| {
+                    (
+                        settle::key(&catalog, default_namespace, raw),
+                        o.build.name.clone(),
+                    )
+                })
             })
             .collect();
         for outcome in &mut self.outcomes {
@@ -440,13 +450,15 @@ impl Discovery<'_> {
             let kept: Vec<RawObject> = rendered
                 .objects
                 .iter()
-                .filter(|raw| match built.get(&settle::key(&catalog, default_namespace, raw)) {
-                    Some(name) => {
-                        by.get_or_insert_with(|| name.clone());
-                        false
-                    }
-                    None => true,
-                })
+                .filter(
+                    |raw| match built.get(&settle::key(&catalog, default_namespace, raw)) {
+                        Some(name) => {
+                            by.get_or_insert_with(|| name.clone());
+                            false
+                        }
+                        None => true,
+                    },
+                )
                 .cloned()
                 .collect();
             let Some(by) = by else {
@@ -489,7 +501,9 @@ fn helm_charts(
         };
         for (file, blob) in files {
             let Ok(bytes) = read(blob) else { continue };
-            let Ok(text) = std::str::from_utf8(&bytes) else { continue };
+            let Ok(text) = std::str::from_utf8(&bytes) else {
+                continue;
+            };
             let charts = yaml::parse_documents(text).ok().is_some_and(|docs| {
                 docs.iter().any(|d| {
                     d.value.get("helmCharts").is_some()

@@ -13,12 +13,12 @@ use crate::findings::Note;
 use crate::manifest::parse::{FileError, RawObject};
 use crate::snapshot::{SourceRevision, SourceState};
 
-use super::build::Build;
-use super::run;
-use super::plan::{self, TreeIndex};
-use super::settle::{self, Outcome};
 use super::argocd::{app, repo_url};
+use super::build::Build;
 use super::flux::object::read_kustomization;
+use super::plan::{self, TreeIndex};
+use super::run;
+use super::settle::{self, Outcome};
 use super::{display_dir, Reader, Result};
 
 pub fn declare(

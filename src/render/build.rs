@@ -52,7 +52,7 @@ pub enum BuildError {
 #[derive(Debug, Clone, Serialize)]
 pub enum How {
     /// Run kustomize on the directory, after the controller's changes.
-    Kustomize(kfile::Changes),
+    Kustomize(Box<kfile::Changes>),
     /// Read these files as manifests (Argo CD's plain directory); their blobs are inputs.
     Files(#[serde(serialize_with = "paths_only")] Vec<(String, ObjectId)>),
 }
@@ -87,7 +87,7 @@ impl Build {
             }),
             dir: dir.to_string(),
             inputs,
-            how: How::Kustomize(kfile::Changes::default()),
+            how: How::Kustomize(Box::default()),
         }
     }
 

@@ -92,10 +92,10 @@ pub fn key(command: &[String], dir: &str, build: &Build, inputs: &Inputs) -> Key
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::EntryKind;
     use crate::render::build::How;
     use crate::render::flux::BuildOptions;
     use crate::render::kfile;
+    use crate::tree::EntryKind;
     use gix::ObjectId;
 
     #[test]
@@ -110,7 +110,10 @@ mod tests {
         let base = key(&cmd, "apps/prod", &build, &inputs);
         assert_eq!(base, key(&cmd, "apps/prod", &build, &inputs));
         assert_ne!(base, key(&cmd, "apps/stage", &build, &inputs));
-        assert_ne!(base, key(&["kustomize".into()], "apps/prod", &build, &inputs));
+        assert_ne!(
+            base,
+            key(&["kustomize".into()], "apps/prod", &build, &inputs)
+        );
         let mut changed = inputs.clone();
         changed.entries.insert(
             "apps/base".into(),
@@ -118,13 +121,13 @@ mod tests {
         );
         assert_ne!(base, key(&cmd, "apps/prod", &build, &changed));
         let mut flux = build.clone();
-        flux.how = How::Kustomize(kfile::Changes {
+        flux.how = How::Kustomize(Box::new(kfile::Changes {
             flux: Some(BuildOptions {
                 target_namespace: Some("x".into()),
                 ..BuildOptions::default()
             }),
             argo: None,
-        });
+        }));
         assert_ne!(base, key(&cmd, "apps/prod", &flux, &inputs));
         let mut renamed = build.clone();
         renamed.name = "Flux Kustomization flux-system/apps".into();

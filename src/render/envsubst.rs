@@ -444,7 +444,9 @@ fn replace_empty(s: &str, to: &str, once: bool) -> String {
 fn substr(s: &str, args: &[String]) -> String {
     let bytes = s.as_bytes();
     let len = bytes.len() as i64;
-    let text = |from: i64, to: i64| String::from_utf8_lossy(&bytes[from as usize..to as usize]).into_owned();
+    let text = |from: i64, to: i64| {
+        String::from_utf8_lossy(&bytes[from as usize..to as usize]).into_owned()
+    };
     let Some(Ok(mut pos)) = args.first().map(|a| a.parse::<i64>()) else {
         return s.to_string();
     };
@@ -452,17 +454,29 @@ fn substr(s: &str, args: &[String]) -> String {
         pos = (len + pos).max(0);
     }
     let Some(length) = args.get(1) else {
-        return if pos < len { text(pos, len) } else { String::new() };
+        return if pos < len {
+            text(pos, len)
+        } else {
+            String::new()
+        };
     };
     let Ok(length) = length.parse::<i64>() else {
         return s.to_string();
     };
     if length < 0 {
         let end = len + length;
-        return if end < pos || pos > len { String::new() } else { text(pos, end) };
+        return if end < pos || pos > len {
+            String::new()
+        } else {
+            text(pos, end)
+        };
     }
     if pos + length >= len {
-        return if pos < len { text(pos, len) } else { String::new() };
+        return if pos < len {
+            text(pos, len)
+        } else {
+            String::new()
+        };
     }
     text(pos, pos + length)
 }

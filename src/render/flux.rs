@@ -42,9 +42,9 @@ use crate::manifest::Built;
 use crate::snapshot::{SourceRevision, SourceState};
 
 use super::build::{Build, BuildError, How};
-use super::run;
 use super::kfile::Changes;
 use super::plan::{self, TreeIndex};
+use super::run;
 use super::settle::{self, Outcome};
 use super::{Error, Renderer, Result};
 
@@ -146,15 +146,18 @@ fn entry(
         }),
         dir: dir.to_string(),
         inputs: plan::inputs(index, dir, read),
-        how: How::Kustomize(Changes {
+        how: How::Kustomize(Box::new(Changes {
             flux: Some(BuildOptions::default()),
             argo: None,
-        }),
+        })),
     }
 }
 
 /// Objects an outcome declares now: its render, or its last good one.
-fn own_objects<'a>(outcome: &'a Outcome, renderer: &'a Renderer) -> impl Iterator<Item = &'a RawObject> {
+fn own_objects<'a>(
+    outcome: &'a Outcome,
+    renderer: &'a Renderer,
+) -> impl Iterator<Item = &'a RawObject> {
     let rendered = match &outcome.result {
         Ok(r) => Some(r),
         Err(_) => renderer.memory.last_good(&outcome.build.name),
@@ -204,7 +207,8 @@ impl Discovery<'_> {
             let syncs_path = own_objects(o, renderer)
                 .filter_map(|raw| read_kustomization(raw, &self.source.default_namespace))
                 .find(|k| {
-                    k.source_kind == "GitRepository" && plan::resolve("", &k.path).as_ref() == Some(dir)
+                    k.source_kind == "GitRepository"
+                        && plan::resolve("", &k.path).as_ref() == Some(dir)
                 });
             if let Some(k) = syncs_path {
                 let repo = (k.source_namespace.clone(), k.source_name.clone());
@@ -242,8 +246,7 @@ impl Discovery<'_> {
             match self.build_for(&k, &dir, &lookup) {
                 Ok(build) => {
                     self.seen.insert((k.namespace.clone(), k.name.clone()));
-                    self.by_setting
-                        .insert(setting(&build), build.name.clone());
+                    self.by_setting.insert(setting(&build), build.name.clone());
                     self.outcomes.remove(i);
                     queue.push(build);
                 }
@@ -253,7 +256,13 @@ impl Discovery<'_> {
         queue
     }
 
-    fn follow(&mut self, k: FluxKustomization, all: &[RawObject], lookup: &vars::Lookup, queue: &mut Vec<Build>) {
+    fn follow(
+        &mut self,
+        k: FluxKustomization,
+        all: &[RawObject],
+        lookup: &vars::Lookup,
+        queue: &mut Vec<Build>,
+    ) {
         match locate(&k, all, &self.repos) {
             Located::Elsewhere(why) => self.state.findings.out_of_scope.push(OutOfScope {
                 source: self.source.name.clone(),
@@ -285,7 +294,13 @@ impl Discovery<'_> {
     }
 
     /// Queues the Kustomization's build, or keeps it waiting for its `substituteFrom` objects.
-    fn queue_or_wait(&mut self, k: FluxKustomization, dir: String, lookup: &vars::Lookup, queue: &mut Vec<Build>) {
+    fn queue_or_wait(
+        &mut self,
+        k: FluxKustomization,
+        dir: String,
+        lookup: &vars::Lookup,
+        queue: &mut Vec<Build>,
+    ) {
         if !self.index.is_dir(&dir) {
             let build = self.shell(&k, &dir);
             let path = k.path.clone();
@@ -321,7 +336,12 @@ impl Discovery<'_> {
     }
 
     /// The Kustomization's build, with its variables resolved and its components' inputs.
-    fn build_for(&mut self, k: &FluxKustomization, dir: &str, lookup: &vars::Lookup) -> Result<Build, vars::Missing> {
+    fn build_for(
+        &mut self,
+        k: &FluxKustomization,
+        dir: &str,
+        lookup: &vars::Lookup,
+    ) -> Result<Build, vars::Missing> {
         let resolved = vars::resolve(k, lookup, self.strict)?;
         for secret in &resolved.encrypted {
             self.state.findings.notes.push(Note {
@@ -349,10 +369,10 @@ impl Discovery<'_> {
         });
         let mut build = self.shell(k, dir);
         build.inputs = inputs;
-        build.how = How::Kustomize(Changes {
+        build.how = How::Kustomize(Box::new(Changes {
             flux: Some(options),
             argo: None,
-        });
+        }));
         Ok(build)
     }
 
@@ -368,7 +388,7 @@ impl Discovery<'_> {
             }),
             dir: dir.to_string(),
             inputs: plan::Inputs::default(),
-            how: How::Kustomize(Changes::default()),
+            how: How::Kustomize(Box::default()),
         }
     }
 

@@ -8,8 +8,8 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::tree::EntryKind;
 use crate::manifest::yaml;
+use crate::tree::EntryKind;
 
 use super::argocd::kustomize::KustomizeOptions;
 use super::export;
@@ -177,7 +177,11 @@ mod tests {
 
     #[test]
     fn generated_kustomizations_leave_out_what_flux_artifacts_leave_out() {
-        for path in ["apps/.github/workflows/ci.yml", "apps/.sops.yaml", "apps/x/.gitlab-ci.yml"] {
+        for path in [
+            "apps/.github/workflows/ci.yml",
+            "apps/.sops.yaml",
+            "apps/x/.gitlab-ci.yml",
+        ] {
             assert!(excluded_by_flux(path), "{path}");
         }
         for path in ["apps/deploy.yaml", "apps/sops.yaml", "apps/github/x.yml"] {

@@ -179,7 +179,10 @@ const MAX_PARALLEL: usize = 4;
 
 /// Runs every job (command, export root, directory), a few at a time; results in the jobs'
 /// order.
-pub fn run_all(jobs: &[(Vec<String>, &Path, String)], limits: &Limits) -> Vec<Result<Vec<u8>, Error>> {
+pub fn run_all(
+    jobs: &[(Vec<String>, &Path, String)],
+    limits: &Limits,
+) -> Vec<Result<Vec<u8>, Error>> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -251,7 +254,9 @@ fn clean(stderr: &str, workdir: &Path) -> String {
 fn klog_prefix(line: &str) -> Option<&str> {
     let mut chars = line.chars();
     let level = chars.next()?;
-    if !matches!(level, 'I' | 'W' | 'E' | 'F') || !line[1..].starts_with(|c: char| c.is_ascii_digit()) {
+    if !matches!(level, 'I' | 'W' | 'E' | 'F')
+        || !line[1..].starts_with(|c: char| c.is_ascii_digit())
+    {
         return None;
     }
     let (head, rest) = line.split_once("] ")?;

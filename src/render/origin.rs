@@ -10,10 +10,10 @@ use std::sync::Arc;
 use gix::ObjectId;
 use serde_json::Value;
 
-use crate::tree::EntryKind;
 use crate::manifest::parse::{self, RawObject};
 use crate::manifest::yaml;
 use crate::manifest::{Declared, Origin};
+use crate::tree::EntryKind;
 
 use super::build::Build;
 use super::flux::object::BuildOptions;
@@ -72,8 +72,10 @@ pub fn assign_lines(
                 })
                 .unwrap_or_default()
         });
-        let same_kind: Vec<&(String, String, usize)> =
-            docs.iter().filter(|(kind, _, _)| *kind == object.kind).collect();
+        let same_kind: Vec<&(String, String, usize)> = docs
+            .iter()
+            .filter(|(kind, _, _)| *kind == object.kind)
+            .collect();
         let name = object.value.name();
         let found = match same_kind.as_slice() {
             [] => None,

@@ -17,9 +17,9 @@ use gix::ObjectId;
 use serde_json::Value;
 
 use crate::config::Render;
-use crate::tree::{EntryKind, TreeEntry, TreeFile};
 use crate::manifest::parse;
 use crate::manifest::yaml;
+use crate::tree::{EntryKind, TreeEntry, TreeFile};
 
 use super::Error;
 
@@ -474,9 +474,17 @@ mod tests {
         let only_base = plan(&idx, &["apps/base".into()], Render::Auto, &read).expect("plans");
         assert_eq!(only_base.roots.len(), 1);
         assert_eq!(only_base.roots[0].0, "apps/base");
-        let both = plan(&idx, &["apps/prod".into(), "apps/base".into()], Render::Auto, &read)
-            .expect("plans");
-        assert_eq!(both.covered, [("apps/base".to_string(), "apps/prod".to_string())]);
+        let both = plan(
+            &idx,
+            &["apps/prod".into(), "apps/base".into()],
+            Render::Auto,
+            &read,
+        )
+        .expect("plans");
+        assert_eq!(
+            both.covered,
+            [("apps/base".to_string(), "apps/prod".to_string())]
+        );
         let err = plan(&idx, &["common".into()], Render::Kustomize, &read).expect_err("no file");
         assert_eq!(err, NotAKustomization("common".into()));
 

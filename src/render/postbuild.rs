@@ -22,7 +22,9 @@ pub enum Error {
         #[source]
         source: envsubst::Error,
     },
-    #[error("postBuild: var name {0:?} is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'")]
+    #[error(
+        "postBuild: var name {0:?} is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'"
+    )]
     VarName(String),
 }
 
@@ -61,7 +63,12 @@ pub fn substitute<'a>(doc: &'a str, options: &BuildOptions) -> Result<Cow<'a, st
     if disabled("labels") || disabled("annotations") {
         return Ok(Cow::Borrowed(doc));
     }
-    if let Some(bad) = options.vars.values.keys().find(|k| !envsubst::valid_name(k)) {
+    if let Some(bad) = options
+        .vars
+        .values
+        .keys()
+        .find(|k| !envsubst::valid_name(k))
+    {
         return Err(Error::VarName(bad.clone()));
     }
     envsubst::substitute(doc, &options.vars)
@@ -141,7 +148,9 @@ fn drop_encrypted(value: &mut Value) {
 }
 
 fn is_encrypted(value: &Value) -> bool {
-    value.as_str().is_some_and(|s| s.starts_with("ENC[") && s.ends_with(']'))
+    value
+        .as_str()
+        .is_some_and(|s| s.starts_with("ENC[") && s.ends_with(']'))
 }
 
 #[cfg(test)]
@@ -174,16 +183,25 @@ mod tests {
             let disabled = doc(&format!(
                 "  {marker}:\n    kustomize.toolkit.fluxcd.io/substitute: disabled\n"
             ));
-            assert!(substitute(&disabled, &on).unwrap().contains("${R:=2}"), "{marker}");
+            assert!(
+                substitute(&disabled, &on).unwrap().contains("${R:=2}"),
+                "{marker}"
+            );
         }
         assert!(substitute(&doc(""), &options(&[]))
             .unwrap()
             .contains("${R:=2}"));
-        let err = substitute("kind: ConfigMap\nmetadata: {name: s}\ndata: {x: '${@}'}\n", &on)
-            .expect_err("bad");
+        let err = substitute(
+            "kind: ConfigMap\nmetadata: {name: s}\ndata: {x: '${@}'}\n",
+            &on,
+        )
+        .expect_err("bad");
         assert!(err.to_string().contains("ConfigMap s"), "{err}");
         let bad_name = options(&[("a-b", "1")]);
-        assert!(matches!(substitute(&doc(""), &bad_name), Err(Error::VarName(_))));
+        assert!(matches!(
+            substitute(&doc(""), &bad_name),
+            Err(Error::VarName(_))
+        ));
     }
 
     #[test]
@@ -202,7 +220,10 @@ mod tests {
         let mut secret = json!({"kind": "Secret", "metadata": {"name": "s"},
             "stringData": {"token": "ENC[AES256_GCM,data:abc,type:str]"}, "sops": {"version": "3"}});
         after(&mut secret, &options(&[]));
-        assert_eq!(secret["stringData"]["token"], "ENC[AES256_GCM,data:abc,type:str]");
+        assert_eq!(
+            secret["stringData"]["token"],
+            "ENC[AES256_GCM,data:abc,type:str]"
+        );
         assert!(secret.get("sops").is_none());
     }
 }

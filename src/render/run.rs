@@ -164,10 +164,12 @@ fn finish(
             Some(options) => postbuild::substitute(doc, options)?,
             None => std::borrow::Cow::Borrowed(doc),
         };
-        let parsed = parse::parse_file(&source.name, &build.info.dir, doc.as_bytes())
-            .map_err(|e| BuildError::Output {
-                line: e.line,
-                message: e.message,
+        let parsed =
+            parse::parse_file(&source.name, &build.info.dir, doc.as_bytes()).map_err(|e| {
+                BuildError::Output {
+                    line: e.line,
+                    message: e.message,
+                }
             })?;
         skipped_documents += parsed.skipped_documents;
         for raw in parsed.objects {
@@ -197,13 +199,12 @@ fn read_files(
             line: 0,
             message: format!("cannot read blob: {message}"),
         })?;
-        let parsed = parse_manifest(&source.name, path, &bytes).map_err(|e| {
-            BuildError::Manifest {
+        let parsed =
+            parse_manifest(&source.name, path, &bytes).map_err(|e| BuildError::Manifest {
                 file: e.file,
                 line: e.line,
                 message: e.message,
-            }
-        })?;
+            })?;
         skipped_documents += parsed.skipped_documents;
         objects.extend(parsed.objects.into_iter().map(|mut o| {
             o.origin = Origin::Built(build.info.clone());

@@ -73,7 +73,9 @@ fn stale(memory: &Memory, build: &str) -> Vec<RawObject> {
 pub fn catalog<'a>(objects: impl IntoIterator<Item = &'a RawObject>) -> Catalog {
     let mut catalog = Catalog::built_in();
     for raw in objects {
-        if raw.kind == "CustomResourceDefinition" && raw.api_version.starts_with("apiextensions.k8s.io/") {
+        if raw.kind == "CustomResourceDefinition"
+            && raw.api_version.starts_with("apiextensions.k8s.io/")
+        {
             if let Ok(crd) = raw.value.parse() {
                 catalog.add_crd(&crd);
             }
@@ -91,7 +93,12 @@ pub fn key(catalog: &Catalog, default_namespace: &str, raw: &RawObject) -> Objec
 
 /// Adds the outcomes to `state` (which may already hold plain files' objects: those are not a
 /// build and win any conflict with one) and updates `memory`.
-pub fn settle(source: &Source, outcomes: Vec<Outcome>, memory: &mut Memory, state: &mut SourceState) {
+pub fn settle(
+    source: &Source,
+    outcomes: Vec<Outcome>,
+    memory: &mut Memory,
+    state: &mut SourceState,
+) {
     let mut objects: Vec<Vec<RawObject>> = outcomes.iter().map(|o| current(o, memory)).collect();
     let catalog = catalog(state.objects.iter().chain(objects.iter().flatten()));
     let key = |raw: &RawObject| key(&catalog, &source.default_namespace, raw);
@@ -154,7 +161,9 @@ pub fn settle(source: &Source, outcomes: Vec<Outcome>, memory: &mut Memory, stat
     }
     state.findings.builds += outcomes.len();
     let names: HashSet<&str> = outcomes.iter().map(|o| o.build.name.as_str()).collect();
-    memory.last_good.retain(|name, _| names.contains(name.as_str()));
+    memory
+        .last_good
+        .retain(|name, _| names.contains(name.as_str()));
     for ((outcome, objects), duplicate) in outcomes.into_iter().zip(objects).zip(duplicates) {
         let Outcome { build, result } = outcome;
         state.files_read += 1;

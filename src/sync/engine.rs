@@ -294,7 +294,8 @@ impl Worker {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let label =
                     |r: &Option<crate::snapshot::SourceRevision>| r.as_ref().map(|r| r.label());
-                let (merged, revision, commit, reparsed, failed_builds) = match self.sync.attempt() {
+                let (merged, revision, commit, reparsed, failed_builds) = match self.sync.attempt()
+                {
                     Ok(Outcome::Unchanged { .. }) => return Ok(None),
                     Ok(Outcome::Read {
                         state,

@@ -75,7 +75,11 @@ pub fn attempt(
                 &names(&current.failed_builds),
             );
             for (build, message) in &current.failed_builds {
-                if !previous.failed_builds.iter().any(|(b, m)| b == build && m == message) {
+                if !previous
+                    .failed_builds
+                    .iter()
+                    .any(|(b, m)| b == build && m == message)
+                {
                     tracing::warn!(source = %name, build = %build, error = %message, "build failed; it keeps its last good objects");
                 }
             }
@@ -148,7 +152,10 @@ mod tests {
         assert_eq!(s.objects, 2);
         assert_eq!(s.revision.as_deref(), Some("main@sha1:0123456789ab"));
         assert!(s.last_success.is_some());
-        assert_eq!(s.failed_builds, [("kustomize apps".to_string(), "boom".to_string())]);
+        assert_eq!(
+            s.failed_builds,
+            [("kustomize apps".to_string(), "boom".to_string())]
+        );
         let text = status.render(std::time::SystemTime::now());
         assert!(text.contains("build kustomize apps failed: boom"), "{text}");
     }

@@ -116,7 +116,11 @@ fn known_kinds_get_their_plural_and_a_guess_is_said_once_per_kind() {
         .collect();
     assert!(resources.contains(&"gateways".to_string()), "{resources:?}");
     assert!(resources.contains(&"gadgets".to_string()), "{resources:?}");
-    let guesses: Vec<&String> = reg.warnings.iter().filter(|w| w.contains("guessed")).collect();
+    let guesses: Vec<&String> = reg
+        .warnings
+        .iter()
+        .filter(|w| w.contains("guessed"))
+        .collect();
     assert_eq!(guesses.len(), 1, "{:?}", reg.warnings);
     assert!(guesses[0].contains("example.com/Gadget"), "{guesses:?}");
 }
@@ -215,7 +219,11 @@ fn rules_come_from_what_git_declares() {
         ]
     );
     assert_eq!(reg.warnings.len(), 2, "{:?}", reg.warnings);
-    assert!(reg.warnings[0].contains("example.org/Gadget"), "{:?}", reg.warnings);
+    assert!(
+        reg.warnings[0].contains("example.org/Gadget"),
+        "{:?}",
+        reg.warnings
+    );
     assert!(reg.warnings[1].contains("1 object(s) in kube-system"));
     let mutating = &reg.mutating.webhooks.as_ref().expect("webhooks")[0];
     assert_eq!(mutating.failure_policy.as_deref(), Some("Ignore"));

@@ -50,7 +50,9 @@ pub fn fixture() -> Option<(tempfile::TempDir, PathBuf)> {
     );
     let pinned = application(
         "pinned",
-        &format!("    repoURL: {REPO_URL}\n    targetRevision: release-1\n    path: manifests/plain\n"),
+        &format!(
+            "    repoURL: {REPO_URL}\n    targetRevision: release-1\n    path: manifests/plain\n"
+        ),
         "pinned",
     );
     let remote = application(
@@ -58,9 +60,14 @@ pub fn fixture() -> Option<(tempfile::TempDir, PathBuf)> {
         &format!("    repoURL: {REPO_URL}\n    path: manifests/plain\n"),
         "plain",
     )
-    .replace("https://kubernetes.default.svc", "https://edge.example.com:6443");
+    .replace(
+        "https://kubernetes.default.svc",
+        "https://edge.example.com:6443",
+    );
     let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.25\n";
-    let cm = |name: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: v\n");
+    let cm = |name: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: v\n")
+    };
     write_and_commit(
         &repo,
         &[
@@ -165,13 +172,26 @@ fn app_of_apps_declares_what_argo_cd_applies() {
         out,
         [
             ("Argo CD ApplicationSet clusters", "argocd/apps/set.yaml"),
-            ("Argo CD Application argocd/podinfo", "argocd/apps/helm.yaml"),
-            ("Argo CD Application argocd/pinned", "argocd/apps/pinned.yaml"),
-            ("Argo CD Application argocd/remote", "argocd/apps/remote.yaml"),
+            (
+                "Argo CD Application argocd/podinfo",
+                "argocd/apps/helm.yaml"
+            ),
+            (
+                "Argo CD Application argocd/pinned",
+                "argocd/apps/pinned.yaml"
+            ),
+            (
+                "Argo CD Application argocd/remote",
+                "argocd/apps/remote.yaml"
+            ),
         ]
     );
     let why = |i: usize| state.findings.out_of_scope[i].why.as_str();
-    assert!(why(1).contains("Helm") && why(2).contains("release-1") && why(3).contains("another cluster"));
+    assert!(
+        why(1).contains("Helm")
+            && why(2).contains("release-1")
+            && why(3).contains("another cluster")
+    );
     // Provenance: the file, and the Application that builds it.
     let web = snapshot
         .objects()
@@ -190,7 +210,9 @@ fn a_root_that_syncs_its_own_directory_is_built_once_and_others_are_out_of_scope
     };
     let own = application(
         "root",
-        &format!("    repoURL: {REPO_URL}\n    path: argocd\n    directory:\n      recurse: true\n"),
+        &format!(
+            "    repoURL: {REPO_URL}\n    path: argocd\n    directory:\n      recurse: true\n"
+        ),
         "argocd",
     );
     write_and_commit(&repo, &[("argocd/root.yaml", &own)], "root syncs argocd/");
@@ -199,14 +221,15 @@ fn a_root_that_syncs_its_own_directory_is_built_once_and_others_are_out_of_scope
     let snapshot = Snapshot::build(vec![state.clone()]).expect("built once, no duplicates");
     let keys = keys(&snapshot);
     assert!(keys.contains("argoproj.io/Application argocd/root"));
-    assert!(keys.contains("ConfigMap argocd/not-read-recursively"), "{keys:?}");
+    assert!(
+        keys.contains("ConfigMap argocd/not-read-recursively"),
+        "{keys:?}"
+    );
     assert!(keys.contains("apps/Deployment kustomized/kz-web"));
     assert!(
-        state
-            .findings
-            .notes
-            .iter()
-            .any(|n| n.message.contains("built by Argo CD Application argocd/root")),
+        state.findings.notes.iter().any(|n| n
+            .message
+            .contains("built by Argo CD Application argocd/root")),
         "{:?}",
         state.findings.notes
     );

@@ -34,13 +34,20 @@ fn index_and_webhook_config_on_a_flux_fleet() {
     };
     let config = config(tmp.path(), &repo, "    discover: flux\n");
     let out = driftgate(&["index", "--json"], &config);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let index: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     let errors = index["errors"].as_array().expect("errors");
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0]["file"], "apps/broken/ks.yaml");
     assert_eq!(errors[0]["line"], 1);
-    assert!(index["notes"].is_array() && index["outOfScope"].is_array(), "{index}");
+    assert!(
+        index["notes"].is_array() && index["outOfScope"].is_array(),
+        "{index}"
+    );
     assert_eq!(
         index["failedBuilds"][0]["build"],
         "Flux Kustomization flux-system/broken"
@@ -56,9 +63,19 @@ fn index_and_webhook_config_on_a_flux_fleet() {
 
     // Every declared kind is registered under its plural, none guessed.
     let ca = tmp.path().join("ca.crt");
-    std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").expect("ca");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .expect("ca");
     let out = driftgate(
-        &["webhook-config", "--ca", ca.to_str().expect("utf-8"), "--output", "json"],
+        &[
+            "webhook-config",
+            "--ca",
+            ca.to_str().expect("utf-8"),
+            "--output",
+            "json",
+        ],
         &config,
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -108,13 +125,16 @@ fn auto_on_a_flux_cluster_path_suggests_discover() {
     let out = driftgate(&["index", "--json"], &config);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("discover: flux"), "a warning is logged: {stderr}");
+    assert!(
+        stderr.contains("discover: flux"),
+        "a warning is logged: {stderr}"
+    );
     let index: Value = serde_json::from_slice(&out.stdout).expect("json");
     let notes = index["notes"].as_array().expect("notes");
     assert!(
-        notes
-            .iter()
-            .any(|n| n["message"].as_str().is_some_and(|m| m.contains("`discover: flux`"))),
+        notes.iter().any(|n| n["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`discover: flux`"))),
         "{notes:?}"
     );
     // Two configured paths, one covered by the other's build: said, not silently dropped.
@@ -134,12 +154,18 @@ fn auto_on_a_flux_cluster_path_suggests_discover() {
     .expect("write");
     git(&repo, &["commit", "-qam", "web uses volsync itself"]);
     let out = driftgate(&["index", "--json"], &covered);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let index: Value = serde_json::from_slice(&out.stdout).expect("json");
     let notes = index["notes"].as_array().expect("notes");
     assert!(
         notes.iter().any(|n| n["file"] == "components/volsync"
-            && n["message"].as_str().is_some_and(|m| m.contains("kustomize apps/web/app"))),
+            && n["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("kustomize apps/web/app"))),
         "{notes:?}"
     );
 }

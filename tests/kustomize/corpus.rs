@@ -98,8 +98,9 @@ fn corpus_history_reads_revision_by_revision() {
         let mut failures: Vec<String> = Vec::new();
         for rev in revs.lines() {
             let src = source(&checkout, rev, &[], json!({}));
-            let state = read(&src, &mut declarer)
-                .unwrap_or_else(|e| panic!("{name} {rev}: a whole-tree read fails only on Git: {e}"));
+            let state = read(&src, &mut declarer).unwrap_or_else(|e| {
+                panic!("{name} {rev}: a whole-tree read fails only on Git: {e}")
+            });
             renders += declarer.renderer.cache.renders;
             // Staging and production overlays of one repository may declare the same keys: a
             // build error, reported like any other, never a crash.
@@ -116,9 +117,15 @@ fn corpus_history_reads_revision_by_revision() {
                 good += 1;
             } else {
                 for failed in &state.findings.failed_builds {
-                    assert!(failed.build.starts_with("kustomize "), "{name} {rev}: {failed:?}");
                     assert!(
-                        state.errors.iter().any(|e| e.message.contains(&failed.build)),
+                        failed.build.starts_with("kustomize "),
+                        "{name} {rev}: {failed:?}"
+                    );
+                    assert!(
+                        state
+                            .errors
+                            .iter()
+                            .any(|e| e.message.contains(&failed.build)),
                         "{name} {rev}: the failed build is named in errors"
                     );
                 }

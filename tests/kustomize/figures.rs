@@ -18,7 +18,8 @@ fn measure(label: &str, dir: &Path, source: &str) {
         .output()
         .expect("/usr/bin/time runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let index: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{label}: {stderr}"));
+    let index: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{label}: {stderr}"));
     let count = |key: &str| index[key].as_array().map_or(0, Vec::len);
     eprintln!(
         "{label}: {} builds ({} failed), {} objects, {} errors, {} out of scope; {}",
@@ -38,7 +39,10 @@ fn fixture_figures() {
         return;
     };
     let flux = |paths: &str, repo: &Path| {
-        format!("{{name: fleet, url: {:?}, ref: main, paths: [{paths}], discover: flux}}", repo.display().to_string())
+        format!(
+            "{{name: fleet, url: {:?}, ref: main, paths: [{paths}], discover: flux}}",
+            repo.display().to_string()
+        )
     };
     measure("flux fleet", tmp.path(), &flux("clusters/prod", &repo));
     // Sixty apps sharing web's path, each with its own variables and namespace.
@@ -53,9 +57,16 @@ fn fixture_figures() {
         list.push_str(&format!("- {name}/ks.yaml\n"));
     }
     owned.push(("apps/kustomization.yaml".into(), list));
-    let files: Vec<(&str, &str)> = owned.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    let files: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
     write_and_commit(&repo, &files, "sixty apps");
-    measure("flux fleet, 60 apps", tmp.path(), &flux("clusters/prod", &repo));
+    measure(
+        "flux fleet, 60 apps",
+        tmp.path(),
+        &flux("clusters/prod", &repo),
+    );
     if let Some((tmp, repo)) = argocd::fixture() {
         measure(
             "argo app of apps",

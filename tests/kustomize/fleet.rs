@@ -270,7 +270,11 @@ fn fleet_declares_what_kustomize_controller_applies_and_isolates_the_broken_app(
     };
     let mut declarer = Declarer::default();
     let state = read(&flux_source(&repo, &first), &mut declarer).expect("the source loads");
-    assert_same(declared(&state), reference(&repo, &first, false), "first load");
+    assert_same(
+        declared(&state),
+        reference(&repo, &first, false),
+        "first load",
+    );
     // 6 objects of the cluster path, 4 Kustomizations, web 6, db 3, jobs 3; broken none.
     assert_eq!(state.objects.len(), 22);
     let web = |kind: &str| {
@@ -284,10 +288,22 @@ fn fleet_declares_what_kustomize_controller_applies_and_isolates_the_broken_app(
     let ingress = web("Ingress");
     assert_eq!(ingress["spec"]["rules"][0]["host"], "web.prod.example.com");
     let deployment = web("Deployment");
-    assert_eq!(deployment["metadata"]["annotations"]["docs"], "literal ${NOT_SUBSTITUTED} stays");
-    assert_eq!(deployment["metadata"]["labels"]["team"], "platform", "component patch");
-    assert_eq!(deployment["metadata"]["labels"]["app.kubernetes.io/name"], "web");
-    assert_eq!(deployment["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"], "Europe/Paris");
+    assert_eq!(
+        deployment["metadata"]["annotations"]["docs"],
+        "literal ${NOT_SUBSTITUTED} stays"
+    );
+    assert_eq!(
+        deployment["metadata"]["labels"]["team"], "platform",
+        "component patch"
+    );
+    assert_eq!(
+        deployment["metadata"]["labels"]["app.kubernetes.io/name"],
+        "web"
+    );
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"],
+        "Europe/Paris"
+    );
     // Nested defaults keep two apps' claims apart; the disabled script is left as written.
     let pvcs: Vec<String> = state
         .objects
@@ -296,20 +312,39 @@ fn fleet_declares_what_kustomize_controller_applies_and_isolates_the_broken_app(
         .map(|o| o.value.name().to_string())
         .collect();
     assert_eq!(pvcs.len(), 2, "{pvcs:?}");
-    assert!(pvcs.contains(&"web-data".into()) && pvcs.contains(&"prod-db".into()), "{pvcs:?}");
-    let script = state.objects.iter().find(|o| o.value.name() == "report-script").expect("script");
+    assert!(
+        pvcs.contains(&"web-data".into()) && pvcs.contains(&"prod-db".into()),
+        "{pvcs:?}"
+    );
+    let script = state
+        .objects
+        .iter()
+        .find(|o| o.value.name() == "report-script")
+        .expect("script");
     assert!(script.value.parse().expect("json")["data"]["report.sh"]
         .as_str()
         .is_some_and(|s| s.contains("${HOME} ${@}")));
     // Only the broken app fails, at its Kustomization's file and line.
     assert_eq!(state.errors.len(), 1, "{:?}", state.errors);
     let error = &state.errors[0];
-    assert_eq!((error.file.as_str(), error.line), ("apps/broken/ks.yaml", 1));
-    assert!(error.message.starts_with("Flux Kustomization flux-system/broken: "), "{error:?}");
+    assert_eq!(
+        (error.file.as_str(), error.line),
+        ("apps/broken/ks.yaml", 1)
+    );
+    assert!(
+        error
+            .message
+            .starts_with("Flux Kustomization flux-system/broken: "),
+        "{error:?}"
+    );
     assert!(error.message.contains("missing.yaml"), "{error:?}");
     assert_eq!(state.findings.failed_builds.len(), 1);
     // Provenance: the file that declares the object, and the Kustomization that builds it.
-    let pvc = state.objects.iter().find(|o| o.value.name() == "web-data").expect("claim");
+    let pvc = state
+        .objects
+        .iter()
+        .find(|o| o.value.name() == "web-data")
+        .expect("claim");
     assert_eq!(&*pvc.file, "components/volsync/pvc.yaml");
     let snapshot = Snapshot::build(vec![state.clone()]).expect("no duplicates");
     let declared_pvc = snapshot
@@ -328,7 +363,10 @@ fn fleet_declares_what_kustomize_controller_applies_and_isolates_the_broken_app(
     // Fixed, the app appears; the others are unchanged.
     let fixed = write_and_commit(
         &repo,
-        &[("apps/broken/app/missing.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${APP}-found\n")],
+        &[(
+            "apps/broken/app/missing.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${APP}-found\n",
+        )],
         "fix broken",
     );
     let state = read(&flux_source(&repo, &fixed), &mut declarer).expect("loads");
@@ -339,23 +377,40 @@ fn fleet_declares_what_kustomize_controller_applies_and_isolates_the_broken_app(
     let again = write_and_commit(
         &repo,
         &[
-            ("apps/broken/app/kustomization.yaml", "resources:\n- deployment.yaml\n- missing.yaml\n- gone.yaml\n"),
-            ("apps/web/app/deployment.yaml", &WEB_DEPLOYMENT.replace("${REPLICAS:=2}", "${REPLICAS:=3}")),
+            (
+                "apps/broken/app/kustomization.yaml",
+                "resources:\n- deployment.yaml\n- missing.yaml\n- gone.yaml\n",
+            ),
+            (
+                "apps/web/app/deployment.yaml",
+                &WEB_DEPLOYMENT.replace("${REPLICAS:=2}", "${REPLICAS:=3}"),
+            ),
         ],
         "break broken again",
     );
     let state = read(&flux_source(&repo, &again), &mut declarer).expect("loads");
     assert_eq!(state.errors.len(), 1, "{:?}", state.errors);
-    let stale: Vec<&str> = state.objects.iter().filter(|o| o.stale).map(|o| o.value.name()).collect();
+    let stale: Vec<&str> = state
+        .objects
+        .iter()
+        .filter(|o| o.stale)
+        .map(|o| o.value.name())
+        .collect();
     assert_eq!(stale.len(), 2, "{stale:?}");
-    assert!(stale.contains(&"broken") && stale.contains(&"broken-found"), "{stale:?}");
+    assert!(
+        stale.contains(&"broken") && stale.contains(&"broken-found"),
+        "{stale:?}"
+    );
     let web = state
         .objects
         .iter()
         .find(|o| o.kind == "Deployment" && o.value.name() == "web")
         .expect("web");
     assert!(!web.stale);
-    assert_eq!(web.value.parse().expect("json")["spec"]["replicas"], json!(3));
+    assert_eq!(
+        web.value.parse().expect("json")["spec"]["replicas"],
+        json!(3)
+    );
     let fresh = state
         .objects
         .iter()
@@ -401,7 +456,10 @@ fn a_key_two_kustomizations_declare_fails_the_newer_one() {
     let dups = failed(&state);
     assert_eq!(dups.len(), 1, "{dups:?}");
     assert_eq!(dups[0].0, "Flux Kustomization flux-system/a-web");
-    assert!(dups[0].1.contains("Flux Kustomization flux-system/web"), "{dups:?}");
+    assert!(
+        dups[0].1.contains("Flux Kustomization flux-system/web"),
+        "{dups:?}"
+    );
     Snapshot::build(vec![state]).expect("the snapshot builds");
     // A first load cannot tell which is newer: the name that sorts later fails.
     let state = read(&flux_source(&repo, &dup), &mut Declarer::default()).expect("loads");
@@ -465,7 +523,12 @@ fn strict_substitution_follows_the_repository_and_fails_only_its_kustomization()
         ],
         "staging",
     );
-    let src = source(&repo, &rev, &["clusters/staging"], json!({"discover": "flux"}));
+    let src = source(
+        &repo,
+        &rev,
+        &["clusters/staging"],
+        json!({"discover": "flux"}),
+    );
     let state = read(&src, &mut Declarer::default()).expect("loads");
     let failed: Vec<(&str, &str)> = state
         .findings
@@ -475,16 +538,18 @@ fn strict_substitution_follows_the_repository_and_fails_only_its_kustomization()
         .collect();
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0].0, "Flux Kustomization flux-system/web-staging");
-    assert!(failed[0].1.contains("variable not set (strict mode)"), "{failed:?}");
+    assert!(
+        failed[0].1.contains("variable not set (strict mode)"),
+        "{failed:?}"
+    );
     assert_eq!(
         (state.errors[0].file.as_str(), state.errors[0].line),
         ("clusters/staging/web.yaml", 1)
     );
     // The other Kustomization substitutes every variable it uses, and is declared.
-    assert!(state
-        .objects
-        .iter()
-        .any(|o| o.kind == "CronJob" && o.value.name() == "jobs-report" && o.value.namespace() == Some("jobs-staging")));
+    assert!(state.objects.iter().any(|o| o.kind == "CronJob"
+        && o.value.name() == "jobs-report"
+        && o.value.namespace() == Some("jobs-staging")));
     // The FluxInstance's path is built as a path: its objects are declared once.
     assert!(state.objects.iter().any(|o| o.kind == "FluxInstance"));
     Snapshot::build(vec![state]).expect("no duplicates");
@@ -496,7 +561,12 @@ fn strict_substitution_follows_the_repository_and_fails_only_its_kustomization()
         &[("clusters/staging/flux-instance.yaml", lenient)],
         "default feature gates",
     );
-    let src = source(&repo, &rev, &["clusters/staging"], json!({"discover": "flux"}));
+    let src = source(
+        &repo,
+        &rev,
+        &["clusters/staging"],
+        json!({"discover": "flux"}),
+    );
     let state = read(&src, &mut Declarer::default()).expect("loads");
     assert!(state.errors.is_empty(), "{:?}", state.errors);
     let web = state
@@ -507,7 +577,10 @@ fn strict_substitution_follows_the_repository_and_fails_only_its_kustomization()
         .value
         .parse()
         .expect("json");
-    assert_eq!(web["spec"]["template"]["spec"]["containers"][0]["env"][0], json!({"name": "TZ", "value": null}));
+    assert_eq!(
+        web["spec"]["template"]["spec"]["containers"][0]["env"][0],
+        json!({"name": "TZ", "value": null})
+    );
 }
 
 /// A `substituteFrom` naming a ConfigMap Git does not declare fails that Kustomization alone,
@@ -519,7 +592,11 @@ fn substitute_from_an_object_git_lacks_fails_only_that_kustomization() {
     };
     let web = std::fs::read_to_string(repo.join("apps/web/ks.yaml")).expect("read");
     let web = web.replace("name: cluster-settings", "name: web-settings");
-    let rev = write_and_commit(&repo, &[("apps/web/ks.yaml", &web)], "web reads web-settings");
+    let rev = write_and_commit(
+        &repo,
+        &[("apps/web/ks.yaml", &web)],
+        "web reads web-settings",
+    );
     let state = read(&flux_source(&repo, &rev), &mut Declarer::default()).expect("loads");
     let web_error = state
         .errors
@@ -534,7 +611,10 @@ fn substitute_from_an_object_git_lacks_fails_only_that_kustomization() {
         "{web_error:?}"
     );
     assert_eq!(state.errors.len(), 2, "web and broken: {:?}", state.errors);
-    assert!(state.objects.iter().any(|o| o.kind == "StatefulSet"), "db still declared");
+    assert!(
+        state.objects.iter().any(|o| o.kind == "StatefulSet"),
+        "db still declared"
+    );
 
     // Declared by a sibling Kustomization: found once that one is built.
     let settings = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: settings\n  namespace: flux-system\nspec:\n  path: ./settings\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n";
@@ -557,5 +637,8 @@ fn substitute_from_an_object_git_lacks_fails_only_that_kustomization() {
         .value
         .parse()
         .expect("json");
-    assert_eq!(ingress["spec"]["rules"][0]["host"], "web.prod.web.example.org");
+    assert_eq!(
+        ingress["spec"]["rules"][0]["host"],
+        "web.prod.web.example.org"
+    );
 }

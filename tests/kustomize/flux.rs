@@ -187,7 +187,10 @@ fn flux_target_namespace_generated_kustomization_and_substitution() {
         .iter()
         .find(|o| o.what == "Flux Kustomization flux-system/ext")
         .unwrap_or_else(|| panic!("{:?}", state.findings));
-    assert_eq!((ext.file.as_str(), ext.line), ("clusters/prod/apps.yaml", 24));
+    assert_eq!(
+        (ext.file.as_str(), ext.line),
+        ("clusters/prod/apps.yaml", 24)
+    );
 }
 
 /// End to end: a tenant's objects rendered by Flux discovery are guarded, the denial points at
@@ -269,20 +272,30 @@ fn the_repository_is_whatever_the_cluster_path_syncs_from() {
         &[
             ("clusters/home/sync.yaml", &ks("cluster", "./clusters/home")),
             ("clusters/home/apps.yaml", &ks("apps", "./apps")),
-            ("apps/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: web\n"),
+            (
+                "apps/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: web\n",
+            ),
         ],
         "home",
     );
-    let src = source(&repo, "main", &["clusters/home"], json!({"discover": "flux"}));
+    let src = source(
+        &repo,
+        "main",
+        &["clusters/home"],
+        json!({"discover": "flux"}),
+    );
     let state = read(&src, &mut Declarer::default()).expect("reads");
-    assert!(state.findings.out_of_scope.is_empty(), "{:?}", state.findings);
+    assert!(
+        state.findings.out_of_scope.is_empty(),
+        "{:?}",
+        state.findings
+    );
     assert!(state.objects.iter().any(|o| o.value.name() == "app"));
     assert!(
-        state
-            .findings
-            .notes
-            .iter()
-            .any(|n| n.message.contains("GitRepository flux-system/home-kubernetes")),
+        state.findings.notes.iter().any(|n| n
+            .message
+            .contains("GitRepository flux-system/home-kubernetes")),
         "{:?}",
         state.findings.notes
     );

@@ -148,15 +148,25 @@ fn renders_are_cached_by_their_inputs_and_a_broken_overlay_keeps_its_last_good_o
     assert_eq!(shared(&state, "a"), Some((false, json!("2"))), "a advances");
 
     // b breaking further changes nothing of a; a changing still advances while b is broken.
-    let a_moves = write_and_commit(&repo, &[("overlays/a/settings.env", "LEVEL=warn\n")], "a moves");
+    let a_moves = write_and_commit(
+        &repo,
+        &[("overlays/a/settings.env", "LEVEL=warn\n")],
+        "a moves",
+    );
     let state = at(&a_moves, &mut declarer).expect("reads");
-    assert!(state.objects.iter().any(|o| o.value.name().starts_with("gen-") && !o.stale));
+    assert!(state
+        .objects
+        .iter()
+        .any(|o| o.value.name().starts_with("gen-") && !o.stale));
     assert_eq!(shared(&state, "b"), Some((true, json!("2"))));
 
     // Fixed, b is declared fresh again.
     let fixed = write_and_commit(
         &repo,
-        &[("overlays/b/kustomization.yaml", "namespace: b\nresources: [../../base]\n")],
+        &[(
+            "overlays/b/kustomization.yaml",
+            "namespace: b\nresources: [../../base]\n",
+        )],
         "fixed",
     );
     let state = at(&fixed, &mut declarer).expect("reads");
@@ -188,7 +198,10 @@ fn remote_bases_are_refused_unless_allowed() {
     .expect("the build fails, not the source");
     assert!(state.objects.is_empty());
     assert!(
-        state.errors.iter().any(|e| e.message.contains("allowRemoteBases")),
+        state
+            .errors
+            .iter()
+            .any(|e| e.message.contains("allowRemoteBases")),
         "{:?}",
         state.errors
     );

@@ -156,18 +156,29 @@ fn bash_substitute(doc: &str, vars: &[(&str, &str)]) -> String {
         .envs(env)
         .output()
         .expect("bash runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .expect("utf-8")
         .replace(ESCAPED, "${")
 }
 
 /// (apiVersion, kind, namespace, name) → object, for comparing two declarations whole.
-pub fn by_key(values: impl IntoIterator<Item = Value>) -> BTreeMap<(String, String, String, String), Value> {
+pub fn by_key(
+    values: impl IntoIterator<Item = Value>,
+) -> BTreeMap<(String, String, String, String), Value> {
     values
         .into_iter()
         .map(|v| {
-            let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+            let s = |p: &str| {
+                v.pointer(p)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
             (
                 (
                     s("/apiVersion"),
@@ -188,9 +199,9 @@ pub fn assert_same(declared: Vec<Value>, reference: Vec<Value>, what: &str) {
     for (key, value) in &reference {
         match declared.get(key) {
             None => differences.push(format!("missing {key:?}")),
-            Some(v) if v != value => {
-                differences.push(format!("different {key:?}:\n  declared  {v}\n  reference {value}"))
-            }
+            Some(v) if v != value => differences.push(format!(
+                "different {key:?}:\n  declared  {v}\n  reference {value}"
+            )),
             Some(_) => {}
         }
     }

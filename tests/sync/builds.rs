@@ -63,32 +63,51 @@ fn a_failed_build_is_named_and_the_rest_of_the_source_serves() {
         detail.contains("build kustomize overlays/bad failed:") && detail.contains("missing.yaml"),
         "{detail}"
     );
-    let series = r#"driftgate_source_build_failed{source="fleet",build="kustomize overlays/bad"} 1"#;
+    let series =
+        r#"driftgate_source_build_failed{source="fleet",build="kustomize overlays/bad"} 1"#;
     assert!(metrics.encode().contains(series), "{}", metrics.encode());
     let snapshot = live.load().expect("live");
-    let namespaces: Vec<&str> = snapshot.objects().map(|o| o.key.namespace.as_str()).collect();
-    assert_eq!(namespaces, ["good"], "the broken overlay declares nothing yet");
+    let namespaces: Vec<&str> = snapshot
+        .objects()
+        .map(|o| o.key.namespace.as_str())
+        .collect();
+    assert_eq!(
+        namespaces,
+        ["good"],
+        "the broken overlay declares nothing yet"
+    );
 
     let fixed = overlay("bad", "../../base");
     repos.commit(&[(&fixed.0, &fixed.1)], "fixed");
     assert!(syncer.sync_once());
-    assert!(!trigger.status().render(SystemTime::now()).contains("failed"));
-    assert!(!metrics.encode().contains("build_failed{"), "the series goes");
+    assert!(!trigger
+        .status()
+        .render(SystemTime::now())
+        .contains("failed"));
+    assert!(
+        !metrics.encode().contains("build_failed{"),
+        "the series goes"
+    );
     assert_eq!(live.load().expect("live").len(), 2);
 
     // Broken again while the base changes: good advances, bad keeps its last good object.
     let broken = overlay("bad", "../../base, missing.yaml");
     repos.commit(
-        &[(&broken.0, &broken.1), ("base/cm.yaml", &cm.replace("info", "debug"))],
+        &[
+            (&broken.0, &broken.1),
+            ("base/cm.yaml", &cm.replace("info", "debug")),
+        ],
         "broken again",
     );
     assert!(syncer.sync_once());
     let snapshot = live.load().expect("live");
     let level = |ns: &str| {
-        snapshot
-            .objects()
-            .find(|o| o.key.namespace == ns)
-            .map(|o| (o.stale, o.value.parse().expect("json")["data"]["level"].clone()))
+        snapshot.objects().find(|o| o.key.namespace == ns).map(|o| {
+            (
+                o.stale,
+                o.value.parse().expect("json")["data"]["level"].clone(),
+            )
+        })
     };
     assert_eq!(level("good"), Some((false, json!("debug"))));
     assert_eq!(level("bad"), Some((true, json!("info"))));

@@ -106,10 +106,15 @@ fn read_source(s: &Value) -> AppSource {
 /// The destination, when it is not the cluster Argo CD runs in (`https://kubernetes.default.svc`,
 /// or the cluster named `in-cluster`).
 fn remote_destination(v: &Value) -> Option<String> {
-    let text = |p: &str| v.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let text = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
     if let Some(server) = text("/spec/destination/server") {
         let local = server.trim_end_matches('/');
-        return (local != "https://kubernetes.default.svc" && local != "https://kubernetes.default")
+        return (local != "https://kubernetes.default.svc"
+            && local != "https://kubernetes.default")
             .then(|| server.to_string());
     }
     text("/spec/destination/name")

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct KustomizeOptions {
     pub name_prefix: Option<String>,
@@ -30,7 +29,12 @@ fn strings(value: Option<&Value>) -> BTreeMap<String, String> {
         .and_then(Value::as_object)
         .map(|m| {
             m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -134,9 +138,7 @@ fn merge_map(doc: &mut Value, key: &str, pairs: &BTreeMap<String, String>) {
     let Some(root) = doc.as_object_mut() else {
         return;
     };
-    let entry = root
-        .entry(key)
-        .or_insert_with(|| Value::Object(Map::new()));
+    let entry = root.entry(key).or_insert_with(|| Value::Object(Map::new()));
     if let Some(map) = entry.as_object_mut() {
         for (k, v) in pairs {
             map.insert(k.clone(), json!(v));
@@ -188,7 +190,9 @@ pub fn parse_image(arg: &str) -> Option<Value> {
     let (image, tag, digest) = if let Some((image, digest)) = overwrite.split_once('@') {
         (image, None, Some(digest))
     } else if let Some((image, tag)) = overwrite.rsplit_once(':').filter(|(_, t)| {
-        *t == "*" || t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        *t == "*"
+            || t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
     }) {
         (image, Some(tag), None)
     } else if name.is_some() && !overwrite.is_empty() {
@@ -223,7 +227,10 @@ mod tests {
 
     #[test]
     fn image_arguments_as_kustomize_edit_reads_them() {
-        assert_eq!(parse_image("nginx:1.25"), Some(json!({"name": "nginx", "newTag": "1.25"})));
+        assert_eq!(
+            parse_image("nginx:1.25"),
+            Some(json!({"name": "nginx", "newTag": "1.25"}))
+        );
         assert_eq!(
             parse_image("nginx=registry:5000/web:2"),
             Some(json!({"name": "nginx", "newName": "registry:5000/web", "newTag": "2"}))
@@ -237,7 +244,8 @@ mod tests {
             Some(json!({"name": "nginx", "digest": "sha256:abc"}))
         );
         assert_eq!(parse_image("nginx"), None);
-        let mut doc = json!({"images": [{"name": "nginx", "newName": "mirror/nginx", "newTag": "1"}]});
+        let mut doc =
+            json!({"images": [{"name": "nginx", "newName": "mirror/nginx", "newTag": "1"}]});
         let options = KustomizeOptions {
             images: vec![parse_image("nginx=*:2").expect("valid")],
             common_labels: [("team".to_string(), "a".to_string())].into(),

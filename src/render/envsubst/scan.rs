@@ -85,7 +85,9 @@ impl Scanner {
     }
 
     pub fn slice(&self, from: usize, to: usize) -> String {
-        self.buf[from.min(to)..to.min(self.buf.len())].iter().collect()
+        self.buf[from.min(to)..to.min(self.buf.len())]
+            .iter()
+            .collect()
     }
 
     pub fn scan(&mut self) -> Token {

@@ -52,10 +52,22 @@ fn what_flux_refuses_is_an_error() {
 #[test]
 fn functions() {
     let v = vars(&[("N", "Hello-World"), ("P", "a/b/c.tar.gz")]);
-    assert_eq!(sub("${N,,} ${N^^} ${N,} ${#N}", &v).unwrap(), "hello-world HELLO-WORLD hello-World 11");
-    assert_eq!(sub("${N:6} ${N:0:5} ${N:-5} ${N:1:-1}", &v).unwrap(), "World Hello Hello-World ello-Worl");
-    assert_eq!(sub("${N/o/0} ${N//o/0} ${N/#Hello/Bye} ${N/%World/All}", &v).unwrap(), "Hell0-World Hell0-W0rld Bye-World Hello-All");
-    assert_eq!(sub("${P#*/} ${P##*/} ${P%.*} ${P%%.*}", &v).unwrap(), "b/c.tar.gz b/c.tar.gz a/b/c.tar a/b/c");
+    assert_eq!(
+        sub("${N,,} ${N^^} ${N,} ${#N}", &v).unwrap(),
+        "hello-world HELLO-WORLD hello-World 11"
+    );
+    assert_eq!(
+        sub("${N:6} ${N:0:5} ${N:-5} ${N:1:-1}", &v).unwrap(),
+        "World Hello Hello-World ello-Worl"
+    );
+    assert_eq!(
+        sub("${N/o/0} ${N//o/0} ${N/#Hello/Bye} ${N/%World/All}", &v).unwrap(),
+        "Hell0-World Hell0-W0rld Bye-World Hello-All"
+    );
+    assert_eq!(
+        sub("${P#*/} ${P##*/} ${P%.*} ${P%%.*}", &v).unwrap(),
+        "b/c.tar.gz b/c.tar.gz a/b/c.tar a/b/c"
+    );
 }
 
 #[test]
@@ -66,7 +78,10 @@ fn strict_mode_and_unknown_values() {
     assert_eq!(sub("${B:=d}", &v).unwrap(), "d");
     assert_eq!(sub("${B:=${C}}", &v), Err(Error::NotSet("C".into())));
     v.values.insert("S".into(), Value::Unknown);
-    assert_eq!(sub("host: app.${S} ${A:-${S}}", &v).unwrap(), "host: app.${S} x");
+    assert_eq!(
+        sub("host: app.${S} ${A:-${S}}", &v).unwrap(),
+        "host: app.${S} x"
+    );
     assert_eq!(sub("${NONE:=${S}}", &v).unwrap(), "${NONE:=${S}}");
 }
 

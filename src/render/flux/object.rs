@@ -186,9 +186,7 @@ pub fn locate(k: &FluxKustomization, objects: &[RawObject], repos: &[(String, St
         return Located::Elsewhere(format!("spec.path {:?} leaves the source's root", k.path));
     };
     if k.kube_config {
-        return Located::Elsewhere(
-            "it applies to another cluster (spec.kubeConfig)".to_string(),
-        );
+        return Located::Elsewhere("it applies to another cluster (spec.kubeConfig)".to_string());
     }
     let this = |ns: &str, name: &str| repos.iter().any(|(n, m)| n == ns && m == name);
     let (repo_ns, repo_name) = repos

@@ -23,7 +23,10 @@ pub struct Lookup {
 }
 
 impl Lookup {
-    pub fn new<'a>(objects: impl IntoIterator<Item = &'a RawObject>, default_namespace: &str) -> Lookup {
+    pub fn new<'a>(
+        objects: impl IntoIterator<Item = &'a RawObject>,
+        default_namespace: &str,
+    ) -> Lookup {
         let mut lookup = Lookup::default();
         for o in objects {
             if o.api_version != "v1" || !(o.kind == "ConfigMap" || o.kind == "Secret") {
@@ -129,8 +132,7 @@ pub fn resolve(k: &FluxKustomization, lookup: &Lookup, strict: bool) -> Result<R
 pub fn strict_mode<'a>(objects: impl IntoIterator<Item = &'a RawObject>) -> bool {
     objects.into_iter().any(|o| {
         let relevant = (o.kind == "Deployment" && o.value.name() == "kustomize-controller")
-            || (o.kind == "FluxInstance"
-                && o.api_version.starts_with("fluxcd.controlplane.io/"));
+            || (o.kind == "FluxInstance" && o.api_version.starts_with("fluxcd.controlplane.io/"));
         relevant
             && o.value
                 .parse()
