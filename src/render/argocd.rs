@@ -18,29 +18,28 @@ pub mod app;
 mod glob;
 pub mod kustomize;
 pub mod repo_url;
+mod source;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use gix::ObjectId;
-use serde_json::Value;
 
 use crate::config::Source;
 use crate::findings::{Note, OutOfScope};
-use crate::manifest::parse::{self, RawObject};
-use crate::manifest::{yaml, Built, ObjectKey};
+use crate::manifest::parse::RawObject;
+use crate::manifest::ObjectKey;
 use crate::snapshot::{SourceRevision, SourceState};
-use crate::tree::EntryKind;
 
-use super::build::{Build, BuildError, How, Rendered};
-use super::kfile::Changes;
-use super::plan::{self, Inputs, TreeIndex};
+use super::build::{Build, Rendered};
+use super::plan::TreeIndex;
 use super::run;
 use super::settle::{self, Outcome};
-use super::{display_dir, Error, Renderer, Resolve, Result};
+use super::{Error, Renderer, Resolve, Result};
 
 pub use app::is_application;
 pub use kustomize::KustomizeOptions;
+use source::Planned;
 
 /// The source's state under `discover: argocd`.
 pub fn declare(
@@ -60,7 +59,7 @@ pub fn declare(
                 message: format!("discover: argocd reads directories, and {dir:?} is a file"),
             });
         }
-        roots.push(root(dir, index));
+        roots.push(source::root(dir, index));
     }
     let mut state = SourceState {
         name: source.name.clone(),
@@ -120,76 +119,6 @@ pub fn declare(
     let outcomes = std::mem::take(&mut d.outcomes);
     settle::settle(source, outcomes, &mut renderer.memory, &mut state);
     Ok(state)
-}
-
-/// A configured path: its files, as `kubectl apply -f DIR` (and Argo CD) read a directory.
-fn root(dir: &str, index: &TreeIndex) -> Build {
-    let files = files(index, dir, false, None, None).0;
-    Build {
-        name: format!("Argo CD root {}", display_dir(dir)),
-        info: Arc::new(Built {
-            dir: display_dir(dir),
-            by: "applied by hand from".into(),
-            declared_at: None,
-            default_namespace: None,
-        }),
-        dir: dir.to_string(),
-        inputs: file_inputs(&files),
-        how: How::Files(files),
-    }
-}
-
-fn file_inputs(files: &[(String, ObjectId)]) -> Inputs {
-    let mut inputs = Inputs::default();
-    for (path, id) in files {
-        inputs.entries.insert(path.clone(), (EntryKind::Blob, *id));
-    }
-    inputs
-}
-
-/// The manifests Argo CD reads in `dir` (`.yaml`, `.yml`, `.json`), recursively when asked,
-/// filtered by the include and exclude globs (on the path relative to `dir`); and the Jsonnet
-/// files it would evaluate.
-fn files(
-    index: &TreeIndex,
-    dir: &str,
-    recurse: bool,
-    include: Option<&str>,
-    exclude: Option<&str>,
-) -> (Vec<(String, ObjectId)>, Vec<String>) {
-    let mut manifests = Vec::new();
-    let mut jsonnet = Vec::new();
-    for (path, kind, id) in index.beneath(dir) {
-        if kind != EntryKind::Blob {
-            continue;
-        }
-        let rel = if dir.is_empty() {
-            path
-        } else {
-            &path[dir.len() + 1..]
-        };
-        if !recurse && rel.contains('/') {
-            continue;
-        }
-        let name = rel.rsplit('/').next().unwrap_or(rel);
-        let is_jsonnet = name.ends_with(".jsonnet");
-        let is_manifest = [".yaml", ".yml", ".json"].iter().any(|e| name.ends_with(e));
-        if !is_manifest && !is_jsonnet {
-            continue;
-        }
-        if exclude.is_some_and(|g| glob::matches(g, rel)) {
-            continue;
-        }
-        if include.is_some_and(|g| !glob::matches(g, rel)) {
-            continue;
-        }
-        if is_jsonnet {
-            jsonnet.push(path.to_string());
-        } else {
-            manifests.push((path.to_string(), id));
-        }
-    }
-    (manifests, jsonnet)
 }
 
 /// Objects an outcome declares now: its render, or its last good one.
@@ -282,8 +211,12 @@ impl Discovery<'_> {
                 self.out_of_scope(application, what, why);
                 continue;
             }
-            match self.build(application, s, &what) {
-                Ok(Some(build)) => match self.by_setting.get(&setting(&build)) {
+            let (planned, jsonnet) = source::plan(self.index, self.read, application, s, &what);
+            for why in jsonnet {
+                self.out_of_scope(application, what.clone(), why);
+            }
+            match planned {
+                Planned::Build(build) => match self.by_setting.get(&setting(&build)) {
                     Some(first) => self.state.findings.notes.push(Note {
                         source: self.source.name.clone(),
                         file: application.file.clone(),
@@ -298,122 +231,13 @@ impl Discovery<'_> {
                         queue.push(build);
                     }
                 },
-                Ok(None) => {}
-                Err((build, error)) => self.outcomes.push(Outcome {
+                Planned::OutOfScope(why) => self.out_of_scope(application, what, why),
+                Planned::Failed(build, error) => self.outcomes.push(Outcome {
                     build: *build,
                     result: Err(error),
                 }),
             }
         }
-    }
-
-    /// The build of one source; `None` when it is out of scope (listed).
-    #[allow(clippy::type_complexity)]
-    fn build(
-        &mut self,
-        application: &app::Application,
-        s: &app::AppSource,
-        what: &str,
-    ) -> Result<Option<Build>, (Box<Build>, BuildError)> {
-        let mut build = Build {
-            name: what.to_string(),
-            info: Arc::new(Built {
-                dir: display_dir(&s.path),
-                by: what.to_string(),
-                declared_at: Some((application.file.clone(), application.line)),
-                default_namespace: application.destination_namespace.clone(),
-            }),
-            dir: String::new(),
-            inputs: Inputs::default(),
-            how: How::Files(Vec::new()),
-        };
-        let why = match s.kind {
-            app::Declared::Helm => Some("a Helm chart: driftgate does not render Helm".to_string()),
-            app::Declared::Plugin => {
-                Some("a config management plugin: driftgate does not run plugins".to_string())
-            }
-            app::Declared::Ambiguous => Some(
-                "sets more than one of helm, kustomize, directory and plugin, which Argo CD refuses"
-                    .to_string(),
-            ),
-            _ => None,
-        };
-        if let Some(why) = why {
-            self.out_of_scope(application, what.to_string(), why);
-            return Ok(None);
-        }
-        let Some(dir) = plan::resolve("", &s.path) else {
-            let why = format!("path {:?} leaves the repository", s.path);
-            self.out_of_scope(application, what.to_string(), why);
-            return Ok(None);
-        };
-        build.dir = dir.clone();
-        if !self.index.is_dir(&dir) {
-            return Err((Box::new(build), BuildError::NoDirectory(s.path.clone())));
-        }
-        let kustomize = match s.kind {
-            app::Declared::Kustomize => true,
-            app::Declared::Directory => false,
-            _ => {
-                if self.index.kustomization_file(&dir).is_none()
-                    && self.index.get(&plan::join(&dir, "Chart.yaml")).is_some()
-                {
-                    let why =
-                        "a Helm chart (Chart.yaml): driftgate does not render Helm".to_string();
-                    self.out_of_scope(application, what.to_string(), why);
-                    return Ok(None);
-                }
-                self.index.kustomization_file(&dir).is_some()
-            }
-        };
-        if kustomize {
-            let options = match KustomizeOptions::read(s.kustomize.as_ref()) {
-                Ok(options) => options,
-                Err(message) => return Err((Box::new(build), BuildError::Settings(message))),
-            };
-            let mut inputs = plan::inputs(self.index, &dir, self.read);
-            for component in &options.components {
-                if let Some(c) = plan::resolve(&dir, component).filter(|c| self.index.is_dir(c)) {
-                    inputs.merge(&plan::inputs(self.index, &c, self.read));
-                }
-            }
-            if let Some(file) = helm_charts(self.index, &inputs, self.read) {
-                let why = format!(
-                    "kustomize helmCharts ({file}): inflating charts needs Helm, which driftgate does not run"
-                );
-                self.out_of_scope(application, what.to_string(), why);
-                return Ok(None);
-            }
-            build.inputs = inputs;
-            build.how = How::Kustomize(Box::new(Changes {
-                flux: None,
-                argo: Some(options),
-            }));
-            return Ok(Some(build));
-        }
-        let directory = s.directory.as_ref();
-        let text = |key: &str| {
-            directory
-                .and_then(|d| d.get(key))
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
-        let recurse = directory
-            .and_then(|d| d.get("recurse"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let (manifests, jsonnet) =
-            files(self.index, &dir, recurse, text("include"), text("exclude"));
-        for file in jsonnet {
-            self.out_of_scope(
-                application,
-                what.to_string(),
-                format!("Jsonnet ({file}): driftgate does not evaluate Jsonnet"),
-            );
-        }
-        build.inputs = file_inputs(&manifests);
-        build.how = How::Files(manifests);
-        Ok(Some(build))
     }
 
     /// Objects of a configured path that an Application's build declares too are that build's:
@@ -481,41 +305,6 @@ impl Discovery<'_> {
             });
         }
     }
-}
-
-/// The first kustomization among the inputs that inflates Helm charts, if any.
-fn helm_charts(
-    index: &TreeIndex,
-    inputs: &Inputs,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
-) -> Option<String> {
-    for (path, (kind, id)) in &inputs.entries {
-        let files: Vec<(String, ObjectId)> = match kind {
-            EntryKind::Tree => index
-                .beneath(path)
-                .chain(std::iter::once((path.as_str(), *kind, *id)))
-                .filter(|(p, k, _)| *k == EntryKind::Blob && parse::is_kustomization_file(p))
-                .map(|(p, _, id)| (p.to_string(), id))
-                .collect(),
-            _ => Vec::new(),
-        };
-        for (file, blob) in files {
-            let Ok(bytes) = read(blob) else { continue };
-            let Ok(text) = std::str::from_utf8(&bytes) else {
-                continue;
-            };
-            let charts = yaml::parse_documents(text).ok().is_some_and(|docs| {
-                docs.iter().any(|d| {
-                    d.value.get("helmCharts").is_some()
-                        || d.value.get("helmChartInflationGenerator").is_some()
-                })
-            });
-            if charts {
-                return Some(file);
-            }
-        }
-    }
-    None
 }
 
 /// Directory, settings and default namespace of a build, as one comparable text.

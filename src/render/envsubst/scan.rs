@@ -158,3 +158,52 @@ impl Scanner {
         c == '\\' && self.escape & BACKSLASH != 0 && matches!(self.peek(), Some('/' | '\\'))
     }
 }
+
+/// Which characters a token may hold, by position in it (Go's `accept*` functions).
+pub mod accept {
+    pub fn accept_rune(_: char, _: usize) -> bool {
+        true
+    }
+    pub fn accept_ident(c: char, _: usize) -> bool {
+        c.is_alphanumeric() || c == '_'
+    }
+    pub fn accept_colon(c: char, _: usize) -> bool {
+        c == ':'
+    }
+    pub fn accept_one_hash(c: char, i: usize) -> bool {
+        c == '#' && i == 1
+    }
+    pub fn accept_not_closing(c: char, _: usize) -> bool {
+        c != '}'
+    }
+    pub fn accept_hash_func(c: char, i: usize) -> bool {
+        c == '#' && i < 3
+    }
+    pub fn accept_percent_func(c: char, i: usize) -> bool {
+        c == '%' && i < 3
+    }
+    pub fn accept_default_func(c: char, i: usize) -> bool {
+        (i == 1 && c == ':') || (i == 2 && matches!(c, '=' | '-' | '?' | '+'))
+    }
+    pub fn accept_replace_func(c: char, i: usize) -> bool {
+        (i == 1 && c == '/') || (i == 2 && matches!(c, '/' | '#' | '%'))
+    }
+    pub fn accept_one_equal(c: char, i: usize) -> bool {
+        i == 1 && c == '='
+    }
+    pub fn accept_one_colon(c: char, i: usize) -> bool {
+        i == 1 && c == ':'
+    }
+    pub fn reject_colon_close(c: char, _: usize) -> bool {
+        c != ':' && c != '}'
+    }
+    pub fn accept_slash(c: char, _: usize) -> bool {
+        c == '/'
+    }
+    pub fn accept_not_slash(c: char, _: usize) -> bool {
+        c != '/'
+    }
+    pub fn accept_casing_func(c: char, i: usize) -> bool {
+        (c == ',' || c == '^') && i < 3
+    }
+}
