@@ -36,7 +36,7 @@ use std::sync::Arc;
 use gix::ObjectId;
 
 use crate::config::Source;
-use crate::findings::{Note, OutOfScope};
+use crate::findings::{Findings, Note, OutOfScope};
 use crate::manifest::parse::RawObject;
 use crate::manifest::Built;
 use crate::snapshot::{SourceRevision, SourceState};
@@ -77,26 +77,63 @@ pub fn declare(
         }
         entries.push(entry(dir, index, read));
     }
+    // Strictness is read from what Git declares (the controller's flags), which may only show
+    // once everything is built: discovery runs again, strict, if it turns out so.
+    let mut strict = false;
+    let (outcomes, findings) = loop {
+        let (outcomes, findings, all) = follow_all(
+            source,
+            index,
+            read,
+            &repo,
+            entries.clone(),
+            strict,
+            renderer,
+        );
+        let found = vars::strict_mode(all.iter());
+        if found == strict {
+            break (outcomes, findings);
+        }
+        strict = found;
+    };
     let mut state = SourceState {
         name: source.name.clone(),
         default_namespace: source.default_namespace.clone(),
         revision: Some(revision),
+        findings,
         ..SourceState::default()
     };
+    settle::settle(source, outcomes, &mut renderer.memory, &mut state);
+    state.bypass_users = bypass_users(&state.objects, &source.default_namespace);
+    Ok(state)
+}
+
+/// Follows the Kustomizations from the entry builds; returns every outcome, what was decided,
+/// and every object declared (for the strictness check).
+fn follow_all(
+    source: &Source,
+    index: &TreeIndex,
+    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    repo: &(String, String),
+    entries: Vec<Build>,
+    strict: bool,
+    renderer: &mut Renderer,
+) -> (Vec<Outcome>, Findings, Vec<RawObject>) {
+    let mut findings = Findings::default();
     let mut d = Discovery {
         source,
         index,
         read,
-        repos: vec![repo],
+        repos: vec![repo.clone()],
         outcomes: Vec::new(),
         seen: HashSet::new(),
         by_setting: HashMap::new(),
         waiting: Vec::new(),
-        strict: false,
-        state: &mut state,
+        strict,
+        encrypted: HashSet::new(),
+        findings: &mut findings,
     };
     d.render(entries, renderer);
-    d.strict = vars::strict_mode(d.objects(renderer));
     let mut queue = d.supersede_entries(renderer);
     let mut scanned = 0;
     loop {
@@ -124,10 +161,9 @@ pub fn declare(
     }
     d.fail_waiting();
     d.drop_covered_entries();
+    let all: Vec<RawObject> = d.objects(renderer).cloned().collect();
     let outcomes = std::mem::take(&mut d.outcomes);
-    settle::settle(source, outcomes, &mut renderer.memory, &mut state);
-    state.bypass_users = bypass_users(&state.objects, &source.default_namespace);
-    Ok(state)
+    (outcomes, findings, all)
 }
 
 /// The build of a configured path, before any Kustomization is known.
@@ -180,7 +216,9 @@ struct Discovery<'a> {
     /// Kustomizations whose `substituteFrom` names an object not found yet.
     waiting: Vec<(FluxKustomization, String, vars::Missing)>,
     strict: bool,
-    state: &'a mut SourceState,
+    /// Encrypted `substituteFrom` Secrets already noted.
+    encrypted: HashSet<String>,
+    findings: &'a mut Findings,
 }
 
 impl Discovery<'_> {
@@ -213,7 +251,7 @@ impl Discovery<'_> {
             if let Some(k) = syncs_path {
                 let repo = (k.source_namespace.clone(), k.source_name.clone());
                 if !self.repos.contains(&repo) {
-                    self.state.findings.notes.push(Note {
+                    self.findings.notes.push(Note {
                         source: self.source.name.clone(),
                         file: k.file.clone(),
                         line: k.line,
@@ -264,7 +302,7 @@ impl Discovery<'_> {
         queue: &mut Vec<Build>,
     ) {
         match locate(&k, all, &self.repos) {
-            Located::Elsewhere(why) => self.state.findings.out_of_scope.push(OutOfScope {
+            Located::Elsewhere(why) => self.findings.out_of_scope.push(OutOfScope {
                 source: self.source.name.clone(),
                 file: k.file.clone(),
                 line: k.line,
@@ -275,7 +313,7 @@ impl Discovery<'_> {
                 if let Some((path, map)) = &artifact {
                     let inputs = plan::inputs(self.index, &dir, self.read);
                     if let Err(why) = map.verify(path, &dir, &inputs) {
-                        self.state.findings.out_of_scope.push(OutOfScope {
+                        self.findings.out_of_scope.push(OutOfScope {
                             source: self.source.name.clone(),
                             file: k.file.clone(),
                             line: k.line,
@@ -318,7 +356,7 @@ impl Discovery<'_> {
             }
         };
         match self.by_setting.get(&setting(&build)) {
-            Some(first) => self.state.findings.notes.push(Note {
+            Some(first) => self.findings.notes.push(Note {
                 source: self.source.name.clone(),
                 file: k.file.clone(),
                 line: k.line,
@@ -344,12 +382,15 @@ impl Discovery<'_> {
     ) -> Result<Build, vars::Missing> {
         let resolved = vars::resolve(k, lookup, self.strict)?;
         for secret in &resolved.encrypted {
-            self.state.findings.notes.push(Note {
+            if !self.encrypted.insert(secret.clone()) {
+                continue;
+            }
+            self.findings.notes.push(Note {
                 source: self.source.name.clone(),
                 file: k.file.clone(),
                 line: k.line,
                 message: format!(
-                    "{}: postBuild.substituteFrom {secret} is encrypted in Git; expressions using its variables are declared as written",
+                    "postBuild.substituteFrom {secret} (first of {}) is encrypted in Git: expressions using its variables are declared as written",
                     k.label()
                 ),
             });
@@ -415,7 +456,7 @@ impl Discovery<'_> {
             .map(|o| (o.build.dir.clone(), o.build.name.clone()))
             .collect();
         let source = self.source.name.clone();
-        let notes = &mut self.state.findings.notes;
+        let notes = &mut self.findings.notes;
         self.outcomes.retain(|o| {
             if o.build.info.declared_at.is_some() {
                 return true;

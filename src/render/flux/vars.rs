@@ -128,14 +128,69 @@ pub fn resolve(k: &FluxKustomization, lookup: &Lookup, strict: bool) -> Result<R
 }
 
 /// Whether Git runs kustomize-controller with strict substitution: the flag on its
-/// Deployment, or in a `FluxInstance`'s patches.
+/// Deployment, in a `FluxInstance`'s patches, or in the values of a HelmRelease installing Flux.
 pub fn strict_mode<'a>(objects: impl IntoIterator<Item = &'a RawObject>) -> bool {
     objects.into_iter().any(|o| {
         let relevant = (o.kind == "Deployment" && o.value.name() == "kustomize-controller")
-            || (o.kind == "FluxInstance" && o.api_version.starts_with("fluxcd.controlplane.io/"));
+            || (o.kind == "FluxInstance" && o.api_version.starts_with("fluxcd.controlplane.io/"))
+            || (o.kind == "HelmRelease" && o.api_version.starts_with("helm.toolkit.fluxcd.io/"));
         relevant
             && o.value
                 .parse()
                 .is_ok_and(|v| v.to_string().contains("StrictPostBuildSubstitutions=true"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::parse::parse_file;
+    use crate::render::flux::object::read_kustomization;
+
+    fn objects(text: &str) -> Vec<RawObject> {
+        parse_file("s", "f.yaml", text.as_bytes())
+            .expect("parses")
+            .objects
+    }
+
+    #[test]
+    fn variables_from_git_in_order_with_secrets_decoded_or_unknown() {
+        let declared = objects(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: flux-system}\ndata: {A: one, B: \"two\\nlines\"}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: plain, namespace: flux-system}\ndata: {A: dGhyZWU=}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: sealed, namespace: flux-system}\nstringData: {S: 'ENC[AES256_GCM,data:x,type:str]'}\nsops: {version: 3}\n",
+        );
+        let k = objects(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: k, namespace: flux-system}\nspec:\n  postBuild:\n    substitute: {C: inline}\n    substituteFrom:\n    - {kind: ConfigMap, name: settings}\n    - {kind: Secret, name: plain}\n    - {kind: Secret, name: sealed}\n    - {kind: ConfigMap, name: absent, optional: true}\n",
+        );
+        let k = read_kustomization(&k[0], "default").expect("a Kustomization");
+        let lookup = Lookup::new(&declared, "default");
+        let resolved = resolve(&k, &lookup, false).expect("all found");
+        let get = |name: &str| resolved.vars.values.get(name).cloned();
+        assert_eq!(
+            get("A"),
+            Some(Var::Known("three".into())),
+            "a later source wins"
+        );
+        assert_eq!(
+            get("B"),
+            Some(Var::Known("twolines".into())),
+            "newlines removed"
+        );
+        assert_eq!(get("C"), Some(Var::Known("inline".into())));
+        assert_eq!(get("S"), Some(Var::Unknown));
+        assert_eq!(resolved.encrypted, ["Secret flux-system/sealed"]);
+        let mut required = k.clone();
+        required.substitute_from[3].optional = false;
+        let missing = resolve(&required, &lookup, false).expect_err("absent");
+        assert_eq!(missing.name, "absent");
+    }
+
+    #[test]
+    fn strictness_is_read_from_the_controller_git_installs() {
+        let plain = objects("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: kustomize-controller}\nspec: {}\n");
+        assert!(!strict_mode(&plain));
+        let flagged = objects("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: flux-instance}\nspec:\n  values:\n    instance:\n      kustomize:\n        patches:\n        - patch: '--feature-gates=StrictPostBuildSubstitutions=true'\n");
+        assert!(strict_mode(&flagged));
+        let elsewhere = objects("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\ndata: {x: StrictPostBuildSubstitutions=true}\n");
+        assert!(!strict_mode(&elsewhere));
+    }
 }
