@@ -18,7 +18,9 @@ use super::{export, kfile, kustomize, postbuild};
 pub enum BuildError {
     #[error("resource {0:?} lies outside the repository")]
     OutsideTree(String),
-    #[error("remote base {0:?} refused (set allowRemoteBases to allow it)")]
+    #[error(
+        "remote base {0:?}: another repository, not rendered (set allowRemoteBases to render it)"
+    )]
     RemoteBase(String),
     #[error("path {0:?} is not a directory of the tree")]
     NoDirectory(String),
@@ -46,6 +48,14 @@ pub enum BuildError {
     Settings(String),
     #[error("{key} is also declared by {other}")]
     Duplicate { key: String, other: String },
+}
+
+impl BuildError {
+    /// A build that needs what driftgate does not render (a remote base, another repository):
+    /// listed as out of scope, declaring nothing, rather than failed and kept.
+    pub fn out_of_scope(&self) -> bool {
+        matches!(self, BuildError::RemoteBase(_))
+    }
 }
 
 /// How a build turns its inputs into objects.

@@ -196,6 +196,7 @@ fn own_objects<'a>(
 ) -> impl Iterator<Item = &'a RawObject> {
     let rendered = match &outcome.result {
         Ok(r) => Some(r),
+        Err(e) if e.out_of_scope() => None,
         Err(_) => renderer.memory.last_good(&outcome.build.name),
     };
     rendered.into_iter().flat_map(|r| r.objects.iter())

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::config::Source;
-use crate::findings::FailedBuild;
+use crate::findings::{FailedBuild, OutOfScope};
 use crate::kinds::Catalog;
 use crate::manifest::parse::{FileError, RawObject};
 use crate::manifest::{split_api_version, ObjectKey};
@@ -49,6 +49,7 @@ impl Memory {
 pub fn current(outcome: &Outcome, memory: &Memory) -> Vec<RawObject> {
     match &outcome.result {
         Ok(rendered) => rendered.objects.to_vec(),
+        Err(e) if e.out_of_scope() => Vec::new(),
         Err(_) => stale(memory, &outcome.build.name),
     }
 }
@@ -174,6 +175,18 @@ pub fn settle(
                 None
             }
             (_, Some(duplicate)) => Some(duplicate),
+            (Err(e), None) if e.out_of_scope() => {
+                let (file, line) = build.location();
+                state.findings.out_of_scope.push(OutOfScope {
+                    source: source.name.clone(),
+                    file,
+                    line,
+                    what: build.name.clone(),
+                    why: e.to_string(),
+                });
+                memory.last_good.remove(&build.name);
+                None
+            }
             (Err(e), None) => Some(e),
         };
         if let Some(error) = error {

@@ -195,16 +195,16 @@ fn remote_bases_are_refused_unless_allowed() {
         &source(&repo, "main", &["app"], json!({})),
         &mut Declarer::default(),
     )
-    .expect("the build fails, not the source");
+    .expect("the build is out of scope, not the source");
     assert!(state.objects.is_empty());
-    assert!(
-        state
-            .errors
-            .iter()
-            .any(|e| e.message.contains("allowRemoteBases")),
-        "{:?}",
-        state.errors
+    assert!(state.errors.is_empty(), "{:?}", state.errors);
+    let listed = &state.findings.out_of_scope;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (listed[0].what.as_str(), listed[0].file.as_str()),
+        ("kustomize app", "app")
     );
+    assert!(listed[0].why.contains("allowRemoteBases"), "{listed:?}");
     // Allowed, the command runs (here one that prints nothing, to stay off the network).
     let allowed = source(
         &repo,
