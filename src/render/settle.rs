@@ -1,9 +1,10 @@
 //! From each build's result to the source's state, one build at a time: a build that fails
 //! keeps its last good objects (marked stale) while every other build advances, and a build
-//! that never rendered declares nothing. A key that two builds declare fails the newer of them
-//! (the one that did not declare it before; on a first load, the one whose name sorts later),
-//! which then keeps its own last good objects, and both are named. What a build declares now
-//! becomes its last good render.
+//! that never rendered declares nothing. A key that two builds declare differently fails the
+//! newer of them (the one whose declaration of it is new or changed; when both or neither are,
+//! as on a first load, the one whose name sorts later), which then keeps its own last good
+//! objects, and both are named; declared identically, it is declared once. What a build
+//! declares now becomes its last good render.
 
 use std::collections::{HashMap, HashSet};
 
@@ -92,6 +93,56 @@ pub fn key(catalog: &Catalog, default_namespace: &str, raw: &RawObject) -> Objec
     ObjectKey::new(group, &raw.kind, namespace, raw.value.name())
 }
 
+/// An object two builds declare identically is declared once, by the first (plain files, then
+/// builds by name), with a note: GitOps controllers apply both without conflict (a Namespace
+/// several apps include), and there is one truth to compare with.
+fn identical_once(
+    source: &Source,
+    outcomes: &[Outcome],
+    objects: &mut [Vec<RawObject>],
+    order: &[usize],
+    state: &mut SourceState,
+    key: &dyn Fn(&RawObject) -> ObjectKey,
+) {
+    let mut first: HashMap<ObjectKey, (String, crate::manifest::Declared)> = state
+        .objects
+        .iter()
+        .map(|o| (key(o), ("plain file".to_string(), o.value.clone())))
+        .collect();
+    for &i in order {
+        let name = &outcomes[i].build.name;
+        let mut notes = Vec::new();
+        objects[i].retain(|o| {
+            let k = key(o);
+            match first.get(&k) {
+                Some((by, value)) if *value == o.value => {
+                    if by != name {
+                        notes.push(format!(
+                            "{k} is declared identically by {by} and {name}: once, by {by}"
+                        ));
+                    }
+                    by == name
+                }
+                Some(_) => true,
+                None => {
+                    first.insert(k, (name.clone(), o.value.clone()));
+                    true
+                }
+            }
+        });
+        let (file, line) = outcomes[i].build.location();
+        state
+            .findings
+            .notes
+            .extend(notes.into_iter().map(|message| crate::findings::Note {
+                source: source.name.clone(),
+                file: file.clone(),
+                line,
+                message,
+            }));
+    }
+}
+
 /// Adds the outcomes to `state` (which may already hold plain files' objects: those are not a
 /// build and win any conflict with one) and updates `memory`.
 pub fn settle(
@@ -108,6 +159,7 @@ pub fn settle(
     let mut order: Vec<usize> = (0..outcomes.len()).collect();
     order.sort_by(|a, b| outcomes[*a].build.name.cmp(&outcomes[*b].build.name));
     let plain: HashSet<ObjectKey> = state.objects.iter().map(key).collect();
+    identical_once(source, &outcomes, &mut objects, &order, state, &key);
     loop {
         let mut owner: HashMap<ObjectKey, usize> = HashMap::new();
         let mut conflict = None;
@@ -136,13 +188,17 @@ pub fn settle(
         let (loser, winner) = match first {
             None => (second, "plain file".to_string()),
             Some(first) => {
-                let had = |i: usize| {
-                    memory
-                        .last_good(&outcomes[i].build.name)
-                        .is_some_and(|r| r.objects.iter().any(|o| key(o) == k))
+                // The older declaration is the one the build made before, unchanged; the
+                // newer is new or changed. When that does not tell, the later name is newer.
+                let unchanged = |i: usize| {
+                    let now = objects[i].iter().find(|o| key(o) == k).map(|o| &o.value);
+                    memory.last_good(&outcomes[i].build.name).is_some_and(|r| {
+                        r.objects
+                            .iter()
+                            .any(|o| key(o) == k && Some(&o.value) == now)
+                    })
                 };
-                // The one that did not declare the key before is the newer; else the later name.
-                if had(second) && !had(first) {
+                if unchanged(second) && !unchanged(first) {
                     (first, outcomes[second].build.name.clone())
                 } else {
                     (second, outcomes[first].build.name.clone())

@@ -330,3 +330,82 @@ fn yaml_scalars_resolve_as_kustomize_resolves_them() {
     assert_eq!(r["d"], 511);
     assert_eq!(r["e"], 1000);
 }
+
+/// Two overlays declaring one object identically (a shared ClusterRole, a Namespace several
+/// apps include) is no conflict for Flux or Argo CD: it is declared once, with a note. Declared
+/// differently, the newer overlay fails, both named.
+#[test]
+fn identical_declarations_are_one_and_differing_ones_fail_the_newer() {
+    if !kubectl() {
+        return;
+    }
+    let (_tmp, repo) = new_repo();
+    let role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: reader\nrules: []\n";
+    let cm = |name: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: apps\n")
+    };
+    let first = write_and_commit(
+        &repo,
+        &[
+            ("shared/role.yaml", role),
+            ("shared/kustomization.yaml", "resources: [role.yaml]\n"),
+            (
+                "overlays/x/kustomization.yaml",
+                "resources: [../../shared, cm.yaml]\n",
+            ),
+            ("overlays/x/cm.yaml", &cm("x")),
+            (
+                "overlays/y/kustomization.yaml",
+                "resources: [../../shared, cm.yaml]\n",
+            ),
+            ("overlays/y/cm.yaml", &cm("y")),
+        ],
+        "shared role",
+    );
+    let src = |rev: &str| source(&repo, rev, &["overlays"], json!({}));
+    let mut declarer = Declarer::default();
+    let state = read(&src(&first), &mut declarer).expect("reads");
+    assert!(state.errors.is_empty(), "{:?}", state.errors);
+    let roles = state
+        .objects
+        .iter()
+        .filter(|o| o.kind == "ClusterRole")
+        .count();
+    assert_eq!(roles, 1);
+    assert!(
+        state.findings.notes.iter().any(|n| n
+            .message
+            .contains("declared identically by kustomize overlays/x and kustomize overlays/y")),
+        "{:?}",
+        state.findings.notes
+    );
+    Snapshot::build(vec![state]).expect("no duplicate");
+
+    let differing = write_and_commit(
+        &repo,
+        &[(
+            "overlays/x/kustomization.yaml",
+            "resources: [../../shared, cm.yaml]\ncommonLabels: {team: x}\n",
+        )],
+        "x labels everything",
+    );
+    let state = read(&src(&differing), &mut declarer).expect("reads");
+    let failed: Vec<(&str, &str)> = state
+        .findings
+        .failed_builds
+        .iter()
+        .map(|f| (f.build.as_str(), f.message.as_str()))
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(
+        failed[0].0, "kustomize overlays/x",
+        "x changed: the newer declaration"
+    );
+    assert!(
+        failed[0]
+            .1
+            .contains("also declared by kustomize overlays/y"),
+        "{failed:?}"
+    );
+    Snapshot::build(vec![state]).expect("x keeps its last good objects, no duplicate");
+}
