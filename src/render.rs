@@ -60,15 +60,18 @@ pub enum Error {
     MissingPath { source_name: String, path: String },
     #[error("source {source_name}: {dir}: render: kustomize, but the directory holds no kustomization file")]
     NotAKustomization { source_name: String, dir: String },
-    #[error("source {source_name}: {message}")]
-    Flux {
+    #[error("source {source_name}: discover: {discover:?} is not `flux`, `flux:NAMESPACE/NAME` or `argocd`")]
+    BadDiscover {
         source_name: String,
-        message: String,
+        discover: String,
     },
-    #[error("source {source_name}: {message}")]
-    Argo {
+    #[error(
+        "source {source_name}: discover: {discover} reads directories, and {path:?} is a file"
+    )]
+    NotADirectory {
         source_name: String,
-        message: String,
+        discover: &'static str,
+        path: String,
     },
 }
 

@@ -54,9 +54,10 @@ pub fn declare(
     let mut roots = Vec::new();
     for dir in scope {
         if !index.is_dir(dir) {
-            return Err(Error::Argo {
+            return Err(Error::NotADirectory {
                 source_name: source.name.clone(),
-                message: format!("discover: argocd reads directories, and {dir:?} is a file"),
+                discover: "argocd",
+                path: dir.clone(),
             });
         }
         roots.push(source::root(dir, index));

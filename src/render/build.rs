@@ -44,8 +44,8 @@ pub enum BuildError {
         namespace: String,
         name: String,
     },
-    #[error("{0}")]
-    Settings(String),
+    #[error(transparent)]
+    Settings(#[from] super::argocd::kustomize::BadImage),
     #[error("{key} is also declared by {other}")]
     Duplicate { key: String, other: String },
 }

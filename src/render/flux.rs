@@ -63,16 +63,17 @@ pub fn declare(
     renderer: &mut Renderer,
     read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
 ) -> Result<SourceState> {
-    let repo = parse_discover(discover).ok_or_else(|| Error::Flux {
+    let repo = parse_discover(discover).ok_or_else(|| Error::BadDiscover {
         source_name: source.name.clone(),
-        message: format!("discover: {discover:?} is not `flux` or `flux:NAMESPACE/NAME`"),
+        discover: discover.to_string(),
     })?;
     let mut entries = Vec::new();
     for dir in scope {
         if !index.is_dir(dir) {
-            return Err(Error::Flux {
+            return Err(Error::NotADirectory {
                 source_name: source.name.clone(),
-                message: format!("discover: flux reads directories, and {dir:?} is a file"),
+                discover: "flux",
+                path: dir.clone(),
             });
         }
         entries.push(entry(dir, index, read));

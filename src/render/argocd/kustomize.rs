@@ -9,6 +9,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+/// An `images` entry kustomize would refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("kustomize.images: {0:?} is not NAME[=NEWNAME][:TAG|@DIGEST]")]
+pub struct BadImage(pub String);
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct KustomizeOptions {
     pub name_prefix: Option<String>,
@@ -42,7 +47,7 @@ fn strings(value: Option<&Value>) -> BTreeMap<String, String> {
 
 impl KustomizeOptions {
     /// Reads `spec.source.kustomize`; an image argument kustomize would refuse is an error.
-    pub fn read(kustomize: Option<&Value>) -> Result<KustomizeOptions, String> {
+    pub fn read(kustomize: Option<&Value>) -> Result<KustomizeOptions, BadImage> {
         let Some(k) = kustomize else {
             return Ok(KustomizeOptions::default());
         };
@@ -61,9 +66,7 @@ impl KustomizeOptions {
         let mut images = Vec::new();
         for image in list("images") {
             let arg = image.as_str().unwrap_or_default();
-            images.push(parse_image(arg).ok_or_else(|| {
-                format!("kustomize.images: {arg:?} is not NAME[=NEWNAME][:TAG|@DIGEST]")
-            })?);
+            images.push(parse_image(arg).ok_or_else(|| BadImage(arg.to_string()))?);
         }
         Ok(KustomizeOptions {
             name_prefix: text("namePrefix"),

@@ -89,8 +89,8 @@ pub fn plan(
     if kustomize {
         let options = match KustomizeOptions::read(s.kustomize.as_ref()) {
             Ok(options) => options,
-            Err(message) => {
-                let error = BuildError::Settings(message);
+            Err(bad) => {
+                let error = BuildError::Settings(bad);
                 return (Planned::Failed(Box::new(build), error), Vec::new());
             }
         };
