@@ -871,4 +871,94 @@ pub const COMMON: &[(&str, &str, &str, bool)] = &[
         "compositeresourcedefinitions",
         false,
     ),
+    // More operators common in GitOps repositories
+    (
+        "objectbucket.io",
+        "ObjectBucketClaim",
+        "objectbucketclaims",
+        true,
+    ),
+    ("objectbucket.io", "ObjectBucket", "objectbuckets", false),
+    (
+        "postgres-operator.crunchydata.com",
+        "PostgresCluster",
+        "postgresclusters",
+        true,
+    ),
+    (
+        "deviceplugin.intel.com",
+        "GpuDevicePlugin",
+        "gpudeviceplugins",
+        false,
+    ),
+    ("piraeus.io", "LinstorCluster", "linstorclusters", false),
+    (
+        "piraeus.io",
+        "LinstorSatelliteConfiguration",
+        "linstorsatelliteconfigurations",
+        false,
+    ),
+    ("k8up.io", "Backup", "backups", true),
+    ("k8up.io", "Schedule", "schedules", true),
+    ("k8up.io", "Restore", "restores", true),
+    ("k8up.io", "Check", "checks", true),
+    ("k8up.io", "Prune", "prunes", true),
+    ("minio.min.io", "Tenant", "tenants", true),
+    ("rabbitmq.com", "RabbitmqCluster", "rabbitmqclusters", true),
+    (
+        "mongodbcommunity.mongodb.com",
+        "MongoDBCommunity",
+        "mongodbcommunity",
+        true,
+    ),
+    ("jaegertracing.io", "Jaeger", "jaegers", true),
+    ("loki.grafana.com", "LokiStack", "lokistacks", true),
+    ("k8s.keycloak.org", "Keycloak", "keycloaks", true),
+    (
+        "k8s.keycloak.org",
+        "KeycloakRealmImport",
+        "keycloakrealmimports",
+        true,
+    ),
+    ("kubevirt.io", "VirtualMachine", "virtualmachines", true),
+    ("cdi.kubevirt.io", "DataVolume", "datavolumes", true),
+    ("nvidia.com", "ClusterPolicy", "clusterpolicies", false),
+    (
+        "secrets.hashicorp.com",
+        "VaultStaticSecret",
+        "vaultstaticsecrets",
+        true,
+    ),
+    ("secrets.hashicorp.com", "VaultAuth", "vaultauths", true),
+    (
+        "secrets.hashicorp.com",
+        "VaultConnection",
+        "vaultconnections",
+        true,
+    ),
+    ("cluster.x-k8s.io", "Cluster", "clusters", true),
+    ("cluster.x-k8s.io", "Machine", "machines", true),
+    (
+        "cluster.x-k8s.io",
+        "MachineDeployment",
+        "machinedeployments",
+        true,
+    ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn one_row_per_kind_and_per_resource() {
+        let mut kinds = HashSet::new();
+        let mut plurals = HashSet::new();
+        for (group, kind, plural, _) in COMMON {
+            assert!(kinds.insert((group, kind)), "{group}/{kind} twice");
+            assert!(plurals.insert((group, plural)), "{group}/{plural} twice");
+            assert_eq!(*plural, plural.to_lowercase(), "{plural}");
+        }
+    }
+}
