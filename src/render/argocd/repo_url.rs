@@ -92,4 +92,25 @@ mod tests {
         assert_eq!(normalize("/srv/git/fleet.git"), "/srv/git/fleet");
         assert_eq!(normalize("file:///srv/git/fleet/"), "/srv/git/fleet");
     }
+
+    #[test]
+    fn target_revisions_in_scope_resolve_to_the_commit_read() {
+        let source: Source = serde_json::from_value(serde_json::json!({
+            "name": "s", "url": "/r", "ref": "main"
+        }))
+        .expect("source");
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        let resolve = |name: &str| match name {
+            "HEAD" | "v1.2" => Some(commit.to_string()),
+            "release" => Some("f".repeat(40)),
+            _ => None,
+        };
+        let scope = |target: &str| in_scope(target, &source, "main", commit, &resolve);
+        for target in ["", "HEAD", "main", "v1.2", commit, &commit.to_uppercase()] {
+            assert!(scope(target), "{target:?}");
+        }
+        for target in ["release", "feature", &"f".repeat(40), "1.*"] {
+            assert!(!scope(target), "{target:?}");
+        }
+    }
 }
