@@ -131,6 +131,15 @@ pub struct ServeArgs {
     pub listen: Option<String>,
     #[arg(long, env = "DRIFTGATE_ADMIN_LISTEN")]
     pub admin_listen: Option<String>,
+    /// Who may read /report and /api/* on the admin port (server.adminAuth.mode).
+    #[arg(long, env = "DRIFTGATE_ADMIN_AUTH", value_enum)]
+    pub admin_auth: Option<config::AdminAuthMode>,
+    /// Accepted bearer tokens, one a line, for --admin-auth token (server.adminAuth.tokenFile).
+    #[arg(long, env = "DRIFTGATE_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Protect /metrics like /report (server.adminAuth.protectMetrics).
+    #[arg(long, env = "DRIFTGATE_ADMIN_PROTECT_METRICS", value_name = "BOOL")]
+    pub admin_protect_metrics: Option<bool>,
     #[arg(long, env = "DRIFTGATE_MODE")]
     pub mode: Option<config::Mode>,
 }

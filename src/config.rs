@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod admin_auth;
+
+pub use admin_auth::{AdminAuth, AdminAuthMode};
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot read config {path}: {source}")]
@@ -330,6 +334,9 @@ pub struct Server {
     /// new one (see SECURITY.md).
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Who may read `/report` and `/api/*` on the admin port.
+    #[serde(default)]
+    pub admin_auth: AdminAuth,
 }
 
 impl Default for Server {
@@ -345,6 +352,7 @@ impl Default for Server {
             shutdown_grace: default_grace(),
             max_body_bytes: default_max_body(),
             max_connections: default_max_connections(),
+            admin_auth: AdminAuth::default(),
         }
     }
 }
@@ -505,6 +513,7 @@ impl Config {
                 "server.maxConnections must be more than zero".into(),
             ));
         }
+        self.server.admin_auth.validate().map_err(Error::Invalid)?;
         for ignore in &self.ignore {
             for p in &ignore.paths {
                 if !p.starts_with('/') {

@@ -48,6 +48,15 @@ fn config(args: &ServeArgs) -> Result<Config, crate::config::Error> {
     if let Some(admin) = &args.admin_listen {
         server.admin_listen = admin.clone();
     }
+    if let Some(mode) = args.admin_auth {
+        server.admin_auth.mode = mode;
+    }
+    if let Some(file) = &args.admin_token_file {
+        server.admin_auth.token_file = Some(file.clone());
+    }
+    if let Some(protect) = args.admin_protect_metrics {
+        server.admin_auth.protect_metrics = protect;
+    }
     if let Some(mode) = args.mode {
         config.mode = mode;
     }
@@ -100,6 +109,8 @@ fn startup_failure(e: server::Error) -> ExitCode {
         server::Error::Bind { .. } => "",
         server::Error::Tls(tls::Error::ClientCa { .. }) => "server.clientCaFile: ",
         server::Error::Tls(_) => "server.certFile/server.keyFile: ",
+        // Its messages name the setting themselves.
+        server::Error::AdminAuth(_) => "",
     };
     fail(EXIT_BAD_INPUT, format!("{key}{e}"))
 }
