@@ -216,7 +216,11 @@ impl Server {
             admin = %display_addr(self.admin_addr()),
             cert = %self.cert_paths.0.display(),
             client_auth = self.client_auth,
-            admin_auth = ?self.admin_auth,
+            admin_auth = self
+                .admin_auth
+                .as_ref()
+                .map_or(crate::config::AdminAuthMode::None, |a| a.mode())
+                .as_str(),
             "listening"
         );
         // JoinSets abort their tasks when dropped, so dropping this future stops everything.

@@ -13,10 +13,12 @@
 //!   and authorizes `get` on the path as a non-resource URL (SubjectAccessReview), so access is
 //!   granted with ordinary RBAC (the ClusterRole `driftgate-report-reader` in `deploy/`).
 //!
-//! Answers: 401 without a bearer token or with one that is not accepted, 403 when RBAC does not
-//! allow the path, 400 for an `Authorization` header that is not a bearer token, 503 (with the
-//! reason) when the apiserver cannot answer: an outage never opens the door.
+//! [`bearer`] reads the token and maps every refusal to its status: 401 without a bearer token
+//! or with one that is not accepted, 403 when RBAC does not allow the path, 400 for an
+//! `Authorization` header that is not a bearer token, 503 (with the reason) when the apiserver
+//! cannot answer: an outage never opens the door.
 
+pub mod bearer;
 pub mod cache;
 pub mod kubernetes;
 pub mod metrics;
@@ -29,12 +31,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
 use crate::config::{AdminAuth as Settings, AdminAuthMode};
+use bearer::{bearer, verb, Refusal};
 use kubernetes::{KubernetesAuth, ReviewSettings};
 use metrics::{AdminAuthMetrics, AuthResult};
 use token::TokenFile;
@@ -101,12 +104,8 @@ pub struct AdminAuth {
 
 impl std::fmt::Debug for AdminAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mode = match self.check {
-            Check::Token(_) => "token",
-            Check::Kubernetes(_) => "kubernetes",
-        };
         f.debug_struct("AdminAuth")
-            .field("mode", &mode)
+            .field("mode", &self.mode().as_str())
             .field("protect_metrics", &self.protect_metrics)
             .finish_non_exhaustive()
     }
@@ -135,6 +134,13 @@ impl AdminAuth {
             protect_metrics: settings.protect_metrics,
             metrics,
         }))
+    }
+
+    pub fn mode(&self) -> AdminAuthMode {
+        match self.check {
+            Check::Token(_) => AdminAuthMode::Token,
+            Check::Kubernetes(_) => AdminAuthMode::Kubernetes,
+        }
     }
 
     /// Whether requests to `path` must authenticate.
@@ -232,144 +238,9 @@ async fn guard(State(auth): State<Arc<AdminAuth>>, request: Request, next: Next)
     }
 }
 
-/// The verb a non-resource request is authorized as: `get` for reads, else the lower-case
-/// method, as the apiserver names verbs on non-resource URLs.
-fn verb(method: &Method) -> String {
-    if method == Method::GET || method == Method::HEAD {
-        "get".into()
-    } else {
-        method.as_str().to_ascii_lowercase()
-    }
-}
-
-/// The token of `Authorization: Bearer <token>`.
-fn bearer(headers: &HeaderMap) -> Result<String, Refusal> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Err(Refusal::Missing);
-    };
-    if values.next().is_some() {
-        return Err(Refusal::Malformed("more than one Authorization header"));
-    }
-    let text = value
-        .to_str()
-        .map_err(|_| Refusal::Malformed("the Authorization header is not visible ASCII"))?
-        .trim();
-    let (scheme, token) = text.split_once(' ').unwrap_or((text, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(Refusal::Missing);
-    }
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(Refusal::Missing);
-    }
-    if token.contains(char::is_whitespace) {
-        return Err(Refusal::Malformed("a bearer token has no whitespace in it"));
-    }
-    Ok(token.to_string())
-}
-
-/// Every way a protected request is turned away, mapped to its status in one place.
-#[derive(Debug)]
-enum Refusal {
-    Missing,
-    Malformed(&'static str),
-    Rejected,
-    Forbidden {
-        user: String,
-        verb: String,
-        path: String,
-    },
-    Unavailable(String),
-}
-
-impl Refusal {
-    fn result(&self) -> AuthResult {
-        match self {
-            Refusal::Missing | Refusal::Rejected => AuthResult::Unauthenticated,
-            Refusal::Malformed(_) => AuthResult::Malformed,
-            Refusal::Forbidden { .. } => AuthResult::Forbidden,
-            Refusal::Unavailable(_) => AuthResult::Unavailable,
-        }
-    }
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let challenge = |value: &'static str| [(header::WWW_AUTHENTICATE, value)];
-        match self {
-            Refusal::Missing => (
-                StatusCode::UNAUTHORIZED,
-                challenge("Bearer realm=\"driftgate\""),
-                "driftgate: this path needs `Authorization: Bearer <token>`\n",
-            )
-                .into_response(),
-            Refusal::Rejected => (
-                StatusCode::UNAUTHORIZED,
-                challenge("Bearer realm=\"driftgate\", error=\"invalid_token\""),
-                "driftgate: the bearer token is not accepted\n",
-            )
-                .into_response(),
-            Refusal::Malformed(why) => {
-                (StatusCode::BAD_REQUEST, format!("driftgate: {why}\n")).into_response()
-            }
-            Refusal::Forbidden { user, verb, path } => (
-                StatusCode::FORBIDDEN,
-                format!("driftgate: {user:?} may not {verb} {path} (RBAC: nonResourceURLs)\n"),
-            )
-                .into_response(),
-            Refusal::Unavailable(reason) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("driftgate: cannot check access now: {reason}\n"),
-            )
-                .into_response(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(values: &[&str]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for v in values {
-            map.append(
-                header::AUTHORIZATION,
-                HeaderValue::from_str(v).expect("value"),
-            );
-        }
-        map
-    }
-
-    #[test]
-    fn bearer_tokens_and_what_is_not_one() {
-        assert_eq!(
-            bearer(&headers(&["Bearer abc.def-ghi"])).ok().as_deref(),
-            Some("abc.def-ghi")
-        );
-        assert_eq!(
-            bearer(&headers(&["bearer   tok  "])).ok().as_deref(),
-            Some("tok")
-        );
-        for (values, result) in [
-            (&[][..], AuthResult::Unauthenticated),
-            (&["Basic dXNlcjpwYXNz"][..], AuthResult::Unauthenticated),
-            (&["Bearer"][..], AuthResult::Unauthenticated),
-            (&["Bearer "][..], AuthResult::Unauthenticated),
-            (&["Bearer a b"][..], AuthResult::Malformed),
-            (&["Bearer a", "Bearer b"][..], AuthResult::Malformed),
-        ] {
-            let refusal = bearer(&headers(values)).unwrap_err();
-            assert_eq!(refusal.result(), result, "{values:?}");
-        }
-        let mut binary = HeaderMap::new();
-        binary.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_bytes(b"Bearer \xff").expect("value"),
-        );
-        assert_eq!(bearer(&binary).unwrap_err().result(), AuthResult::Malformed);
-    }
 
     #[test]
     fn probes_and_the_push_hook_stay_open() {
@@ -396,13 +267,5 @@ mod tests {
             }
             assert_eq!(auth.protects("/metrics"), protect_metrics);
         }
-    }
-
-    #[test]
-    fn verbs_as_the_apiserver_names_them() {
-        assert_eq!(verb(&Method::GET), "get");
-        assert_eq!(verb(&Method::HEAD), "get");
-        assert_eq!(verb(&Method::POST), "post");
-        assert_eq!(verb(&Method::DELETE), "delete");
     }
 }

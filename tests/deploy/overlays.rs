@@ -290,15 +290,22 @@ fn check_rbac(dir: &str, objects: &[Value]) {
         .collect();
     assert_eq!(
         names,
-        ["driftgate", "driftgate-metrics-reader", "driftgate-report-reader"]
-            .map(String::from)
-            .into(),
+        [
+            "driftgate",
+            "driftgate-metrics-reader",
+            "driftgate-report-reader"
+        ]
+        .map(String::from)
+        .into(),
         "{dir}"
     );
     let role = cluster_role(dir, objects, "driftgate");
     let mut granted = BTreeSet::new();
     for rule in role.rules.unwrap_or_default() {
-        assert!(rule.non_resource_urls.is_none(), "{dir}: driftgate reads no URL");
+        assert!(
+            rule.non_resource_urls.is_none(),
+            "{dir}: driftgate reads no URL"
+        );
         for group in rule.api_groups.unwrap_or_default() {
             for resource in rule.resources.clone().unwrap_or_default() {
                 for verb in &rule.verbs {
