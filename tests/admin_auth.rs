@@ -60,6 +60,15 @@ impl Setup {
         )
     }
 
+    /// Creates the (empty) trail before driftgate starts. Its writer creates the SQLite file
+    /// and then migrates it; a report read in between finds a file without tables (a 503), and
+    /// these tests are about who may read, not about that window.
+    async fn create_trail(&self) {
+        let target = driftgate::audit::Target::Sqlite(self.path("audit.db"));
+        let store = driftgate::audit::Store::open(&target).await.expect("trail");
+        store.close().await;
+    }
+
     fn write_config(&self, text: &str) -> PathBuf {
         let path = self.path("driftgate.yaml");
         std::fs::write(&path, text).expect("config");

@@ -17,6 +17,7 @@ fn rotate(path: &std::path::Path, text: &str) {
 async fn token_mode_401_without_or_with_a_wrong_token_200_with_a_listed_one_and_rotation_without_restart(
 ) {
     let setup = Setup::new();
+    setup.create_trail().await;
     let tokens = setup.path("admin-tokens");
     std::fs::write(
         &tokens,
