@@ -14,7 +14,7 @@
 //! - [`policy`]: bypass identities, modes, ignore paths, break-glass.
 //! - [`admission`]: the AdmissionReview wire format, the decision, the answer (and annotate mode).
 //! - [`audit`]: the audit trail (records, SQLite/PostgreSQL store, background writer, reports, Events).
-//! - [`server`]: the TLS webhook, the admin port, connection limits, shutdown.
+//! - [`server`]: the TLS webhook, the admin port and who may read it, connection limits, shutdown.
 //! - [`metrics`]: the Prometheus registry (`driftgate_…`), extended by each part.
 //! - [`status`]: per-source load status, filled by the loader, read by `/readyz`.
 //! - [`tls`]: certificates (`certs`) and the rustls server configuration.
