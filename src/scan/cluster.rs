@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use futures_util::stream::{self, StreamExt as _};
 use kube::core::params::ListParams;
 
-use super::compare::{Scanner, Tally};
+use super::compare::{Found, Scanner, Tally};
 use super::dump::read_page;
 use super::live::ItemDefaults;
-use super::report::{ListError, ObjectReport, Report};
+use super::report::{ListError, Report};
 use crate::manifest::ObjectKey;
 use crate::policy::Policy;
 use crate::snapshot::Snapshot;
@@ -259,7 +259,7 @@ fn describe(e: &kube::Error) -> String {
 
 /// What one list found: the objects to report and the kinds it read any object of.
 struct Listed {
-    found: Vec<ObjectReport>,
+    found: Vec<Found>,
     errors: Vec<ListError>,
     kinds: HashSet<(String, String)>,
 }

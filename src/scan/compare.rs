@@ -45,6 +45,10 @@ pub struct Scanner<'s> {
     /// The (group, kind)s Git declares: the kinds the webhook guards, and so the only ones an
     /// unmanaged object is looked for among.
     declared_kinds: HashSet<(String, String)>,
+    /// Declared objects of kinds whose scope driftgate does not know, written without a
+    /// namespace, by (group, kind, name): a live one without a namespace is cluster-scoped and
+    /// is that object (as `/validate` matches such a request).
+    scope_unknown: HashMap<(String, String, String), ObjectKey>,
 }
 
 impl<'s> Scanner<'s> {
@@ -53,11 +57,26 @@ impl<'s> Scanner<'s> {
             .objects()
             .map(|o| (o.key.group.clone(), o.key.kind.clone()))
             .collect();
+        let scope_unknown = snapshot
+            .objects()
+            .filter(|o| {
+                o.value.namespace().is_none()
+                    && snapshot
+                        .catalog
+                        .by_kind(&o.key.group, &o.key.kind)
+                        .is_none()
+            })
+            .map(|o| {
+                let k = &o.key;
+                ((k.group.clone(), k.kind.clone(), k.name.clone()), k.clone())
+            })
+            .collect();
         Scanner {
             snapshot,
             policy,
             unmanaged,
             declared_kinds,
+            scope_unknown,
         }
     }
 
@@ -83,10 +102,18 @@ impl<'s> Scanner<'s> {
     }
 
     /// The key a live object has in the snapshot: a cluster-scoped kind has no namespace,
-    /// whatever the object says.
+    /// whatever the object says; a live object of a kind of unknown scope without a namespace
+    /// is the one Git declares of that kind and name without a namespace.
     fn key_of(&self, live: &LiveObject) -> ObjectKey {
         let k = &live.key;
-        if k.namespace.is_empty() || self.snapshot.catalog.is_namespaced(&k.group, &k.kind) {
+        if k.namespace.is_empty() {
+            let unknown = (k.group.clone(), k.kind.clone(), k.name.clone());
+            return match self.scope_unknown.get(&unknown) {
+                Some(declared) if self.snapshot.get(k).is_none() => declared.clone(),
+                _ => k.clone(),
+            };
+        }
+        if self.snapshot.catalog.is_namespaced(&k.group, &k.kind) {
             k.clone()
         } else {
             ObjectKey::new(&k.group, &k.kind, "", &k.name)
@@ -95,7 +122,7 @@ impl<'s> Scanner<'s> {
 
     /// What one live object is: declared (in sync or drifted), unmanaged, or nothing to report
     /// (undeclared elsewhere, `mode: off`). An error is an object whose content cannot be read.
-    pub fn observe(&self, live: &LiveObject) -> Result<Option<ObjectReport>, String> {
+    pub fn observe(&self, live: &LiveObject) -> Result<Option<Found>, String> {
         let key = self.key_of(live);
         if self.policy.mode_for(&key) == Mode::Off {
             return Ok(None);
@@ -117,7 +144,13 @@ impl<'s> Scanner<'s> {
             } else {
                 State::Drifted
             };
-            return Ok(Some(report(declared, state, paths, live.uid.clone())));
+            let mut found = report(declared, state, paths, live.uid.clone());
+            // The cluster's word on scope, where driftgate had to guess it.
+            found.namespace = live.key.namespace.clone();
+            return Ok(Some(Found {
+                key: declared.key.clone(),
+                report: found,
+            }));
         }
         let unmanaged = self.unmanaged
             && !key.namespace.is_empty()
@@ -129,19 +162,29 @@ impl<'s> Scanner<'s> {
             && !CLUSTER_MADE
                 .iter()
                 .any(|(g, k, n)| *g == key.group && *k == key.kind && *n == key.name);
-        Ok(unmanaged.then(|| ObjectReport {
-            version: live.version.clone(),
-            source: String::new(),
-            file: String::new(),
-            state: State::Unmanaged,
-            paths: Vec::new(),
-            uid: live.uid.clone(),
-            group: key.group,
-            kind: key.kind,
-            namespace: key.namespace,
-            name: key.name,
+        Ok(unmanaged.then(|| Found {
+            report: ObjectReport {
+                version: live.version.clone(),
+                source: String::new(),
+                file: String::new(),
+                state: State::Unmanaged,
+                paths: Vec::new(),
+                uid: live.uid.clone(),
+                group: key.group.clone(),
+                kind: key.kind.clone(),
+                namespace: key.namespace.clone(),
+                name: key.name.clone(),
+            },
+            key,
         }))
     }
+}
+
+/// One live object's result, under the key it has in the snapshot.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub key: ObjectKey,
+    pub report: ObjectReport,
 }
 
 fn report(
@@ -176,9 +219,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn add(&mut self, report: ObjectReport) {
-        let key = ObjectKey::new(&report.group, &report.kind, &report.namespace, &report.name);
-        self.found.insert(key, report);
+    pub fn add(&mut self, found: Found) {
+        self.found.insert(found.key, found.report);
     }
 
     /// A live object of this kind was read (declared or not).
@@ -200,11 +242,15 @@ impl Tally {
     pub fn into_parts(
         self,
     ) -> (
-        impl Iterator<Item = ObjectReport>,
+        impl Iterator<Item = Found>,
         Vec<ListError>,
         HashSet<(String, String)>,
     ) {
-        (self.found.into_values(), self.errors, self.kinds_seen)
+        let found = self
+            .found
+            .into_iter()
+            .map(|(key, report)| Found { key, report });
+        (found, self.errors, self.kinds_seen)
     }
 
     /// Declared kinds in scope of which no live object was read at all: from a dump, most
