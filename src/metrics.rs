@@ -314,6 +314,8 @@ pub struct Metrics {
     pub sync: crate::sync::SyncMetrics,
     /// The audit trail's writer: records written, dropped, degraded state.
     pub audit: crate::audit::AuditMetrics,
+    /// Periodic drift scans: drifted objects, duration, PolicyReport writes.
+    pub scan: crate::scan::metrics::ScanMetrics,
 }
 
 impl Default for Metrics {
@@ -330,12 +332,14 @@ impl Metrics {
         let sync = crate::sync::SyncMetrics::register(&mut registry);
         let audit = crate::audit::AuditMetrics::default();
         audit.register(&mut registry);
+        let scan = crate::scan::metrics::ScanMetrics::register(&mut registry);
         Metrics {
             registry,
             server,
             snapshot,
             sync,
             audit,
+            scan,
         }
     }
 

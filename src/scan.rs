@@ -10,7 +10,11 @@ pub mod cluster;
 pub mod compare;
 pub mod dump;
 pub mod html;
+pub mod http;
 pub mod live;
+pub mod metrics;
+pub mod periodic;
+pub mod policy_report;
 pub mod report;
 
 use std::path::{Path, PathBuf};

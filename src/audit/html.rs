@@ -192,6 +192,11 @@ fn value(v: &Option<String>) -> String {
 }
 
 pub fn render(report: &Report) -> String {
+    render_with(report, "")
+}
+
+/// The page with `extra` HTML (another part's section) at the end of its content.
+pub fn render_with(report: &Report, extra: &str) -> String {
     let t = &report.totals;
     let mut html = String::with_capacity(4096 + report.records.len() * 600);
     let _ = write!(
@@ -298,7 +303,9 @@ pub fn render(report: &Report) -> String {
     if report.records.is_empty() {
         html.push_str("<tr><td colspan=\"6\" class=\"muted\">No records match.</td></tr>");
     }
-    html.push_str("</tbody></table></section></main></body></html>\n");
+    html.push_str("</tbody></table></section>");
+    html.push_str(extra);
+    html.push_str("</main></body></html>\n");
     html
 }
 
