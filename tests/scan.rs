@@ -5,6 +5,10 @@
 
 mod common;
 
+#[path = "scan/apiserver.rs"]
+mod apiserver;
+#[path = "scan/cluster.rs"]
+mod cluster;
 #[path = "scan/corpus.rs"]
 mod corpus;
 #[path = "scan/kubectl.rs"]
