@@ -13,6 +13,8 @@ mod cluster;
 mod corpus;
 #[path = "scan/kubectl.rs"]
 mod kubectl;
+#[path = "scan/serve.rs"]
+mod serve;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -21,8 +21,14 @@ pub struct Served {
 
 impl Served {
     pub fn spawn<S: AsRef<OsStr>>(args: &[S]) -> Served {
-        let mut child = super::driftgate()
-            .args(args)
+        let mut cmd = super::driftgate();
+        cmd.args(args);
+        Served::spawn_command(cmd)
+    }
+
+    /// A prepared command (extra environment, say), run with its pipes drained.
+    pub fn spawn_command(mut cmd: std::process::Command) -> Served {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
