@@ -13,6 +13,8 @@ mod cluster;
 mod corpus;
 #[path = "scan/kubectl.rs"]
 mod kubectl;
+#[path = "scan/monitoring.rs"]
+mod monitoring;
 #[path = "scan/serve.rs"]
 mod serve;
 
