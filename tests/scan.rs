@@ -11,6 +11,8 @@ mod apiserver;
 mod cluster;
 #[path = "scan/corpus.rs"]
 mod corpus;
+#[path = "scan/html.rs"]
+mod html;
 #[path = "scan/kubectl.rs"]
 mod kubectl;
 #[path = "scan/monitoring.rs"]
