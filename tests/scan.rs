@@ -17,6 +17,8 @@ mod html;
 mod kubectl;
 #[path = "scan/monitoring.rs"]
 mod monitoring;
+#[path = "scan/scale.rs"]
+mod scale;
 #[path = "scan/serve.rs"]
 mod serve;
 
