@@ -223,7 +223,8 @@ impl Writer {
                 continue;
             }
             // After a start (or another replica's write), the stored report may be this one.
-            if !self.last.contains_key(&id) {
+            let known = self.last.contains_key(&id);
+            if !known {
                 if let Ok(stored) = get(client, &collection).await {
                     if hash_of(&stored) == Some(hash) {
                         self.last.insert(id, hash.to_string());

@@ -22,7 +22,8 @@ fn scale_scan_of_a_large_dump() {
     for i in 0..n {
         let ns = format!("team-{:03}", i % 100);
         let (git, mut live) = if i % 2 == 0 {
-            let text = common::deployment(&format!("app-{i}"), &ns, 2, "registry.example.com/app:1.0");
+            let text =
+                common::deployment(&format!("app-{i}"), &ns, 2, "registry.example.com/app:1.0");
             let git = common::yaml_to_json(&text);
             file.push_str("---\n");
             file.push_str(&text);
@@ -52,12 +53,18 @@ fn scale_scan_of_a_large_dump() {
     }
     repo.commit("fleet");
     let dump = dir.path().join("dump.json");
-    std::fs::write(&dump, json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string())
-        .expect("write");
+    std::fs::write(
+        &dump,
+        json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string(),
+    )
+    .expect("write");
     drop(items);
     let size = std::fs::metadata(&dump).map(|m| m.len()).unwrap_or(0);
     // The repository is read once first, so the measured run reads Git as a warm `scan` does.
-    let _ = driftgate().args(["index", "--repo"]).arg(repo.path()).output();
+    let _ = driftgate()
+        .args(["index", "--repo"])
+        .arg(repo.path())
+        .output();
     let out = Command::new("/usr/bin/time")
         .args(["-f", "elapsed %e s, peak RSS %M KB"])
         .arg(env!("CARGO_BIN_EXE_driftgate"))
@@ -75,7 +82,10 @@ fn scale_scan_of_a_large_dump() {
         .iter()
         .filter(|o| o["state"] == "drifted")
         .count();
-    assert_eq!(drifted, n.div_ceil(1000).min(n / 1000 + usize::from(n % 1000 > 7)));
+    assert_eq!(
+        drifted,
+        n.div_ceil(1000).min(n / 1000 + usize::from(n % 1000 > 7))
+    );
     assert_eq!(out.status.code(), Some(4));
     eprintln!(
         "scan of {n} objects ({:.0} MB dump): {}",
