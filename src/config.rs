@@ -410,6 +410,25 @@ pub struct Config {
     /// Where remote sources are cloned (bare, one directory per source).
     #[serde(default = "default_cache_dir")]
     pub cache_dir: PathBuf,
+    /// Periodic drift scans in `serve` (off unless `scan.interval` is set).
+    #[serde(default)]
+    pub scan: Scan,
+}
+
+/// `scan`: `serve` compares the live state with Git every `interval` (cluster credentials
+/// needed) and serves it at `/api/drift`, in `/report` and metrics.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scan {
+    /// How often; absent means no periodic scan.
+    #[serde(default, with = "duration::optional")]
+    pub interval: Option<Duration>,
+    /// Also report objects in managed namespaces that Git does not declare.
+    #[serde(default)]
+    pub unmanaged: bool,
+    /// Write `PolicyReport`/`ClusterPolicyReport` objects (`wgpolicyk8s.io/v1alpha2`).
+    #[serde(default)]
+    pub policy_reports: bool,
 }
 
 fn default_presets() -> Vec<Preset> {
@@ -435,6 +454,7 @@ impl Default for Config {
             audit: Audit::default(),
             server: Server::default(),
             cache_dir: default_cache_dir(),
+            scan: Scan::default(),
         }
     }
 }
@@ -528,6 +548,11 @@ impl Config {
                 "audit: set either path (SQLite) or url (PostgreSQL), not both".into(),
             ));
         }
+        if self.scan.interval.is_some_and(|i| i.is_zero()) {
+            return Err(Error::Invalid(
+                "scan.interval must be more than zero (leave it out for no periodic scan)".into(),
+            ));
+        }
         if self.audit.from != "validate" && self.audit.from != "mutate" {
             return Err(Error::Invalid(format!(
                 "audit.from: {:?} is not one of validate, mutate",
@@ -553,5 +578,27 @@ pub mod duration {
 
     pub fn serialize<S: serde::Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*value).to_string())
+    }
+
+    /// An optional duration (`scan.interval`): absent or `null` is `None`.
+    pub mod optional {
+        use super::*;
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                Some(text) => parse(&text).map(Some).map_err(serde::de::Error::custom),
+                None => Ok(None),
+            }
+        }
+
+        pub fn serialize<S: serde::Serializer>(
+            value: &Option<Duration>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(v) => super::serialize(v, s),
+                None => s.serialize_none(),
+            }
+        }
     }
 }

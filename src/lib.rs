@@ -18,6 +18,7 @@
 //! - [`metrics`]: the Prometheus registry (`driftgate_…`), extended by each part.
 //! - [`status`]: per-source load status, filled by the loader, read by `/readyz`.
 //! - [`tls`]: certificates (`certs`) and the rustls server configuration.
+//! - [`scan`]: the live state against Git: `driftgate scan`, and periodic scans in `serve`.
 //! - [`webhook_config`]: the Validating/MutatingWebhookConfiguration for what Git declares.
 //! - [`cli`]: the `driftgate` commands.
 #![forbid(unsafe_code)]
@@ -35,6 +36,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod policy;
 pub mod render;
+pub mod scan;
 pub mod server;
 pub mod snapshot;
 pub mod sources;

@@ -316,6 +316,8 @@ pub struct Metrics {
     pub audit: crate::audit::AuditMetrics,
     /// Who was let onto the admin port's protected paths, and what it cost the apiserver.
     pub admin_auth: crate::server::auth::metrics::AdminAuthMetrics,
+    /// Periodic drift scans: drifted objects, duration, PolicyReport writes.
+    pub scan: crate::scan::metrics::ScanMetrics,
 }
 
 impl Default for Metrics {
@@ -334,6 +336,7 @@ impl Metrics {
         audit.register(&mut registry);
         let admin_auth = crate::server::auth::metrics::AdminAuthMetrics::default();
         admin_auth.register(&mut registry);
+        let scan = crate::scan::metrics::ScanMetrics::register(&mut registry);
         Metrics {
             registry,
             server,
@@ -341,6 +344,7 @@ impl Metrics {
             sync,
             audit,
             admin_auth,
+            scan,
         }
     }
 

@@ -72,6 +72,8 @@ pub struct AppState {
     pub body_read_timeout: Duration,
     /// Hands audited decisions to the audit trail's writer; `None` records nothing.
     pub auditor: Option<Auditor>,
+    /// Another part's section on `/report` (the drift scan's).
+    pub report_section: Option<crate::audit::http::Section>,
 }
 
 /// Default for [`AppState::body_read_timeout`]: the apiserver's own default webhook deadline.
@@ -88,6 +90,7 @@ impl AppState {
             max_body_bytes: config.server.max_body_bytes,
             body_read_timeout: BODY_READ_TIMEOUT,
             auditor: None,
+            report_section: None,
         }
     }
 }
@@ -173,7 +176,8 @@ impl Server {
             reloader,
             tls_router: tls_router(state.clone()),
             admin_router: admin_router(state.clone()).merge(crate::audit::http::router(Arc::new(
-                crate::audit::http::Reader::new(crate::audit::target(&config.audit)),
+                crate::audit::http::Reader::new(crate::audit::target(&config.audit))
+                    .with_section(state.report_section.clone()),
             ))),
             state,
             options,

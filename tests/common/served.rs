@@ -38,7 +38,8 @@ impl Served {
         Served::spawn_command(&mut command)
     }
 
-    fn spawn_command(command: &mut std::process::Command) -> Served {
+    /// A prepared command (extra environment, say), run with its pipes drained.
+    pub fn spawn_command(command: &mut std::process::Command) -> Served {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
