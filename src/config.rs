@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod admin_auth;
+
+pub use admin_auth::{AdminAuth, AdminAuthMode};
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot read config {path}: {source}")]
@@ -335,6 +339,9 @@ pub struct Server {
     /// new one (see SECURITY.md).
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Who may read `/report` and `/api/*` on the admin port.
+    #[serde(default)]
+    pub admin_auth: AdminAuth,
 }
 
 impl Default for Server {
@@ -350,6 +357,7 @@ impl Default for Server {
             shutdown_grace: default_grace(),
             max_body_bytes: default_max_body(),
             max_connections: default_max_connections(),
+            admin_auth: AdminAuth::default(),
         }
     }
 }
@@ -407,6 +415,25 @@ pub struct Config {
     /// Where remote sources are cloned (bare, one directory per source).
     #[serde(default = "default_cache_dir")]
     pub cache_dir: PathBuf,
+    /// Periodic drift scans in `serve` (off unless `scan.interval` is set).
+    #[serde(default)]
+    pub scan: Scan,
+}
+
+/// `scan`: `serve` compares the live state with Git every `interval` (cluster credentials
+/// needed) and serves it at `/api/drift`, in `/report` and metrics.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scan {
+    /// How often; absent means no periodic scan.
+    #[serde(default, with = "duration::optional")]
+    pub interval: Option<Duration>,
+    /// Also report objects in managed namespaces that Git does not declare.
+    #[serde(default)]
+    pub unmanaged: bool,
+    /// Write `PolicyReport`/`ClusterPolicyReport` objects (`wgpolicyk8s.io/v1alpha2`).
+    #[serde(default)]
+    pub policy_reports: bool,
 }
 
 fn default_presets() -> Vec<Preset> {
@@ -432,6 +459,7 @@ impl Default for Config {
             audit: Audit::default(),
             server: Server::default(),
             cache_dir: default_cache_dir(),
+            scan: Scan::default(),
         }
     }
 }
@@ -510,6 +538,7 @@ impl Config {
                 "server.maxConnections must be more than zero".into(),
             ));
         }
+        self.server.admin_auth.validate().map_err(Error::Invalid)?;
         for ignore in &self.ignore {
             for p in &ignore.paths {
                 if !p.starts_with('/') {
@@ -522,6 +551,11 @@ impl Config {
         if self.audit.path.is_some() && self.audit.url.is_some() {
             return Err(Error::Invalid(
                 "audit: set either path (SQLite) or url (PostgreSQL), not both".into(),
+            ));
+        }
+        if self.scan.interval.is_some_and(|i| i.is_zero()) {
+            return Err(Error::Invalid(
+                "scan.interval must be more than zero (leave it out for no periodic scan)".into(),
             ));
         }
         if self.audit.from != "validate" && self.audit.from != "mutate" {
@@ -562,5 +596,27 @@ pub mod duration {
 
     pub fn serialize<S: serde::Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*value).to_string())
+    }
+
+    /// An optional duration (`scan.interval`): absent or `null` is `None`.
+    pub mod optional {
+        use super::*;
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                Some(text) => parse(&text).map(Some).map_err(serde::de::Error::custom),
+                None => Ok(None),
+            }
+        }
+
+        pub fn serialize<S: serde::Serializer>(
+            value: &Option<Duration>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(v) => super::serialize(v, s),
+                None => s.serialize_none(),
+            }
+        }
     }
 }

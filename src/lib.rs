@@ -18,10 +18,11 @@
 //! - [`policy`]: bypass identities, modes, ignore paths, break-glass.
 //! - [`admission`]: the AdmissionReview wire format, the decision, the answer (and annotate mode).
 //! - [`audit`]: the audit trail (records, SQLite/PostgreSQL store, background writer, reports, Events).
-//! - [`server`]: the TLS webhook, the admin port, connection limits, shutdown.
+//! - [`server`]: the TLS webhook, the admin port and who may read it, connection limits, shutdown.
 //! - [`metrics`]: the Prometheus registry (`driftgate_…`), extended by each part.
 //! - [`status`]: per-source load status, filled by the loader, read by `/readyz`.
 //! - [`tls`]: certificates (`certs`) and the rustls server configuration.
+//! - [`scan`]: the live state against Git: `driftgate scan`, and periodic scans in `serve`.
 //! - [`webhook_config`]: the Validating/MutatingWebhookConfiguration for what Git declares.
 //! - [`cli`]: the `driftgate` commands.
 #![forbid(unsafe_code)]
@@ -40,6 +41,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod policy;
 pub mod render;
+pub mod scan;
 pub mod server;
 pub mod snapshot;
 pub mod sources;
