@@ -114,9 +114,14 @@ pub struct Source {
     pub kustomize_command: Vec<String>,
     /// `flux` reads Flux Kustomizations declared in the repository to find what to render;
     /// `flux:NAMESPACE/NAME` names the GitRepository that stands for this repository
-    /// (`flux` means `flux-system/flux-system`, the one `flux bootstrap` creates).
+    /// (`flux` means `flux-system/flux-system`, the one `flux bootstrap` creates); `argocd`
+    /// follows Argo CD Applications from the root ones in `paths`.
     #[serde(default)]
     pub discover: Option<String>,
+    /// Other URLs of this repository (the one Argo CD Applications name, when driftgate reads
+    /// a mirror or a local clone).
+    #[serde(default)]
+    pub aliases: Vec<String>,
     /// Pin the revision to what the GitOps controller applied (see README).
     #[serde(default)]
     pub revision_from: Option<RevisionFrom>,
@@ -508,9 +513,9 @@ impl Config {
                 )));
             }
             if let Some(discover) = &source.discover {
-                if crate::render::flux::parse_discover(discover).is_none() {
+                if discover.trim() != "argocd" && parse_discover(discover).is_none() {
                     return Err(Error::Invalid(format!(
-                        "sources[{}].discover: {discover:?} is not `flux` or `flux:NAMESPACE/NAME`",
+                        "sources[{}].discover: {discover:?} is not `flux`, `flux:NAMESPACE/NAME` or `argocd`",
                         source.name
                     )));
                 }
@@ -560,6 +565,19 @@ impl Config {
             )));
         }
         Ok(())
+    }
+}
+
+/// The `GitRepository` (namespace, name) that `discover: flux` (or `flux:NAMESPACE/NAME`) says
+/// stands for the source; `None` for anything else.
+pub fn parse_discover(discover: &str) -> Option<(String, String)> {
+    match discover.trim() {
+        "flux" => Some(("flux-system".into(), "flux-system".into())),
+        other => {
+            let rest = other.strip_prefix("flux:")?;
+            let (ns, name) = rest.split_once('/')?;
+            (!ns.is_empty() && !name.is_empty()).then(|| (ns.to_string(), name.to_string()))
+        }
     }
 }
 

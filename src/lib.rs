@@ -5,11 +5,15 @@
 //! ## Layout
 //! - [`config`]: the config file, validated, with the defaults an operator expects.
 //! - [`manifest`]: one declared object and its identity; YAML parsing; files to objects.
-//! - [`kinds`]: the built-in table of resources (scope, plural → kind), extended by CRDs.
+//! - [`kinds`]: the built-in table of resources (scope, plural → kind), the kinds GitOps
+//!   repositories commonly carry, extended by CRDs.
+//! - [`findings`]: what a load decided besides objects: notes, out-of-scope parts, failed builds.
 //! - [`snapshot`]: the immutable declared state at a revision, and the live pointer to it.
 //! - [`git`]: reading a source's tree at a revision with gix (no worktree).
+//! - [`tree`]: the entries of a tree as the readers see them (files, directories, links).
 //! - [`sync`]: following Git: fetching remotes, polling, `/sync`, pinning, atomic snapshot swaps.
-//! - [`render`]: kustomize overlays and Flux `Kustomization`s rendered into declared objects.
+//! - [`render`]: kustomize overlays, Flux `Kustomization`s and Argo CD `Application`s rendered
+//!   into declared objects, each build standing alone.
 //! - [`drift`]: comparing a request object with Git's declaration, by declared path.
 //! - [`policy`]: bypass identities, modes, ignore paths, break-glass.
 //! - [`admission`]: the AdmissionReview wire format, the decision, the answer (and annotate mode).
@@ -30,6 +34,7 @@ pub mod config;
 pub mod declare;
 pub mod demo;
 pub mod drift;
+pub mod findings;
 pub mod git;
 pub mod kinds;
 pub mod manifest;
@@ -43,4 +48,5 @@ pub mod sources;
 pub mod status;
 pub mod sync;
 pub mod tls;
+pub mod tree;
 pub mod webhook_config;

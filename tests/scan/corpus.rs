@@ -357,7 +357,11 @@ fn multi_tenancy_dump_reports_each_injected_drift_and_nothing_else() {
             Value::Null
         );
         assert_eq!(object["source"], "repo");
-        assert_eq!(object["file"], "clusters/production/flux-system");
+        // The file that declares it, inside the kustomization built.
+        assert_eq!(
+            object["file"],
+            "clusters/production/flux-system/gotk-components.yaml"
+        );
         assert_eq!(object["version"], "v1");
     }
     let (_, doc) = fleet.scan_json(&list, &["--unmanaged"]);
