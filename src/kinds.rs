@@ -1,6 +1,13 @@
 //! Built-in knowledge of Kubernetes resources: which kinds are cluster-scoped, and how the
 //! plural resource names of a request (`deployments`, `deployments/scale`) map to kinds.
-//! CRDs declared in Git extend both tables through [`Catalog`].
+//! CRDs declared in Git extend both tables through [`Catalog`]; below them, a table of the
+//! kinds GitOps repositories commonly carry ([`gitops`]); below that, an English plural, a
+//! guess that is said ([`guessed`]).
+
+mod gitops;
+mod plural;
+
+pub use plural::{english_plural, guessed, Guess};
 
 use std::collections::HashMap;
 
@@ -204,7 +211,23 @@ impl Catalog {
                 namespaced: *namespaced,
             });
         }
+        for (group, kind, plural, namespaced) in gitops::COMMON {
+            catalog.add(Resource {
+                group: group.to_string(),
+                plural: plural.to_string(),
+                kind: kind.to_string(),
+                namespaced: *namespaced,
+            });
+        }
         catalog
+    }
+
+    /// The plural resource of a kind, and whether it is a guess (no CRD, not in the tables).
+    pub fn plural(&self, group: &str, kind: &str) -> (String, bool) {
+        match self.by_kind(group, kind) {
+            Some(resource) => (resource.plural.clone(), false),
+            None => (english_plural(kind), true),
+        }
     }
 
     pub fn add(&mut self, resource: Resource) {

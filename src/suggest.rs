@@ -40,6 +40,7 @@ pub mod want;
 use crate::config::Config;
 use crate::manifest::{ObjectKey, Origin};
 use crate::snapshot::Snapshot;
+use crate::sources::Builds;
 
 use repo::{Checkout, FileChange, Files};
 pub use want::{Declined, FieldChange, Target, Want};
@@ -127,7 +128,12 @@ impl Suggestion {
 
 /// Works out the change for `target` on the source that declares it (or, for a new object,
 /// the source that declares its namespace's objects).
-pub fn suggest(config: &Config, snapshot: &Snapshot, target: &Target) -> Result<Suggestion> {
+pub fn suggest(
+    config: &Config,
+    snapshot: &Snapshot,
+    builds: &Builds,
+    target: &Target,
+) -> Result<Suggestion> {
     let (source, home) = match (&target.want, snapshot.get(&target.key)) {
         (_, Some(declared)) => (declared.source.to_string(), None),
         (Want::Create(_), None) => {
@@ -148,6 +154,7 @@ pub fn suggest(config: &Config, snapshot: &Snapshot, target: &Target) -> Result<
         }
     };
     let checkout = Checkout::open(config, snapshot, &source)?;
+    let builds_of = builds.get(&source).map(Vec::as_slice).unwrap_or_default();
     let mut files = Files::new(&checkout);
     match (&target.want, snapshot.get(&target.key), home) {
         (Want::Create(object), _, Some(dirs)) => {
@@ -162,8 +169,8 @@ pub fn suggest(config: &Config, snapshot: &Snapshot, target: &Target) -> Result<
                 };
                 plain::apply(&mut files, &declared.file, &target.key, want, scope)?;
             }
-            Origin::Kustomize { dir } => {
-                rendered::apply(snapshot, &checkout, &mut files, declared, dir, want)?;
+            Origin::Built(_) => {
+                rendered::apply(snapshot, &checkout, builds_of, &mut files, declared, want)?;
             }
         },
         _ => {

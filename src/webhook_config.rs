@@ -235,7 +235,6 @@ impl DeclaredResources {
             .map(|(g, r)| (g.to_string(), r.to_string()))
             .collect();
         let mut by_group_version: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-        let mut guessed = BTreeSet::new();
         let mut unguarded = 0usize;
         for object in snapshot.objects() {
             if EXCLUDED_NAMESPACES.contains(&object.key.namespace.as_str()) {
@@ -259,24 +258,22 @@ impl DeclaredResources {
             if exempt || version.is_empty() || kind.is_empty() {
                 continue;
             }
-            let plural = match snapshot.catalog.by_kind(group, kind) {
-                Some(resource) => resource.plural.clone(),
-                None => {
-                    let plural = guess_plural(kind);
-                    guessed.insert(format!(
-                        "{} is neither a built-in kind nor a CRD declared in Git: registered as \
-                         resource {plural:?}; declare its CRD in Git if that is wrong",
-                        object.api_version.clone() + "/" + kind
-                    ));
-                    plural
-                }
-            };
+            let (plural, _) = snapshot.catalog.plural(group, kind);
             by_group_version
                 .entry((group.to_string(), version.to_string()))
                 .or_default()
                 .insert(plural);
         }
-        let mut warnings: Vec<String> = guessed.into_iter().collect();
+        // Said once per kind, whatever the number of objects or versions declaring it.
+        let mut warnings: Vec<String> = crate::kinds::guessed(
+            &snapshot.catalog,
+            snapshot
+                .objects()
+                .map(|o| (o.key.group.as_str(), o.key.kind.as_str(), &*o.file, o.line)),
+        )
+        .iter()
+        .map(crate::kinds::Guess::message)
+        .collect();
         if unguarded > 0 {
             warnings.push(format!(
                 "Git declares {unguarded} object(s) in {}: the webhooks never see those \
@@ -336,18 +333,6 @@ fn crd_scale(crd: &Value) -> Option<(String, String)> {
                 .any(|v| v.pointer("/subresources/scale").is_some())
         });
     (top || per_version).then(|| (group.to_string(), plural.to_string()))
-}
-
-/// The apiserver's own guess for a kind without a known plural (`UnsafeGuessKindToResource`).
-fn guess_plural(kind: &str) -> String {
-    let lower = kind.to_lowercase();
-    if lower.ends_with('s') {
-        format!("{lower}es")
-    } else if let Some(stem) = lower.strip_suffix('y') {
-        format!("{stem}ies")
-    } else {
-        format!("{lower}s")
-    }
 }
 
 /// `matchConditions` that skip the bypass identities (every condition must hold for the

@@ -9,7 +9,6 @@ use driftgate::config::Source;
 use driftgate::declare::Declarer;
 use driftgate::git;
 use driftgate::manifest::parse::{self, RawObject};
-use driftgate::manifest::Origin;
 use driftgate::render::Limits;
 use driftgate::snapshot::{Snapshot, SourceState};
 use serde_json::{json, Value};
@@ -179,9 +178,19 @@ fn multi_tenancy_by_flux() -> Option<(tempfile::TempDir, SourceState)> {
     Some((tmp, state))
 }
 
+#[path = "kustomize/argocd.rs"]
+mod argocd;
+#[path = "kustomize/cli.rs"]
+mod cli;
 #[path = "kustomize/corpus.rs"]
 mod corpus;
+#[path = "kustomize/figures.rs"]
+mod figures;
+#[path = "kustomize/fleet.rs"]
+mod fleet;
 #[path = "kustomize/flux.rs"]
 mod flux;
 #[path = "kustomize/local.rs"]
 mod local;
+#[path = "kustomize/reference.rs"]
+mod reference;

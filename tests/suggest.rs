@@ -175,7 +175,7 @@ pub fn round_trip_watching(
     watch: &[Config],
 ) -> Result<Trip, String> {
     let watched: Vec<Snapshot> = watch.iter().map(load).collect();
-    let before = load(config);
+    let (before, builds) = driftgate::sources::load_with_builds(config).expect("loads");
     let first = decision(review, &before, config);
     let target = want::from_review(review.to_string().as_bytes(), &before, config)
         .map_err(|e| e.to_string())?;
@@ -188,7 +188,8 @@ pub fn round_trip_watching(
         }
         return Ok(Trip::AlreadyAllowed);
     };
-    let suggestion = suggest::suggest(config, &before, &target).map_err(|e| e.to_string())?;
+    let suggestion =
+        suggest::suggest(config, &before, &builds, &target).map_err(|e| e.to_string())?;
     let diff = suggestion.diff();
     if suggestion.is_empty() {
         return if first.verdict == Verdict::Denied {

@@ -30,8 +30,8 @@ pub fn run(args: SuggestArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(EXIT_BAD_INPUT, e),
     };
-    let snapshot = match sources::load_once(&config) {
-        Ok(s) => s,
+    let (snapshot, builds) = match sources::load_with_builds(&config) {
+        Ok(loaded) => loaded,
         Err(e) => return fail(EXIT_BAD_INPUT, e),
     };
     let target = match target(&args, &config, &snapshot) {
@@ -45,7 +45,7 @@ pub fn run(args: SuggestArgs) -> ExitCode {
         }
         Err(e) => return fail(EXIT_BAD_INPUT, e),
     };
-    let suggestion = match suggest::suggest(&config, &snapshot, &target) {
+    let suggestion = match suggest::suggest(&config, &snapshot, &builds, &target) {
         Ok(s) => s,
         Err(e @ (Error::Input(_) | Error::NotFound { .. })) => return fail(EXIT_BAD_INPUT, e),
         Err(e) => return fail(EXIT_DECLINED, e),

@@ -5,6 +5,7 @@
 
 use serde_json::{json, Value};
 
+use super::build;
 use super::context::Ctx;
 use super::provenance::{self, Kustomization};
 use super::repo::Files;
@@ -77,7 +78,7 @@ fn entries<'c>(ctx: &'c Ctx, field: &str, names: &[&str]) -> Option<(&'c Kustomi
 pub fn candidates(ctx: &Ctx, change: &FieldChange) -> Result<Vec<Action>, String> {
     let mut out = Vec::new();
     let pre = value::get(&ctx.pre, &change.path);
-    if let Some(Value::String(text)) = pre.filter(|_| ctx.build.flux.is_some()) {
+    if let Some(Value::String(text)) = pre.filter(|_| build::flux_options(&ctx.build).is_some()) {
         if text.contains("${") {
             return variables::candidate(ctx, text, change)
                 .map(|name| vec![Action::Variable(name)]);

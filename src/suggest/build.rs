@@ -1,8 +1,8 @@
-//! One kustomize build as `render` runs it (the inputs exported from the object database,
-//! Flux's changes laid over, the configured kustomize command, Flux's `postBuild`), run here
-//! on demand: with origin annotations (`buildMetadata: [originAnnotations,
-//! transformerAnnotations]`) to learn where an object's values come from, and with a
-//! suggestion's files laid over the export to check what the change renders to.
+//! One build rendered again, on demand, as `render` renders it (the same `Build`, its inputs
+//! exported from the object database, its root kustomization as the controller changes it
+//! with `kfile`, the source's kustomize command, Flux's `postBuild`): with the transformer
+//! annotations added to the origin ones, to learn where an object's values come from, and
+//! with a suggestion's files laid over the export, to check what the change renders to.
 
 use std::path::Path;
 
@@ -10,22 +10,16 @@ use serde_json::{json, Value};
 
 use super::repo::{Checkout, Files};
 use super::Error;
-use crate::git::EntryKind;
 use crate::manifest::yaml;
-use crate::render::flux::{self, BuildOptions};
-use crate::render::{export, kustomize, plan, postbuild, Limits};
+use crate::render::build::{Build, How};
+use crate::render::flux::BuildOptions;
+use crate::render::plan::{self, Inputs};
+use crate::render::{export, kfile, kustomize, postbuild, run, Limits};
+use crate::tree::EntryKind;
 
 /// The annotations kustomize writes for `buildMetadata`.
 pub const ORIGIN: &str = "config.kubernetes.io/origin";
 pub const TRANSFORMATIONS: &str = "alpha.config.kubernetes.io/transformations";
-
-/// A build: a directory (`""` is the root) and, for a Flux Kustomization, what the controller
-/// changes before building.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Build {
-    pub dir: String,
-    pub flux: Option<BuildOptions>,
-}
 
 /// What a build rendered: the objects before Flux's variable substitution and after.
 #[derive(Debug, Clone)]
@@ -36,103 +30,136 @@ pub struct Output {
     pub text: String,
 }
 
-impl Build {
-    pub fn label(&self) -> String {
-        crate::render::display_dir(&self.dir)
-    }
-
-    /// Renders the build from the checkout with `files` laid over it; `provenance` adds the
-    /// origin and transformer annotations.
-    pub fn render(
-        &self,
-        checkout: &Checkout,
-        files: &Files,
-        provenance: bool,
-    ) -> Result<Output, Error> {
-        let fail = |message: String| {
-            Error::Declined(vec![format!("{} (kustomize): {message}", self.label())])
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix("driftgate-suggest-")
-            .tempdir()
-            .map_err(|e| fail(e.to_string()))?;
-        let read = |id| checkout.read_blob(id);
-        let inputs = plan::inputs(&checkout.index, &self.dir, &read);
-        if let Some(url) = inputs.remote.first() {
-            return Err(fail(format!(
-                "reads a remote base ({url}); its source is not in this repository"
-            )));
-        }
-        export::export(&checkout.index, &inputs, tmp.path(), &read)
-            .map_err(|e| fail(e.to_string()))?;
-        overlay(tmp.path(), &inputs, files).map_err(|e| fail(e.to_string()))?;
-        if let Some(options) = &self.flux {
-            flux::prepare(tmp.path(), &self.dir, &checkout.index, options)
-                .map_err(|e| fail(e.to_string()))?;
-        }
-        if provenance {
-            add_build_metadata(tmp.path(), &self.dir).map_err(fail)?;
-        }
-        let run_dir = if self.dir.is_empty() {
-            "."
-        } else {
-            self.dir.as_str()
-        };
-        let output = kustomize::run(
-            &checkout.source.kustomize_command,
-            tmp.path(),
-            run_dir,
-            &Limits::default(),
-        )
-        .map_err(|e| fail(e.to_string()))?;
-        let text = String::from_utf8(output).map_err(|_| fail("the output is not UTF-8".into()))?;
-        let substituted = match &self.flux {
-            Some(options) => {
-                let out = flux::post_build(text.as_bytes(), options).map_err(fail)?;
-                String::from_utf8(out).map_err(|_| fail("the output is not UTF-8".into()))?
-            }
-            None => text.clone(),
-        };
-        Ok(Output {
-            before_substitution: documents(&text).map_err(fail)?,
-            objects: documents(&substituted).map_err(fail)?,
-            text,
-        })
+/// The Flux settings of a build, when it is a Flux Kustomization's (or path's).
+pub fn flux_options(build: &Build) -> Option<&BuildOptions> {
+    match &build.how {
+        How::Kustomize(changes) => changes.flux.as_ref(),
+        How::Files(_) => None,
     }
 }
 
-fn documents(text: &str) -> Result<Vec<Value>, String> {
-    let mut out = Vec::new();
-    for doc in postbuild::split_documents(text) {
-        let parsed =
-            yaml::parse_documents(doc).map_err(|e| format!("line {}: {}", e.line, e.message))?;
-        out.extend(parsed.into_iter().map(|d| d.value));
+/// The same build with its Flux settings changed (a variable, an added patch).
+pub fn with_flux(build: &Build, change: impl FnOnce(&mut BuildOptions)) -> Build {
+    let mut out = build.clone();
+    if let How::Kustomize(changes) = &mut out.how {
+        if let Some(options) = changes.flux.as_mut() {
+            change(options);
+        }
     }
-    Ok(out)
+    out
+}
+
+/// Renders `build` from the checkout with `files` laid over it; `provenance` adds the
+/// transformer annotations (the origin ones are always asked for).
+pub fn render(
+    build: &Build,
+    checkout: &Checkout,
+    files: &Files,
+    provenance: bool,
+) -> Result<Output, Error> {
+    let label = format!(
+        "{} ({})",
+        build.name,
+        crate::render::display_dir(&build.dir)
+    );
+    let fail = |message: String| Error::Declined(vec![format!("{label}: {message}")]);
+    let changes = match &build.how {
+        How::Kustomize(changes) => changes,
+        How::Files(list) => {
+            // An Argo CD plain directory: its files, as they would read after the change.
+            let mut objects = Vec::new();
+            for (path, _) in list {
+                let text = files.read(path)?.unwrap_or_default();
+                let docs = yaml::parse_documents(&text)
+                    .map_err(|e| fail(format!("{path}: line {}: {}", e.line, e.message)))?;
+                objects.extend(docs.into_iter().map(|d| d.value));
+            }
+            return Ok(Output {
+                before_substitution: objects.clone(),
+                objects,
+                text: String::new(),
+            });
+        }
+    };
+    if let Some(url) = build.inputs.remote.first() {
+        return Err(fail(format!(
+            "reads a remote base ({url}); its source is not in this repository"
+        )));
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("driftgate-suggest-")
+        .tempdir()
+        .map_err(|e| fail(e.to_string()))?;
+    let read = |id| checkout.read_blob(id);
+    export::export(&checkout.index, &build.inputs, tmp.path(), &read)
+        .map_err(|e| fail(e.to_string()))?;
+    overlay(tmp.path(), &build.inputs, files).map_err(|e| fail(e.to_string()))?;
+    kfile::write(tmp.path(), &build.dir, &checkout.index, changes)
+        .map_err(|e| fail(e.to_string()))?;
+    if provenance {
+        add_transformer_annotations(tmp.path(), &build.dir).map_err(fail)?;
+    }
+    let run_dir = if build.dir.is_empty() {
+        "."
+    } else {
+        build.dir.as_str()
+    };
+    let command = run::command(&checkout.source, build);
+    let output = kustomize::run(&command, tmp.path(), run_dir, &Limits::default())
+        .map_err(|e| fail(e.to_string()))?;
+    let text = String::from_utf8(output).map_err(|_| fail("the output is not UTF-8".into()))?;
+    let mut before_substitution = Vec::new();
+    let mut objects = Vec::new();
+    for doc in postbuild::split_documents(&text) {
+        before_substitution.extend(documents(doc).map_err(&fail)?);
+        let substituted = match &changes.flux {
+            Some(options) => {
+                postbuild::substitute(doc, options).map_err(|e| fail(e.to_string()))?
+            }
+            None => std::borrow::Cow::Borrowed(doc),
+        };
+        for mut value in documents(&substituted).map_err(&fail)? {
+            if let Some(options) = &changes.flux {
+                postbuild::after(&mut value, options);
+            }
+            objects.push(value);
+        }
+    }
+    Ok(Output {
+        before_substitution,
+        objects,
+        text,
+    })
+}
+
+fn documents(text: &str) -> Result<Vec<Value>, String> {
+    yaml::parse_documents(text)
+        .map(|docs| docs.into_iter().map(|d| d.value).collect())
+        .map_err(|e| format!("the output does not parse: line {}: {}", e.line, e.message))
 }
 
 /// Writes the suggestion's files into the export: changed and new files under the exported
 /// inputs, deleted ones removed.
-fn overlay(root: &Path, inputs: &plan::Inputs, files: &Files) -> std::io::Result<()> {
-    for change in files.pending() {
+fn overlay(root: &Path, inputs: &Inputs, files: &Files) -> std::io::Result<()> {
+    for (path, content) in files.pending() {
         let inside = inputs.entries.iter().any(|(p, (kind, _))| match kind {
-            EntryKind::Tree => plan::is_within(change.0, p),
-            _ => change.0 == p,
+            EntryKind::Tree => plan::is_within(path, p),
+            _ => path == p,
         });
         if !inside {
             continue;
         }
-        let path = root.join(change.0);
-        match change.1 {
+        let target = root.join(path);
+        match content {
             Some(text) => {
-                if let Some(dir) = path.parent() {
+                if let Some(dir) = target.parent() {
                     std::fs::create_dir_all(dir)?;
                 }
-                std::fs::write(&path, text)?;
+                std::fs::write(&target, text)?;
             }
             None => {
-                if path.exists() {
-                    std::fs::remove_file(&path)?;
+                if target.exists() {
+                    std::fs::remove_file(&target)?;
                 }
             }
         }
@@ -140,52 +167,36 @@ fn overlay(root: &Path, inputs: &plan::Inputs, files: &Files) -> std::io::Result
     Ok(())
 }
 
-/// Adds `buildMetadata: [originAnnotations, transformerAnnotations]` to the build's
-/// kustomization in the export (rewritten as JSON, which kustomize reads as YAML).
-fn add_build_metadata(root: &Path, dir: &str) -> Result<(), String> {
+/// Adds `transformerAnnotations` to the `buildMetadata` the root kustomization asks for (it is
+/// JSON once `kfile` has written it, which kustomize reads as YAML).
+fn add_transformer_annotations(root: &Path, dir: &str) -> Result<(), String> {
     let base = root.join(dir);
-    let file = plan::KUSTOMIZATION_FILES
+    let Some(file) = plan::KUSTOMIZATION_FILES
         .iter()
         .map(|name| base.join(name))
         .find(|p| p.is_file())
-        .ok_or_else(|| "no kustomization file to build".to_string())?;
+    else {
+        return Ok(());
+    };
     let text = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
-    let mut doc = yaml::parse_documents(&text)
+    let Some(mut doc) = yaml::parse_documents(&text)
         .ok()
         .and_then(|d| d.into_iter().next())
         .map(|d| d.value)
         .filter(Value::is_object)
-        .ok_or_else(|| "its kustomization does not parse".to_string())?;
-    doc["buildMetadata"] = json!(["originAnnotations", "transformerAnnotations"]);
+    else {
+        return Ok(());
+    };
+    let list = doc
+        .as_object_mut()
+        .map(|m| m.entry("buildMetadata").or_insert_with(|| json!([])));
+    if let Some(Value::Array(list)) = list {
+        if !list.iter().any(|v| v == "transformerAnnotations") {
+            list.push(json!("transformerAnnotations"));
+        }
+    }
     let out = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
     std::fs::write(&file, out).map_err(|e| e.to_string())
-}
-
-/// An object's identity in an output: group, kind, namespace and name.
-pub fn identity(value: &Value, default_namespace: &str) -> (String, String, String, String) {
-    let text = |p: &str| {
-        value
-            .pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    let (group, _) = crate::manifest::split_api_version(
-        value
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or(""),
-    );
-    let namespace = match text("/metadata/namespace") {
-        ns if ns.is_empty() => default_namespace.to_string(),
-        ns => ns,
-    };
-    (
-        group.to_string(),
-        text("/kind"),
-        namespace,
-        text("/metadata/name"),
-    )
 }
 
 /// The object without the annotations `buildMetadata` adds.

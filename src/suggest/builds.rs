@@ -6,84 +6,43 @@
 //! build reads must leave that build's output as it was.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::build::Build;
 use super::repo::Checkout;
-use crate::git::EntryKind;
-use crate::manifest::parse::{self, RawObject};
-use crate::manifest::{yaml, DeclaredObject};
-use crate::render::flux::{self, FluxKustomization, Located};
+use crate::manifest::parse;
+use crate::manifest::{yaml, Built};
+use crate::render::build::{Build, How};
+use crate::render::flux;
+use crate::render::kfile::Changes;
 use crate::render::plan::{self, Inputs};
-use crate::snapshot::Snapshot;
+use crate::tree::EntryKind;
 
-/// A build and the Flux Kustomization behind it, if any.
-#[derive(Debug, Clone)]
-pub struct Found {
-    pub build: Build,
-    pub flux: Option<FluxKustomization>,
+/// The build that rendered an object (its origin names it), among those the source's last
+/// read rendered.
+pub fn of<'b>(builds: &'b [Build], built: &Built) -> Option<&'b Build> {
+    builds.iter().find(|b| *b.info == *built)
 }
 
-fn raw(object: &DeclaredObject) -> RawObject {
-    RawObject {
-        api_version: object.api_version.clone(),
-        kind: object.key.kind.clone(),
-        value: object.value.clone(),
-        file: object.file.clone(),
-        line: object.line,
-        origin: object.origin.clone(),
-        stale: object.stale,
+/// A build of `dir` as a Flux Kustomization with no settings builds it (a kustomization
+/// generated when there is none).
+fn flux_path(dir: &str, inputs: Inputs) -> Build {
+    Build {
+        name: format!("Flux path {}", crate::render::display_dir(dir)),
+        info: Arc::new(Built {
+            dir: crate::render::display_dir(dir),
+            by: "Flux path".into(),
+            declared_at: None,
+            default_namespace: None,
+        }),
+        dir: dir.to_string(),
+        inputs,
+        how: How::Kustomize(Box::new(Changes {
+            flux: Some(Default::default()),
+            argo: None,
+        })),
     }
-}
-
-/// The builds of this source that render `dir`: the directory itself, or under
-/// `discover: flux` each Flux Kustomization whose path is there (and a configured path built
-/// as Flux builds its entry points).
-pub fn of(snapshot: &Snapshot, checkout: &Checkout, dir: &str) -> Vec<Found> {
-    let source = &checkout.source;
-    let Some(repo) = source.discover.as_deref().and_then(flux::parse_discover) else {
-        return vec![Found {
-            build: Build {
-                dir: dir.to_string(),
-                flux: None,
-            },
-            flux: None,
-        }];
-    };
-    let raws: Vec<RawObject> = snapshot
-        .objects()
-        .filter(|o| *o.source == *source.name)
-        .map(|o| raw(o))
-        .collect();
-    let mut found: Vec<Found> = raws
-        .iter()
-        .filter_map(|r| flux::read_kustomization(r, &source.default_namespace))
-        .filter(
-            |k| matches!(flux::locate(k, &raws, &repo), Located::Here { dir: d, .. } if d == dir),
-        )
-        .map(|k| Found {
-            build: Build {
-                dir: dir.to_string(),
-                flux: Some(k.options.clone()),
-            },
-            flux: Some(k),
-        })
-        .collect();
-    let entry = source
-        .paths
-        .iter()
-        .any(|p| plan::resolve("", p).as_deref() == Some(dir));
-    if entry || found.is_empty() {
-        found.push(Found {
-            build: Build {
-                dir: dir.to_string(),
-                flux: Some(Default::default()),
-            },
-            flux: None,
-        });
-    }
-    found
 }
 
 /// Another build of the repository, with what reads it (for messages).
@@ -132,10 +91,7 @@ impl Others {
             .iter()
             .filter(|(d, _)| *d != build.dir && !read_by_other(d))
             .map(|(d, inp)| Other {
-                build: Build {
-                    dir: d.clone(),
-                    flux: None,
-                },
+                build: Build::kustomize(d, inp.clone()),
                 inputs: inp.clone(),
                 by: format!("{} (kustomize)", crate::render::display_dir(d)),
             })
@@ -149,17 +105,15 @@ impl Others {
                 continue;
             }
             // A Flux path with no kustomization is built from a generated one.
-            let options = index
-                .kustomization_file(dir)
-                .is_none()
-                .then(Default::default);
+            let inputs = plan::inputs(index, dir, &read);
+            let build = match index.kustomization_file(dir) {
+                Some(_) => Build::kustomize(dir, inputs.clone()),
+                None => flux_path(dir, inputs.clone()),
+            };
             let by = files.iter().cloned().collect::<Vec<_>>().join(" and ");
             builds.push(Other {
-                build: Build {
-                    dir: dir.clone(),
-                    flux: options,
-                },
-                inputs: plan::inputs(index, dir, &read),
+                build,
+                inputs,
                 by: format!("the Flux Kustomizations in {by}"),
             });
         }

@@ -5,19 +5,24 @@
 
 use serde_json::Value;
 
-use super::build::{self, Build, Output};
-use super::builds::{self, Others};
+use super::build::{self, Output};
+use super::builds::Others;
 use super::plain::{self, Scope};
 use super::provenance::{self, Kustomization, Origin};
 use super::repo::{Checkout, Files};
 use super::Error;
+use crate::manifest::parse::RawObject;
 use crate::manifest::{DeclaredObject, ObjectKey};
-use crate::render::flux::FluxKustomization;
+use crate::render::build::Build;
+use crate::render::flux::{self, FluxKustomization};
 use crate::snapshot::Snapshot;
 use crate::yamledit::{value, Editor, Step};
 
 pub struct Ctx<'a> {
     pub snapshot: &'a Snapshot,
+    /// Every build the source rendered (a change to the Flux Kustomization of this build may
+    /// go through the build that renders it).
+    pub builds: &'a [Build],
     pub checkout: &'a Checkout,
     pub key: &'a ObjectKey,
     pub api_version: String,
@@ -53,12 +58,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Renders the object's build with provenance and gathers what is known about it.
+    /// Renders the object's build (`build`, the one its origin names) with provenance and
+    /// gathers what is known about it.
     pub fn new(
         snapshot: &'a Snapshot,
         checkout: &'a Checkout,
+        builds: &'a [Build],
         declared: &'a DeclaredObject,
-        dir: &str,
+        build: &Build,
     ) -> Result<Ctx<'a>, Error> {
         let key = &declared.key;
         let scope = Scope {
@@ -66,25 +73,22 @@ impl<'a> Ctx<'a> {
             default_namespace: &checkout.source.default_namespace,
         };
         let empty = Files::new(checkout);
-        let mut rendered = None;
-        for found in builds::of(snapshot, checkout, dir) {
-            let output = found.build.render(checkout, &empty, true)?;
-            let at = output
-                .objects
-                .iter()
-                .position(|o| plain::is_object(o, key, scope));
-            if let Some(at) = at {
-                rendered = Some((found, output, at));
-                break;
-            }
-        }
-        let (found, output, at) = rendered.ok_or_else(|| {
-            Error::Declined(vec![format!(
-                "{key}: rendering {} again does not give it",
-                crate::render::display_dir(dir)
-            )])
-        })?;
-        let baseline = found.build.render(checkout, &empty, false)?;
+        let output = build::render(build, checkout, &empty, true)?;
+        let at = output
+            .objects
+            .iter()
+            .position(|o| plain::is_object(o, key, scope))
+            .ok_or_else(|| {
+                Error::Declined(vec![format!(
+                    "{key}: rendering {} again does not give it",
+                    build.name
+                )])
+            })?;
+        let found = Found {
+            build: build.clone(),
+            flux: flux_kustomization(snapshot, build, &checkout.source.default_namespace),
+        };
+        let baseline = build::render(&found.build, checkout, &empty, false)?;
         let annotated = output
             .before_substitution
             .get(at)
@@ -111,6 +115,7 @@ impl<'a> Ctx<'a> {
         let rendered_name = key.name.clone();
         let mut ctx = Ctx {
             snapshot,
+            builds,
             checkout,
             key,
             api_version: declared.api_version.clone(),
@@ -145,6 +150,15 @@ impl<'a> Ctx<'a> {
             }
         }
         Ok(ctx)
+    }
+
+    /// The build, for messages: `Flux Kustomization flux-system/apps (apps/production)`.
+    pub fn label(&self) -> String {
+        format!(
+            "{} ({})",
+            self.build.name,
+            crate::render::display_dir(&self.build.dir)
+        )
     }
 
     /// Whether no other build of the repository reads `file`.
@@ -219,8 +233,44 @@ impl<'a> Ctx<'a> {
             Error::Declined(vec![format!(
                 "{}: {} has no kustomization file (Flux generates one), so nothing can be registered there",
                 self.key,
-                self.build.label()
+                self.label()
             )])
         })
     }
+}
+
+/// A build and the Flux Kustomization behind it, if any.
+struct Found {
+    build: Build,
+    flux: Option<FluxKustomization>,
+}
+
+/// The Flux Kustomization a build is named after (`Flux Kustomization NS/NAME`), read from
+/// the snapshot.
+fn flux_kustomization(
+    snapshot: &Snapshot,
+    build: &Build,
+    default_namespace: &str,
+) -> Option<FluxKustomization> {
+    let (namespace, name) = build
+        .name
+        .strip_prefix("Flux Kustomization ")?
+        .split_once('/')?;
+    let key = ObjectKey::new(
+        "kustomize.toolkit.fluxcd.io",
+        "Kustomization",
+        namespace,
+        name,
+    );
+    let object = snapshot.get(&key)?;
+    let raw = RawObject {
+        api_version: object.api_version.clone(),
+        kind: object.key.kind.clone(),
+        value: object.value.clone(),
+        file: object.file.clone(),
+        line: object.line,
+        origin: object.origin.clone(),
+        stale: object.stale,
+    };
+    flux::read_kustomization(&raw, default_namespace)
 }

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::build::Build;
 use super::builds::Others;
 use super::repo::{Checkout, Files};
 use super::Error;
 use crate::manifest::{ObjectKey, Origin};
+use crate::render::build::Build;
 use crate::render::plan;
 use crate::snapshot::Snapshot;
 use crate::yamledit::{render, value, Editor};
@@ -74,8 +74,8 @@ pub fn homes(snapshot: &Snapshot, key: &ObjectKey) -> Option<(String, Vec<String
         }
         let dir = match &object.origin {
             Origin::File => plan::parent(&object.file).to_string(),
-            Origin::Kustomize { dir } if dir == "." => String::new(),
-            Origin::Kustomize { dir } => dir.clone(),
+            Origin::Built(built) if built.dir == "." => String::new(),
+            Origin::Built(built) => built.dir.clone(),
         };
         *counts.entry((object.source.to_string(), dir)).or_insert(0) += 1;
     }
@@ -104,10 +104,7 @@ pub fn private_home(
 ) -> Result<String, Error> {
     let mut shared = Vec::new();
     for dir in dirs {
-        let build = Build {
-            dir: dir.clone(),
-            flux: None,
-        };
+        let build = Build::kustomize(dir, Default::default());
         let others = Others::find(checkout, &build);
         let probe = plan::join(dir, "driftgate-new.yaml");
         match others.reading(&probe).first() {

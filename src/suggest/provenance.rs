@@ -4,10 +4,11 @@
 
 use serde_json::Value;
 
-use super::build::{Build, ORIGIN, TRANSFORMATIONS};
+use super::build::{ORIGIN, TRANSFORMATIONS};
 use super::repo::Files;
 use super::Error;
 use crate::manifest::yaml;
+use crate::render::build::Build;
 use crate::render::plan::{self, TreeIndex};
 use crate::yamledit::Step;
 

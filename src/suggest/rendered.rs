@@ -11,15 +11,17 @@
 use serde_json::{json, Value};
 
 use super::actions::{self, Action};
+use super::builds;
 use super::context::Ctx;
 use super::patch;
-use super::plain;
+use super::plain::{self, Scope};
 use super::repo::{Checkout, Files};
 use super::variables;
 use super::verify::{verify, FluxChanges};
 use super::want::{FieldChange, Want};
 use super::Error;
 use crate::manifest::{DeclaredObject, ObjectKey, Origin};
+use crate::render::build::{Build, How};
 use crate::snapshot::Snapshot;
 use crate::yamledit::Step;
 
@@ -27,20 +29,34 @@ use crate::yamledit::Step;
 pub fn apply(
     snapshot: &Snapshot,
     checkout: &Checkout,
+    builds: &[Build],
     files: &mut Files,
     declared: &DeclaredObject,
-    dir: &str,
     want: &Want,
 ) -> Result<(), Error> {
-    let dir = if dir == "." { "" } else { dir };
-    let ctx = Ctx::new(snapshot, checkout, declared, dir)?;
+    let key = &declared.key;
+    let build = match &declared.origin {
+        Origin::Built(built) => builds::of(builds, built),
+        Origin::File => None,
+    }
+    .ok_or_else(|| {
+        Error::Declined(vec![format!(
+            "{key}: the build that renders it is not known"
+        )])
+    })?;
+    if let How::Files(_) = build.how {
+        // An Argo CD plain directory: the object is its file's, as written.
+        let scope = Scope {
+            catalog: &snapshot.catalog,
+            default_namespace: &checkout.source.default_namespace,
+        };
+        return plain::apply(files, &declared.file, key, want, scope);
+    }
+    let ctx = Ctx::new(snapshot, checkout, builds, declared, build)?;
     match want {
         Want::Fields(changes) => fields(&ctx, files, changes),
         Want::Delete => delete(&ctx, files),
-        Want::Create(_) => Err(Error::Declined(vec![format!(
-            "{} is already declared",
-            ctx.key
-        )])),
+        Want::Create(_) => Err(Error::Declined(vec![format!("{key} is already declared")])),
     }
 }
 
@@ -73,7 +89,7 @@ fn fields(ctx: &Ctx, files: &mut Files, changes: &[FieldChange]) -> Result<(), E
     let mut reasons = vec![format!(
         "{}: no change to the files of {} renders it as asked (origin: {}{})",
         ctx.key,
-        ctx.build.label(),
+        ctx.label(),
         ctx.origin.describe(),
         if ctx.transformers.is_empty() {
             String::new()
@@ -271,9 +287,14 @@ fn edit_flux(ctx: &Ctx, files: &mut Files, path: &[&str], new: Value) -> Result<
     }]);
     match &declared.origin {
         Origin::File => plain::apply(files, &declared.file, &key, &want, ctx.scope())?,
-        Origin::Kustomize { dir } => {
-            apply(ctx.snapshot, ctx.checkout, files, declared, dir, &want)?
-        }
+        Origin::Built(_) => apply(
+            ctx.snapshot,
+            ctx.checkout,
+            ctx.builds,
+            files,
+            declared,
+            &want,
+        )?,
     }
     files.also.push((key, shown));
     Ok(())
@@ -284,6 +305,7 @@ fn delete(ctx: &Ctx, files: &mut Files) -> Result<(), Error> {
     if let Some((file, _)) = ctx.resource.as_ref().filter(|(f, _)| ctx.is_private(f)) {
         let mut trial = files.clone();
         match drop_document(ctx, &mut trial, file)
+            .and_then(|()| drop_entries(ctx, &mut trial))
             .map_err(|e| e.to_string())
             .and_then(|()| verify(ctx, &trial, &FluxChanges::default(), None))
         {
@@ -298,6 +320,7 @@ fn delete(ctx: &Ctx, files: &mut Files) -> Result<(), Error> {
         for name in names(ctx) {
             let mut trial = files.clone();
             let result = patch::delete(&mut trial, overlay, ctx.key, &ctx.api_version, &name)
+                .and_then(|_| drop_entries(ctx, &mut trial))
                 .map_err(|e| e.to_string())
                 .and_then(|_| verify(ctx, &trial, &FluxChanges::default(), None));
             match result {
@@ -330,7 +353,7 @@ fn delete(ctx: &Ctx, files: &mut Files) -> Result<(), Error> {
     let mut reasons = vec![format!(
         "{}: no change to the files of {} removes it from the build alone",
         ctx.key,
-        ctx.build.label()
+        ctx.label()
     )];
     reasons.extend(failures);
     Err(Error::Declined(reasons))
@@ -358,6 +381,66 @@ fn flux_delete(
     list.push(entry.clone());
     flux.patches.push(entry);
     edit_flux(ctx, files, &["spec", "patches"], Value::Array(list))
+}
+
+/// Kinds a `replicas:` entry applies to.
+const SCALED: &[&str] = &[
+    "Deployment",
+    "StatefulSet",
+    "ReplicaSet",
+    "ReplicationController",
+];
+
+/// Takes out the overlay's `replicas:` entries naming the object: kustomize refuses an
+/// entry that names nothing its build has (an entry applies to every scalable kind of that
+/// name, so it stays while another one remains).
+fn drop_entries(ctx: &Ctx, files: &mut Files) -> Result<(), Error> {
+    let Some(overlay) = &ctx.overlay else {
+        return Ok(());
+    };
+    let names = names(ctx);
+    let scaled = |o: &Value| {
+        o.get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| SCALED.contains(&k))
+    };
+    let others_named = ctx.baseline.objects.iter().any(|o| {
+        scaled(o)
+            && !plain::is_object(o, ctx.key, ctx.scope())
+            && o.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| names.iter().any(|m| m == n))
+    });
+    if !SCALED.contains(&ctx.key.kind.as_str()) || others_named {
+        return Ok(());
+    }
+    let names_it = |entry: &Value| {
+        entry
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| names.iter().any(|m| m == n))
+    };
+    if !overlay.list("replicas").iter().any(names_it) {
+        return Ok(());
+    }
+    let text = files.read(&overlay.file)?.unwrap_or_default();
+    let edit_err = |source| Error::Edit {
+        file: overlay.file.clone(),
+        source,
+    };
+    let mut editor = crate::yamledit::Editor::new(&text).map_err(edit_err)?;
+    let mut doc = editor.value(0).cloned().unwrap_or(Value::Null);
+    if let Some(list) = doc.get_mut("replicas").and_then(Value::as_array_mut) {
+        list.retain(|e| !names_it(e));
+        if list.is_empty() {
+            if let Some(map) = doc.as_object_mut() {
+                map.shift_remove("replicas");
+            }
+        }
+    }
+    editor.replace(0, doc).map_err(edit_err)?;
+    files.write(&overlay.file, editor.finish().map_err(edit_err)?);
+    Ok(())
 }
 
 /// Removes the object's document from its resource file; a file left empty goes, with its

@@ -4,6 +4,7 @@
 
 use super::context::Ctx;
 use super::want::FieldChange;
+use crate::manifest::ObjectKey;
 
 /// The variable's name when `text` is exactly one `${NAME}` expression (with or without a
 /// default: `${NAME:=3}`, `${NAME:-x}`, `${NAME=y}`, `${NAME-z}`).
@@ -35,14 +36,14 @@ pub fn candidate(ctx: &Ctx, text: &str, change: &FieldChange) -> Result<String, 
     let Some(k) = &ctx.flux else {
         return Err(format!(
             "{path} comes from ${{{name}}}, but no Flux Kustomization builds {}",
-            ctx.build.label()
+            ctx.label()
         ));
     };
     let defined = format!(
         "Flux Kustomization {}/{} ({}:{})",
         k.namespace, k.name, k.file, k.line
     );
-    if k.options.substitute.contains_key(name) {
+    if k.substitute.contains_key(name) {
         let uses = ctx.output.text.matches(&format!("${{{name}")).count();
         if uses <= 1
             && change
@@ -56,9 +57,35 @@ pub fn candidate(ctx: &Ctx, text: &str, change: &FieldChange) -> Result<String, 
             "{path} comes from the Flux variable ${{{name}}}, set in postBuild.substitute of {defined}; {uses} values of this build use it, so changing it there would change them all"
         ));
     }
-    if k.substitute_from {
+    // Flux reads `substituteFrom` first; `substitute` overrides it.
+    for from in &k.substitute_from {
+        let group = "";
+        let key = ObjectKey::new(group, &from.kind, &k.namespace, &from.name);
+        let Some(object) = ctx.snapshot.get(&key) else {
+            continue;
+        };
+        let holds = object
+            .value
+            .tree()
+            .get("data")
+            .and_then(|d| d.get(name))
+            .is_some()
+            || object
+                .value
+                .tree()
+                .get("stringData")
+                .and_then(|d| d.get(name))
+                .is_some();
+        if holds {
+            return Err(format!(
+                "{path} comes from the Flux variable ${{{name}}}, set by {} {}/{} ({}:{}) that postBuild.substituteFrom of {defined} reads; change it there if every value using it should change",
+                from.kind, k.namespace, from.name, object.file, object.line
+            ));
+        }
+    }
+    if !k.substitute_from.is_empty() {
         return Err(format!(
-            "{path} comes from the Flux variable ${{{name}}}, which postBuild.substituteFrom of {defined} sets from a ConfigMap or Secret in the cluster, not from Git"
+            "{path} comes from the Flux variable ${{{name}}}, which postBuild.substituteFrom of {defined} sets from a ConfigMap or Secret Git does not hold"
         ));
     }
     Err(format!(

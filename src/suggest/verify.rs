@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::build::Output;
+use super::build::{self, Output};
 use super::context::Ctx;
 use super::plain;
 use super::repo::Files;
+use crate::render::envsubst::Value::Known;
 use crate::yamledit::value;
 
 /// What a plan changes in the build's Flux Kustomization (it is an object, not a file of the
@@ -28,21 +29,22 @@ pub fn verify(
     flux: &FluxChanges,
     expect: Option<&Value>,
 ) -> Result<(), String> {
-    let mut build = ctx.build.clone();
-    if let Some(options) = build.flux.as_mut() {
-        options
-            .substitute
-            .extend(flux.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let build = build::with_flux(&ctx.build, |options| {
+        for (k, v) in &flux.vars {
+            options.vars.values.insert(k.clone(), Known(v.clone()));
+        }
         options.patches.extend(flux.patches.iter().cloned());
-    }
-    let after = build
-        .render(ctx.checkout, files, false)
-        .map_err(|e| e.to_string())?;
+    });
+    let after = build::render(&build, ctx.checkout, files, false).map_err(|e| e.to_string())?;
     let scope = ctx.scope();
     let is_it = |o: &&Value| plain::is_object(o, ctx.key, scope);
-    let found = after.objects.iter().find(is_it);
+    let found = after
+        .objects
+        .iter()
+        .find(is_it)
+        .map(build::without_provenance);
     match (expect, found) {
-        (Some(want), Some(got)) if value::same(want, got) => {}
+        (Some(want), Some(got)) if value::same(want, &got) => {}
         (None, None) => {}
         (Some(_), Some(_)) => {
             return Err(format!(
@@ -54,13 +56,17 @@ pub fn verify(
         (None, Some(_)) => return Err(format!("{} would still render", ctx.key)),
     }
     let rest = |out: &Output| -> Vec<Value> {
-        out.objects.iter().filter(|o| !is_it(o)).cloned().collect()
+        out.objects
+            .iter()
+            .filter(|o| !is_it(o))
+            .map(build::without_provenance)
+            .collect()
     };
     let (was, now) = (rest(&ctx.baseline), rest(&after));
     if was.len() != now.len() || was.iter().zip(&now).any(|(a, b)| !value::same(a, b)) {
         return Err(format!(
             "the change would also change other objects of {}",
-            ctx.build.label()
+            ctx.label()
         ));
     }
     let empty = Files::new(ctx.checkout);
@@ -71,12 +77,10 @@ pub fn verify(
                 continue;
             }
             // A build that does not render as it is cannot be changed by this either.
-            let Ok(before) = other.build.render(ctx.checkout, &empty, false) else {
+            let Ok(before) = build::render(&other.build, ctx.checkout, &empty, false) else {
                 continue;
             };
-            let after = other
-                .build
-                .render(ctx.checkout, files, false)
+            let after = build::render(&other.build, ctx.checkout, files, false)
                 .map_err(|e| e.to_string())?;
             let same = before.objects.len() == after.objects.len()
                 && before
