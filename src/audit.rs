@@ -3,6 +3,7 @@
 //! ([`Store`]); reports read it back ([`report`], [`html`], [`http`]); blocked edits can also
 //! become Kubernetes Events ([`events`]). Nothing here ever makes a request wait or fail.
 
+pub mod changes;
 pub mod events;
 pub mod html;
 pub mod http;

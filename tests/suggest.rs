@@ -284,6 +284,8 @@ pub fn edited(value: &Value, path: &[driftgate::yamledit::Step], new: Option<Val
     v
 }
 
+#[path = "suggest/audit.rs"]
+mod audit;
 #[path = "suggest/cli.rs"]
 mod cli;
 #[path = "suggest/corpus.rs"]

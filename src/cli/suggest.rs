@@ -5,6 +5,7 @@ use std::io::Read as _;
 use std::process::ExitCode;
 
 use super::{fail, SuggestArgs, EXIT_BAD_INPUT};
+use crate::audit::{Store, Target as Trail};
 use crate::config::Config;
 use crate::snapshot::Snapshot;
 use crate::sources;
@@ -126,7 +127,25 @@ fn target(
     Err("give --review, --object or --id".into())
 }
 
-/// A recorded blocked edit.
-fn from_audit(_audit: Option<&str>, _id: &str, _config: &Config) -> Result<Option<Target>, String> {
-    Err("--id: not available yet".into())
+/// A recorded blocked edit, read from `--audit` (or the config's `audit.path`/`audit.url`).
+fn from_audit(audit: Option<&str>, id: &str, config: &Config) -> Result<Option<Target>, String> {
+    let trail = match audit {
+        Some(text) => Trail::parse(text),
+        None => crate::audit::target(&config.audit)
+            .ok_or("--id needs the audit trail: give --audit FILE|URL or a config with audit.path or audit.url")?,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let record = runtime.block_on(async {
+        let store = Store::open_existing(&trail)
+            .await
+            .map_err(|e| e.to_string())?;
+        let record = store.get(id).await.map_err(|e| e.to_string());
+        store.close().await;
+        record
+    })?;
+    let record = record.ok_or_else(|| format!("{}: no record {id}", trail.redacted()))?;
+    want::from_record(&record).map_err(|e| e.to_string())
 }

@@ -7,6 +7,8 @@
 use serde_json::{json, Value};
 
 use crate::admission::{self, Decision, Reason};
+use crate::audit::changes;
+use crate::audit::Record;
 use crate::config::{Config, DryRun, Mode, Unmanaged};
 use crate::drift::path::{Path, Segment};
 use crate::manifest::{split_api_version, ObjectKey};
@@ -227,6 +229,58 @@ pub fn from_object(
                 ..t
             })
         })
+}
+
+/// From a recorded blocked edit: what it asked for, as the record kept it. A record that did
+/// not keep the values in full (written before they were kept, a Secret's, or over the
+/// record's size limit) gives [`Declined::ValuesNotKept`], never a change made from a
+/// shortened value; a DELETE needs none.
+pub fn from_record(record: &Record) -> Result<Option<Target>, Declined> {
+    let key = ObjectKey::new(&record.group, &record.kind, &record.namespace, &record.name);
+    let user = record.user.clone();
+    if record.operation == "DELETE" {
+        return Ok(Some(Target {
+            key,
+            want: Want::Delete,
+            user,
+        }));
+    }
+    let Some(changes) = record.changes.as_ref().filter(|c| c.complete) else {
+        return Err(Declined::ValuesNotKept);
+    };
+    if let Some(whole) = changes.fields.iter().find(|f| f.path.is_empty()) {
+        let object = whole.value.clone().ok_or(Declined::ValuesNotKept)?;
+        return Ok(Some(Target {
+            key,
+            want: Want::Create(object),
+            user,
+        }));
+    }
+    let fields: Vec<FieldChange> = changes
+        .fields
+        .iter()
+        .map(|f| FieldChange {
+            path: f
+                .path
+                .iter()
+                .map(|s| match s {
+                    changes::Step::Key(k) => Step::Key(k.clone()),
+                    changes::Step::Item { field, value } => {
+                        Step::Select(vec![(field.clone(), value.clone())])
+                    }
+                })
+                .collect(),
+            value: f.value.clone(),
+        })
+        .collect();
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Target {
+        key,
+        want: Want::Fields(fields),
+        user,
+    }))
 }
 
 /// Reads an object from JSON or YAML text.
