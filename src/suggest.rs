@@ -20,6 +20,8 @@
 //!   patches, [`variables`] Flux `postBuild` variables, [`verify`] renders a plan before it
 //!   is taken.
 //! - [`diff`]: the unified diff; [`apply`]: `--write` and `--commit`.
+//! - [`live`]: the state a serving driftgate holds, read again for the admin port's
+//!   suggested changes ([`for_record`]).
 
 pub mod actions;
 pub mod apply;
@@ -28,6 +30,7 @@ pub mod builds;
 pub mod context;
 pub mod create;
 pub mod diff;
+pub mod live;
 pub mod patch;
 pub mod plain;
 pub mod provenance;
@@ -232,4 +235,19 @@ fn notes(checkout: &Checkout, snapshot: &Snapshot, target: &Target) -> Vec<Strin
     } else {
         Vec::new()
     }
+}
+
+/// The change a recorded blocked edit asks for, as a diff against the revisions `live`
+/// holds (`None`: nothing to change); the admin port runs this on a blocking thread.
+pub fn for_record(
+    config: &Config,
+    live: &Snapshot,
+    record: &crate::audit::Record,
+) -> Result<Option<String>> {
+    let Some(target) = want::from_record(record)? else {
+        return Ok(None);
+    };
+    let (snapshot, builds) = live::load(config, live)?;
+    let suggestion = suggest(config, &snapshot, &builds, &target)?;
+    Ok((!suggestion.is_empty()).then(|| suggestion.diff()))
 }

@@ -294,3 +294,5 @@ mod corpus;
 mod kustomize;
 #[path = "suggest/plain.rs"]
 mod plain;
+#[path = "suggest/serve.rs"]
+mod serve;

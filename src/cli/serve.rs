@@ -79,6 +79,12 @@ async fn serve(config: Config) -> ExitCode {
     state.report_section = Some(crate::audit::http::Section(Arc::new(move || {
         crate::scan::http::report_section(&section_source)
     })));
+    // A blocked edit's Git change, made on demand for the report from the revisions served.
+    let (suggest_config, suggest_live) = (config.clone(), live.clone());
+    state.suggester = Some(crate::audit::http::Suggester(Arc::new(move |record| {
+        let snapshot = suggest_live.load().ok_or("Git is not loaded yet")?;
+        crate::suggest::for_record(&suggest_config, &snapshot, record).map_err(|e| e.to_string())
+    })));
     let periodic = Periodic {
         settings: config.scan.clone(),
         live: live.clone(),
