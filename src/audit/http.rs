@@ -34,7 +34,10 @@ impl std::fmt::Debug for Section {
 /// Makes a recorded blocked edit's Git change (a diff; `None`: nothing to change), given by
 /// another part (`suggest`): blocking work (Git, kustomize), run on a blocking thread.
 #[derive(Clone)]
-pub struct Suggester(pub Arc<dyn Fn(&Record) -> Result<Option<String>, String> + Send + Sync>);
+pub struct Suggester(pub Arc<SuggestFn>);
+
+/// A recorded blocked edit to its diff (`None`: nothing to change), or why there is none.
+pub type SuggestFn = dyn Fn(&Record) -> Result<Option<String>, String> + Send + Sync;
 
 impl std::fmt::Debug for Suggester {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
