@@ -121,7 +121,7 @@ impl Auditor {
                         .map(|k| k.namespace.clone())
                         .unwrap_or(info.namespace.clone()),
                     name: key.map(|k| k.name.clone()).unwrap_or(info.name.clone()),
-                    message: respond::message(decision, &info.user.username),
+                    message: respond::message(decision, &info.user.username, &info.uid),
                 });
             }
         }

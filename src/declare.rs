@@ -318,7 +318,7 @@ fn parse_blob(
     read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
 ) -> Result<FileObjects, FileError> {
     match read(blob) {
-        Ok(bytes) => parse::parse_file(&source.name, path, &bytes),
+        Ok(bytes) => parse::parse_manifest(&source.name, path, &bytes),
         Err(message) => Err(unreadable(source, path, &message)),
     }
 }

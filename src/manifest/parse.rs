@@ -72,6 +72,16 @@ pub fn is_kustomization_file(path: &str) -> bool {
 }
 
 pub fn parse_file(source: &str, file: &str, bytes: &[u8]) -> Result<FileObjects, FileError> {
+    parse(source, file, bytes, false)
+}
+
+/// [`parse_file`] for a manifest file of the repository: each object also keeps the line of
+/// each of its values (see [`lines`](super::lines)), for the denial message's "In Git:" line.
+pub fn parse_manifest(source: &str, file: &str, bytes: &[u8]) -> Result<FileObjects, FileError> {
+    parse(source, file, bytes, true)
+}
+
+fn parse(source: &str, file: &str, bytes: &[u8], lines: bool) -> Result<FileObjects, FileError> {
     let err = |line: usize, message: String| FileError {
         source: source.to_string(),
         file: file.to_string(),
@@ -100,15 +110,34 @@ pub fn parse_file(source: &str, file: &str, bytes: &[u8]) -> Result<FileObjects,
         err(line, format!("not UTF-8: {e}"))
     })?;
     let docs = yaml::parse_documents(text).map_err(|e| err(e.line, e.message))?;
+    // A second, positional read of the text; a file it cannot pair keeps no lines.
+    let roots: Option<Vec<crate::yamledit::tree::Node>> = lines
+        .then(|| crate::yamledit::tree::parse(text).ok())
+        .flatten()
+        .map(|trees| {
+            trees
+                .into_iter()
+                .map(|d| d.root)
+                .filter(|r| !r.is_null())
+                .collect::<Vec<_>>()
+        })
+        .filter(|roots| roots.len() == docs.len());
     let file: Arc<str> = Arc::from(file);
     let mut out = FileObjects::default();
-    for doc in docs {
-        collect(doc.value, &file, doc.line, &mut out);
+    for (i, doc) in docs.into_iter().enumerate() {
+        let written = roots
+            .as_ref()
+            .and_then(|r| r.get(i))
+            .map(|node| (text, node));
+        collect(doc.value, &file, doc.line, &mut out, written);
     }
     Ok(out)
 }
 
-fn collect(value: Value, file: &Arc<str>, line: usize, out: &mut FileObjects) {
+/// Where a document is written, for the lines of its values.
+type Written<'t> = Option<(&'t str, &'t crate::yamledit::tree::Node)>;
+
+fn collect(value: Value, file: &Arc<str>, line: usize, out: &mut FileObjects, written: Written) {
     let api_version = value.get("apiVersion").and_then(Value::as_str);
     let kind = value.get("kind").and_then(Value::as_str);
     let (Some(api_version), Some(kind)) = (api_version, kind) else {
@@ -123,10 +152,21 @@ fn collect(value: Value, file: &Arc<str>, line: usize, out: &mut FileObjects) {
         return;
     }
     if kind.ends_with("List") && value.get("items").map(Value::is_array) == Some(true) {
+        let item_nodes = written.and_then(|(text, node)| match &node.kind {
+            crate::yamledit::tree::Kind::Map { entries, .. } => entries
+                .iter()
+                .find(|e| e.key.scalar_text() == Some("items"))
+                .and_then(|e| match &e.value.kind {
+                    crate::yamledit::tree::Kind::Seq { items, .. } => Some((text, items)),
+                    _ => None,
+                }),
+            _ => None,
+        });
         if let Value::Object(mut map) = value {
             if let Some(Value::Array(items)) = map.remove("items") {
-                for item in items {
-                    collect(item, file, line, out);
+                for (i, item) in items.into_iter().enumerate() {
+                    let node = item_nodes.and_then(|(text, nodes)| Some((text, nodes.get(i)?)));
+                    collect(item, file, line, out, node);
                 }
             }
         }
@@ -145,7 +185,10 @@ fn collect(value: Value, file: &Arc<str>, line: usize, out: &mut FileObjects) {
     out.objects.push(RawObject {
         api_version: api_version.to_string(),
         kind: kind.to_string(),
-        value: Declared::new(&value),
+        value: match written.and_then(|(text, node)| super::lines::encode(text, node, &value)) {
+            Some(lines) => Declared::with_lines(&value, lines),
+            None => Declared::new(&value),
+        },
         file: file.clone(),
         line,
         origin: Origin::File,

@@ -198,3 +198,64 @@ fn write_applies_to_a_checkout_and_commit_makes_a_branch() {
     assert_eq!(code, 1);
     assert!(stderr.contains("already exists"), "{stderr}");
 }
+
+/// The denial message's "In Git:" line: for one value of a plain file its file, line and
+/// both values; otherwise what to change and the command that writes the change.
+#[test]
+fn the_denial_says_where_in_git() {
+    let repo = shop_repo();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let repo_arg = repo.path().display().to_string();
+    let message = |review: &Value| {
+        let path = write_review(tmp.path(), review);
+        let (code, stdout, stderr) = run(&["check", "--repo", &repo_arg, "--review", &path], None);
+        assert_eq!(code, 3, "denied: {stdout}{stderr}");
+        let answer: Value = serde_json::from_str(&stdout).expect("json");
+        answer["response"]["status"]["message"]
+            .as_str()
+            .expect("message")
+            .to_string()
+    };
+    let scale = message(&scale_review("shop", "web", 3, 10));
+    assert!(
+        scale.ends_with("\nIn Git: apps/web.yaml:11 replicas: 3 → 10"),
+        "{scale}"
+    );
+    let cfg = config(repo.path(), &[], "");
+    let web = ObjectKey::new("apps", "Deployment", "shop", "web");
+    let git = declared(&load(&cfg), &web);
+    let container = |field: &str| {
+        vec![
+            Step::Key("spec".into()),
+            Step::Key("template".into()),
+            Step::Key("spec".into()),
+            Step::Key("containers".into()),
+            Step::Select(vec![("name".into(), "web".into())]),
+            Step::Key(field.into()),
+        ]
+    };
+    let image = message(&review(
+        "UPDATE",
+        "alice",
+        &edited(&live(&git), &container("image"), Some(json!("nginx:1.27"))),
+        &live(&git),
+    ));
+    assert!(
+        image.ends_with("\nIn Git: apps/web.yaml:22 image: \"nginx:1.25\" → \"nginx:1.27\""),
+        "{image}"
+    );
+    // Two values: the file and the command.
+    let both = edited(
+        &edited(&live(&git), &container("image"), Some(json!("nginx:1.27"))),
+        &[Step::Key("spec".into()), Step::Key("replicas".into())],
+        Some(json!(4)),
+    );
+    let uid = "5d6a0c1e-2f3b-4a5c-8d9e-0f1a2b3c4d5e";
+    let two = message(&review("UPDATE", "alice", &both, &live(&git)));
+    assert!(
+        two.ends_with(&format!(
+            "\nIn Git: change apps/web.yaml; the change: driftgate suggest --id {uid}"
+        )),
+        "{two}"
+    );
+}
