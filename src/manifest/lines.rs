@@ -12,11 +12,10 @@ use crate::drift::path::{merge_key_of, Path, Segment};
 use crate::drift::tree::{Node, View};
 use crate::yamledit::tree::{Kind, Node as Written};
 
-/// The encoded lines of `value` as written at `node` in `text`; `None` when they do not walk
-/// alike.
-pub fn encode(text: &str, node: &Written, value: &Value) -> Option<Box<[u8]>> {
+/// The encoded lines of `value` as written at `node`; `None` when they do not walk alike.
+pub fn encode(node: &Written, value: &Value) -> Option<Box<[u8]>> {
     let mut lines = Vec::new();
-    walk(text, node, value, &mut lines)?;
+    walk(node, value, &mut lines)?;
     let mut out = Vec::with_capacity(lines.len());
     let mut previous = 0i64;
     for line in lines {
@@ -36,7 +35,7 @@ pub fn encode(text: &str, node: &Written, value: &Value) -> Option<Box<[u8]>> {
     Some(out.into_boxed_slice())
 }
 
-fn walk(text: &str, node: &Written, value: &Value, lines: &mut Vec<usize>) -> Option<()> {
+fn walk(node: &Written, value: &Value, lines: &mut Vec<usize>) -> Option<()> {
     match (&node.kind, value) {
         (Kind::Map { entries, .. }, Value::Object(map)) => {
             if entries.len() != map.len() {
@@ -46,7 +45,7 @@ fn walk(text: &str, node: &Written, value: &Value, lines: &mut Vec<usize>) -> Op
                 if entry.key.scalar_text() != Some(k.as_str()) {
                     return None;
                 }
-                walk(text, &entry.value, v, lines)?;
+                walk(&entry.value, v, lines)?;
             }
             Some(())
         }
@@ -55,7 +54,7 @@ fn walk(text: &str, node: &Written, value: &Value, lines: &mut Vec<usize>) -> Op
                 return None;
             }
             for (item, v) in items.iter().zip(values) {
-                walk(text, item, v, lines)?;
+                walk(item, v, lines)?;
             }
             Some(())
         }
@@ -150,7 +149,7 @@ mod tests {
         let text = "# c\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 3\n  template:\n    spec:\n      containers:\n      - name: log\n        image: busybox\n      - name: web\n        image: nginx\n        args: [a,\n          b]\n";
         let docs = crate::yamledit::tree::parse(text).expect("parses");
         let value = yaml::parse_documents(text).expect("reads").remove(0).value;
-        let lines = encode(text, &docs[0].root, &value).expect("walks alike");
+        let lines = encode(&docs[0].root, &value).expect("walks alike");
         assert!(lines.len() <= 10, "about a byte a value: {}", lines.len());
         let tree = Tree::from_value(&value);
         let path = |p: Path| line_of(&lines, tree.root(), &p);
@@ -172,6 +171,6 @@ mod tests {
             .expect("reads")
             .remove(0)
             .value;
-        assert!(encode(aliased, &docs[0].root, &value).is_none());
+        assert!(encode(&docs[0].root, &value).is_none());
     }
 }

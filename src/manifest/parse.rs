@@ -135,7 +135,7 @@ fn parse(source: &str, file: &str, bytes: &[u8], lines: bool) -> Result<FileObje
 }
 
 /// Where a document is written, for the lines of its values.
-type Written<'t> = Option<(&'t str, &'t crate::yamledit::tree::Node)>;
+type Written<'t> = Option<&'t crate::yamledit::tree::Node>;
 
 fn collect(value: Value, file: &Arc<str>, line: usize, out: &mut FileObjects, written: Written) {
     let api_version = value.get("apiVersion").and_then(Value::as_str);
@@ -152,12 +152,12 @@ fn collect(value: Value, file: &Arc<str>, line: usize, out: &mut FileObjects, wr
         return;
     }
     if kind.ends_with("List") && value.get("items").map(Value::is_array) == Some(true) {
-        let item_nodes = written.and_then(|(text, node)| match &node.kind {
+        let item_nodes = written.and_then(|node| match &node.kind {
             crate::yamledit::tree::Kind::Map { entries, .. } => entries
                 .iter()
                 .find(|e| e.key.scalar_text() == Some("items"))
                 .and_then(|e| match &e.value.kind {
-                    crate::yamledit::tree::Kind::Seq { items, .. } => Some((text, items)),
+                    crate::yamledit::tree::Kind::Seq { items, .. } => Some(items),
                     _ => None,
                 }),
             _ => None,
@@ -165,7 +165,7 @@ fn collect(value: Value, file: &Arc<str>, line: usize, out: &mut FileObjects, wr
         if let Value::Object(mut map) = value {
             if let Some(Value::Array(items)) = map.remove("items") {
                 for (i, item) in items.into_iter().enumerate() {
-                    let node = item_nodes.and_then(|(text, nodes)| Some((text, nodes.get(i)?)));
+                    let node = item_nodes.and_then(|nodes| nodes.get(i));
                     collect(item, file, line, out, node);
                 }
             }
@@ -185,7 +185,7 @@ fn collect(value: Value, file: &Arc<str>, line: usize, out: &mut FileObjects, wr
     out.objects.push(RawObject {
         api_version: api_version.to_string(),
         kind: kind.to_string(),
-        value: match written.and_then(|(text, node)| super::lines::encode(text, node, &value)) {
+        value: match written.and_then(|node| super::lines::encode(node, &value)) {
             Some(lines) => Declared::with_lines(&value, lines),
             None => Declared::new(&value),
         },
