@@ -125,10 +125,7 @@ fn parse(source: &str, file: &str, bytes: &[u8], lines: bool) -> Result<FileObje
     let file: Arc<str> = Arc::from(file);
     let mut out = FileObjects::default();
     for (i, doc) in docs.into_iter().enumerate() {
-        let written = roots
-            .as_ref()
-            .and_then(|r| r.get(i))
-            .map(|node| (text, node));
+        let written = roots.as_ref().and_then(|r| r.get(i));
         collect(doc.value, &file, doc.line, &mut out, written);
     }
     Ok(out)
