@@ -1,6 +1,7 @@
 //! `driftgate demo`: builds the example repository with `git`, generates certificates, starts the
 //! real webhook on 127.0.0.1, and sends the tour's AdmissionReviews over HTTPS exactly as the
-//! kube-apiserver would (HTTP/1.1, `?timeout=10s`, the `<svc>.<ns>.svc` server name).
+//! kube-apiserver would (HTTP/1.1, `?timeout=10s`, the `<svc>.<ns>.svc` server name). The tour
+//! ends with the Git change that makes the denied `kubectl scale` legitimate (`suggest`).
 
 pub mod example;
 pub mod tour;
@@ -103,9 +104,12 @@ pub async fn run() -> Result<bool, Error> {
     config.server.key_file = certs.key.clone();
 
     let load_config = config.clone();
-    let snapshot = tokio::task::spawn_blocking(move || crate::sources::load_once(&load_config))
-        .await
-        .map_err(|e| Error::Setup(e.to_string()))??;
+    let (snapshot, builds) =
+        tokio::task::spawn_blocking(move || crate::sources::load_with_builds(&load_config))
+            .await
+            .map_err(|e| Error::Setup(e.to_string()))??;
+    // Kept for the tour's last stop: the Git change for the denied scale.
+    let for_suggestion = (config.clone(), snapshot.clone(), builds);
     let live = Arc::new(Live::new());
     let status = Arc::new(SyncStatus::new(
         config.sources.iter().map(|s| s.name.clone()),
@@ -146,7 +150,12 @@ pub async fn run() -> Result<bool, Error> {
     let url = format!("https://{host}:{}/validate?timeout=10s", addr.port());
 
     let mut all_expected = true;
-    for (i, step) in tour::steps().into_iter().enumerate() {
+    let steps = tour::steps();
+    let scale = steps
+        .iter()
+        .position(|s| s.review["request"]["subResource"] == "scale");
+    let scale_review = scale.map(|i| steps[i].review.clone());
+    for (i, step) in steps.into_iter().enumerate() {
         let response = client
             .post(&url)
             .header("content-type", "application/json")
@@ -177,8 +186,54 @@ pub async fn run() -> Result<bool, Error> {
     }
     let _ = stop.send(());
     serving.await.map_err(|e| Error::Setup(e.to_string()))??;
+    if let (Some(i), Some(review)) = (scale, scale_review) {
+        all_expected &= suggested(i + 1, &review, for_suggestion).await;
+    }
     if all_expected {
         println!("Every outcome was as expected: Git stays the way to change the cluster.");
     }
     Ok(all_expected)
+}
+
+/// The tour's last stop: the Git change that makes the denied `kubectl scale` (step `n`)
+/// legitimate, as `driftgate suggest` prints it; `false` when there is none.
+async fn suggested(
+    n: usize,
+    review: &serde_json::Value,
+    (config, snapshot, builds): (Config, crate::snapshot::Snapshot, crate::sources::Builds),
+) -> bool {
+    let body = review.to_string();
+    let made = tokio::task::spawn_blocking(move || {
+        let target = crate::suggest::want::from_review(body.as_bytes(), &snapshot, &config)
+            .map_err(|e| e.to_string())?
+            .ok_or("nothing to change")?;
+        crate::suggest::suggest(&config, &snapshot, &builds, &target).map_err(|e| e.to_string())
+    })
+    .await;
+    println!("And the way to Git: the change that makes step {n} legitimate (driftgate suggest):");
+    match made {
+        Ok(Ok(suggestion)) if !suggestion.is_empty() => {
+            for line in suggestion.diff().lines() {
+                println!("      {line}");
+            }
+            println!("   Commit it on a branch (driftgate suggest --commit --branch NAME), push it and open");
+            println!(
+                "   a pull request: once GitOps applies it, the cluster has what alice asked for."
+            );
+            println!();
+            true
+        }
+        Ok(Ok(_)) => {
+            println!("   nothing to change   <-- unexpected\n");
+            false
+        }
+        Ok(Err(e)) => {
+            println!("   {e}   <-- unexpected\n");
+            false
+        }
+        Err(e) => {
+            println!("   {e}   <-- unexpected\n");
+            false
+        }
+    }
 }

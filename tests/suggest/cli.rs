@@ -259,3 +259,26 @@ fn the_denial_says_where_in_git() {
         "{two}"
     );
 }
+
+#[test]
+fn the_demo_ends_with_the_change_for_the_denied_scale() {
+    let (code, stdout, stderr) = run(&["demo"], None);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("In Git: apps/web/deployment.yaml:8 replicas: 3 → 10"),
+        "{stdout}"
+    );
+    let last = stdout
+        .split("And the way to Git")
+        .nth(1)
+        .expect("the last stop");
+    assert!(
+        last.contains("diff --git a/apps/web/deployment.yaml b/apps/web/deployment.yaml"),
+        "{last}"
+    );
+    assert!(
+        last.contains("-  replicas: 3\n") && last.contains("+  replicas: 10\n"),
+        "{last}"
+    );
+    assert!(stdout.contains("Every outcome was as expected"), "{stdout}");
+}
