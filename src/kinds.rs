@@ -3,6 +3,9 @@
 //! CRDs declared in Git extend both tables through [`Catalog`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::schema::{self, Schema, Shape};
 
 /// (group, plural resource, kind, namespaced)
 const BUILT_IN: &[(&str, &str, &str, bool)] = &[
@@ -174,6 +177,25 @@ const BUILT_IN: &[(&str, &str, &str, bool)] = &[
     ),
 ];
 
+/// The plural resource of a kind no table or CRD names, as English makes it (`gateway` →
+/// `gateways`, `policy` → `policies`, `ingress` → `ingresses`): what CRDs almost always use.
+pub fn guess_plural(kind: &str) -> String {
+    let lower = kind.to_lowercase();
+    let consonant_y = lower
+        .strip_suffix('y')
+        .filter(|stem| !stem.ends_with(['a', 'e', 'i', 'o', 'u']));
+    if let Some(stem) = consonant_y {
+        format!("{stem}ies")
+    } else if ["s", "x", "z", "ch", "sh"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+    {
+        format!("{lower}es")
+    } else {
+        format!("{lower}s")
+    }
+}
+
 /// One resource type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resource {
@@ -191,6 +213,8 @@ pub struct Catalog {
     by_plural: HashMap<String, HashMap<String, Resource>>,
     /// group → kind → resource.
     by_kind: HashMap<String, HashMap<String, Resource>>,
+    /// group → kind → the schema of a CRD declared in Git (shared between snapshots).
+    schemas: HashMap<String, HashMap<String, Arc<Schema>>>,
 }
 
 impl Catalog {
@@ -234,7 +258,30 @@ impl Catalog {
             kind: kind.to_string(),
             namespaced: spec["scope"].as_str() != Some("Cluster"),
         });
+        if let Some(schema) = schema::crd::from_crd(crd) {
+            self.schemas
+                .entry(group.to_string())
+                .or_default()
+                .insert(kind.to_string(), Arc::new(schema));
+        }
         true
+    }
+
+    /// The schema of `kind` at `version`: its CRD's when Git declares one, else the built-in
+    /// one, else none (a custom resource whose CRD is not in Git: granular maps, atomic lists,
+    /// absence never a zero).
+    pub fn shape(&self, group: &str, version: &str, kind: &str) -> Shape<'_> {
+        if let Some(crd) = self.schemas.get(group).and_then(|k| k.get(kind)) {
+            return crd.root(group, version, kind).unwrap_or(Shape::UNKNOWN);
+        }
+        schema::builtin()
+            .root(group, version, kind)
+            .unwrap_or(Shape::UNKNOWN)
+    }
+
+    /// The table or a CRD says this kind's scope.
+    pub fn knows(&self, group: &str, kind: &str) -> bool {
+        self.by_kind(group, kind).is_some()
     }
 
     pub fn by_resource(&self, group: &str, plural: &str) -> Option<&Resource> {
@@ -273,6 +320,20 @@ mod tests {
         assert!(!c.is_namespaced("", "Namespace"));
         assert!(!c.is_namespaced("rbac.authorization.k8s.io", "ClusterRole"));
         assert!(c.is_namespaced("", "ConfigMap"));
+    }
+
+    #[test]
+    fn english_plurals() {
+        for (kind, plural) in [
+            ("Gateway", "gateways"),
+            ("NetworkPolicy", "networkpolicies"),
+            ("Ingress", "ingresses"),
+            ("Rollout", "rollouts"),
+            ("ClusterIssuer", "clusterissuers"),
+            ("Box", "boxes"),
+        ] {
+            assert_eq!(guess_plural(kind), plural);
+        }
     }
 
     #[test]

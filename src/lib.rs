@@ -10,7 +10,8 @@
 //! - [`git`]: reading a source's tree at a revision with gix (no worktree).
 //! - [`sync`]: following Git: fetching remotes, polling, `/sync`, pinning, atomic snapshot swaps.
 //! - [`render`]: kustomize overlays and Flux `Kustomization`s rendered into declared objects.
-//! - [`drift`]: comparing a request object with Git's declaration, by declared path.
+//! - [`schema`]: the Kubernetes schema (built-in types, CRDs) the comparison walks beside an object.
+//! - [`drift`]: comparing a request object with Git's declaration, as server-side apply owns fields.
 //! - [`policy`]: bypass identities, modes, ignore paths, break-glass.
 //! - [`admission`]: the AdmissionReview wire format, the decision, the answer (and annotate mode).
 //! - [`audit`]: the audit trail (records, SQLite/PostgreSQL store, background writer, reports, Events).
@@ -35,6 +36,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod policy;
 pub mod render;
+pub mod schema;
 pub mod server;
 pub mod snapshot;
 pub mod sources;

@@ -91,6 +91,16 @@ pub struct Snapshot {
     pub bypass_users: Vec<String>,
     /// One label for all sources: `main@sha1:…` for one, `a=main@sha1:…,b=…` for several.
     revision_label: String,
+    /// Objects Git declares with `generateName` and no name: not keyed by name, matched with a
+    /// CREATE by group, kind, namespace and `generateName`.
+    untracked: Vec<Arc<DeclaredObject>>,
+    /// Objects of a kind whose scope nothing says (not built in, no CRD in Git) declared
+    /// without a namespace: keyed with the default namespace, and found here by their key
+    /// without one when a request says they are cluster-scoped.
+    unscoped: HashMap<ObjectKey, ObjectKey>,
+    /// group → English plural → kind, for declared kinds nothing else names the plural of
+    /// (a `scale` request names only the resource).
+    guessed: HashMap<String, HashMap<String, String>>,
 }
 
 impl Snapshot {
@@ -175,6 +185,10 @@ impl Snapshot {
             .map_or_else(|| Arc::from(source), |o| o.source.clone());
         let mut touched = Vec::with_capacity(delta.removed.len() + delta.added.len());
         for raw in &delta.removed {
+            if raw.value.name().is_empty() {
+                next.forget_untracked(source, &raw.file);
+                continue;
+            }
             let key = next.key_of(default_namespace, raw);
             let ours = next
                 .objects
@@ -183,6 +197,7 @@ impl Snapshot {
             if ours {
                 if let Some(gone) = next.objects.take(&key) {
                     next.forget_namespaces(&gone.0.key);
+                    next.forget_unscoped(&gone.0);
                 }
                 touched.push(key);
             }
@@ -258,6 +273,11 @@ impl Snapshot {
     }
 
     fn insert(&mut self, object: Arc<DeclaredObject>) -> Result<(), Error> {
+        if object.key.name.is_empty() {
+            self.count_namespaces(&object.key);
+            self.untracked.push(object);
+            return Ok(());
+        }
         if !self.objects.insert(ByKey(Arc::clone(&object))) {
             return Err(Error::Duplicate {
                 key: Box::new(object.key.clone()),
@@ -269,8 +289,26 @@ impl Snapshot {
                 second: object.location(),
             });
         }
+        let key = &object.key;
+        if !self.catalog.knows(&key.group, &key.kind) {
+            if !key.namespace.is_empty() && object.value.namespace().is_none() {
+                let mut alias = key.clone();
+                alias.namespace.clear();
+                self.unscoped.insert(alias, key.clone());
+            }
+            let plurals = self.guessed.entry(key.group.clone()).or_default();
+            if !plurals.values().any(|k| *k == key.kind) {
+                plurals.insert(crate::kinds::guess_plural(&key.kind), key.kind.clone());
+            }
+        }
+        self.count_namespaces(&object.key);
+        Ok(())
+    }
+
+    /// Counts the namespaces `key` makes managed.
+    fn count_namespaces(&mut self, key: &ObjectKey) {
         // Looked up before copying: at every sync each object's namespace is one already known.
-        for namespace in Snapshot::namespaces_of(&object.key) {
+        for namespace in Snapshot::namespaces_of(key) {
             match self.namespaces.get_mut(namespace) {
                 Some(count) => *count += 1,
                 None => {
@@ -278,11 +316,67 @@ impl Snapshot {
                 }
             }
         }
-        Ok(())
+    }
+
+    fn forget_unscoped(&mut self, object: &DeclaredObject) {
+        let mut alias = object.key.clone();
+        alias.namespace.clear();
+        if self.unscoped.get(&alias) == Some(&object.key) {
+            self.unscoped.remove(&alias);
+        }
+    }
+
+    /// Drops the `generateName` objects `file` of `source` declared (a delta re-adds what the
+    /// file declares now).
+    fn forget_untracked(&mut self, source: &str, file: &str) {
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.untracked)
+            .into_iter()
+            .partition(|o| &*o.source == source && &*o.file == file);
+        self.untracked = kept;
+        for object in gone {
+            self.forget_namespaces(&object.key);
+        }
     }
 
     pub fn get(&self, key: &ObjectKey) -> Option<&Arc<DeclaredObject>> {
         self.objects.get(key).map(|entry| &entry.0)
+    }
+
+    /// The object a request without a namespace is about, for a kind whose scope nothing
+    /// says: Git's object of that kind and name declared without a namespace.
+    pub fn get_unscoped(&self, key: &ObjectKey) -> Option<&Arc<DeclaredObject>> {
+        if !key.namespace.is_empty() {
+            return None;
+        }
+        self.unscoped.get(key).and_then(|primary| self.get(primary))
+    }
+
+    /// The kind a request's plural resource names, for a declared kind that neither the
+    /// built-in table nor a CRD in Git names (its English plural).
+    pub fn guessed_kind(&self, group: &str, plural: &str) -> Option<&str> {
+        self.guessed.get(group)?.get(plural).map(String::as_str)
+    }
+
+    /// Objects declared with `generateName` and no name.
+    pub fn untracked(&self) -> impl Iterator<Item = &Arc<DeclaredObject>> {
+        self.untracked.iter()
+    }
+
+    /// The `generateName` objects a CREATE of `generate_name` in `group`, `kind` and
+    /// `namespace` may be.
+    pub fn untracked_for<'a>(
+        &'a self,
+        group: &'a str,
+        kind: &'a str,
+        namespace: &'a str,
+        generate_name: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<DeclaredObject>> + 'a {
+        self.untracked.iter().filter(move |o| {
+            o.key.group == group
+                && o.key.kind == kind
+                && o.key.namespace == namespace
+                && o.value.generate_name() == Some(generate_name)
+        })
     }
 
     /// A namespace Git declares, or declares anything in.

@@ -237,7 +237,8 @@ impl DeclaredResources {
         let mut by_group_version: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
         let mut guessed = BTreeSet::new();
         let mut unguarded = 0usize;
-        for object in snapshot.objects() {
+        // Objects Git declares with `generateName` are registered like named ones.
+        for object in snapshot.objects().chain(snapshot.untracked()) {
             if EXCLUDED_NAMESPACES.contains(&object.key.namespace.as_str()) {
                 unguarded += 1;
             }
@@ -262,7 +263,7 @@ impl DeclaredResources {
             let plural = match snapshot.catalog.by_kind(group, kind) {
                 Some(resource) => resource.plural.clone(),
                 None => {
-                    let plural = guess_plural(kind);
+                    let plural = crate::kinds::guess_plural(kind);
                     guessed.insert(format!(
                         "{} is neither a built-in kind nor a CRD declared in Git: registered as \
                          resource {plural:?}; declare its CRD in Git if that is wrong",
@@ -271,6 +272,14 @@ impl DeclaredResources {
                     plural
                 }
             };
+            // A custom kind may have a `scale` subresource whether or not its CRD is in Git
+            // (`kubectl scale rollout`); registering one it lacks matches nothing.
+            if crate::schema::builtin()
+                .root(group, version, kind)
+                .is_none()
+            {
+                scalable.insert((group.to_string(), plural.clone()));
+            }
             by_group_version
                 .entry((group.to_string(), version.to_string()))
                 .or_default()
@@ -336,18 +345,6 @@ fn crd_scale(crd: &Value) -> Option<(String, String)> {
                 .any(|v| v.pointer("/subresources/scale").is_some())
         });
     (top || per_version).then(|| (group.to_string(), plural.to_string()))
-}
-
-/// The apiserver's own guess for a kind without a known plural (`UnsafeGuessKindToResource`).
-fn guess_plural(kind: &str) -> String {
-    let lower = kind.to_lowercase();
-    if lower.ends_with('s') {
-        format!("{lower}es")
-    } else if let Some(stem) = lower.strip_suffix('y') {
-        format!("{stem}ies")
-    } else {
-        format!("{lower}s")
-    }
 }
 
 /// `matchConditions` that skip the bypass identities (every condition must hold for the

@@ -9,6 +9,8 @@ use serde_json::Value;
 pub struct Document {
     pub line: usize,
     pub value: Value,
+    /// For a document with an `items` list (a `kind: List`): the line each item starts on.
+    pub item_lines: Vec<usize>,
 }
 
 /// A parse error with the 1-based line of the file it points at.
@@ -156,12 +158,39 @@ fn parse_documents_here(text: &str) -> Result<Vec<Document>, YamlError> {
         if value.is_null() {
             continue;
         }
+        let item_lines = if value.get("items").is_some_and(Value::is_array) {
+            item_lines(chunk)
+                .into_iter()
+                .map(|line| offset + line)
+                .collect()
+        } else {
+            Vec::new()
+        };
         docs.push(Document {
             line: offset + first_content_line(chunk),
             value: normalize_numbers(value),
+            item_lines,
         });
     }
     Ok(docs)
+}
+
+/// The line (in `chunk`) each element of its `items` sequence starts on, read with the
+/// parser's spans; empty when it cannot say.
+fn item_lines(chunk: &str) -> Vec<usize> {
+    #[derive(serde::Deserialize)]
+    struct Items {
+        #[serde(default)]
+        items: Vec<serde_saphyr::Spanned<serde::de::IgnoredAny>>,
+    }
+    match serde_saphyr::from_str_with_options::<Items>(chunk, options()) {
+        Ok(list) => list
+            .items
+            .iter()
+            .map(|item| item.referenced.line() as usize)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 fn is_only_comments(chunk: &str) -> bool {

@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::{Bypass, Config};
+use crate::kinds::guess_plural;
 use crate::manifest::parse::parse_file;
 use crate::manifest::yaml::parse_documents;
 use crate::snapshot::SourceState;
@@ -96,7 +97,7 @@ fn cel_strings_cannot_be_broken_out_of() {
 }
 
 #[test]
-fn plural_guess_follows_the_apiserver() {
+fn plural_guess_is_english() {
     assert_eq!(guess_plural("Widget"), "widgets");
     assert_eq!(guess_plural("Policy"), "policies");
     assert_eq!(guess_plural("Ingress"), "ingresses");
@@ -192,7 +193,11 @@ fn rules_come_from_what_git_declares() {
                 "v1alpha1".into(),
                 s(&["widgets", "widgets/scale"])
             ),
-            ("example.org".into(), "v2".into(), s(&["gadgets"])),
+            (
+                "example.org".into(),
+                "v2".into(),
+                s(&["gadgets", "gadgets/scale"])
+            ),
         ]
     );
     assert_eq!(reg.warnings.len(), 2, "{:?}", reg.warnings);
