@@ -339,7 +339,7 @@ fn parse_output(source_name: &str, dir: &str, output: &[u8]) -> Result<Rendered>
     let mut objects = Vec::new();
     let mut skipped_documents = 0;
     for doc in postbuild::split_documents(text) {
-        let parsed = parse::parse_file(source_name, &label, doc.as_bytes())
+        let parsed = parse::parse_rendered(source_name, &label, doc.as_bytes())
             .map_err(|e: FileError| output_err(e.line, e.message))?;
         skipped_documents += parsed.skipped_documents;
         objects.extend(parsed.objects.into_iter().map(|mut o| {

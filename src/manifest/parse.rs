@@ -75,7 +75,22 @@ pub fn is_kustomization_file(path: &str) -> bool {
     )
 }
 
+/// The objects of a file in Git.
 pub fn parse_file(source: &str, file: &str, bytes: &[u8]) -> Result<FileObjects, FileError> {
+    parse_bytes(source, file, bytes, false)
+}
+
+/// The objects of a document kustomize wrote (see [`yaml::parse_rendered_documents`]).
+pub fn parse_rendered(source: &str, label: &str, bytes: &[u8]) -> Result<FileObjects, FileError> {
+    parse_bytes(source, label, bytes, true)
+}
+
+fn parse_bytes(
+    source: &str,
+    file: &str,
+    bytes: &[u8],
+    rendered: bool,
+) -> Result<FileObjects, FileError> {
     let err = |line: usize, message: String| FileError {
         source: source.to_string(),
         file: file.to_string(),
@@ -103,11 +118,14 @@ pub fn parse_file(source: &str, file: &str, bytes: &[u8]) -> Result<FileObjects,
             + 1;
         err(line, format!("not UTF-8: {e}"))
     })?;
-    let docs = if is_json_path(file) {
-        json_documents(text).map_err(|e| err(e.line, e.message))?
+    let docs = if rendered {
+        yaml::parse_rendered_documents(text)
+    } else if is_json_path(file) {
+        json_documents(text)
     } else {
-        yaml::parse_documents(text).map_err(|e| err(e.line, e.message))?
-    };
+        yaml::parse_documents(text)
+    }
+    .map_err(|e| err(e.line, e.message))?;
     let file: Arc<str> = Arc::from(file);
     let mut out = FileObjects::default();
     for doc in docs {

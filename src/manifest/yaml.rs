@@ -131,32 +131,57 @@ pub fn on_parser_stack<R: Send>(f: impl FnOnce() -> R + Send) -> std::io::Result
 /// Parses with a stack sized for [`MAX_DEPTH`] (see [`on_parser_stack`]); a panic in the
 /// parser becomes this file's error instead of taking the process down.
 pub fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
+    parse_with(text, Folded::AsKustomize)
+}
+
+/// [`parse_documents`] of text kustomize wrote (a build's output): its folded scalars are
+/// already what it renders, so they are read as the spec says.
+pub fn parse_rendered_documents(text: &str) -> Result<Vec<Document>, YamlError> {
+    parse_with(text, Folded::AsWritten)
+}
+
+/// How folded block scalars are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Folded {
+    /// As kustomize renders them (see [`super::folded`]): a file in Git, which Flux applies
+    /// through kustomize.
+    AsKustomize,
+    AsWritten,
+}
+
+fn parse_with(text: &str, folded: Folded) -> Result<Vec<Document>, YamlError> {
     let failed = |message: &str| YamlError {
         line: 1,
         message: message.to_string(),
     };
     let parsed = on_parser_stack(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse_documents_here(text)))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            parse_documents_here(text, folded)
+        }))
     })
     .map_err(|e| failed(&format!("cannot start the YAML parser: {e}")))?;
     parsed.map_err(|_| failed("the YAML parser failed on this file"))?
 }
 
-fn parse_documents_here(text: &str) -> Result<Vec<Document>, YamlError> {
+fn parse_documents_here(text: &str, folded: Folded) -> Result<Vec<Document>, YamlError> {
     let mut docs = Vec::new();
     for (offset, chunk) in split_documents(text) {
         if chunk.trim().is_empty() || is_only_comments(chunk) {
             continue;
         }
-        let value: Value = serde_saphyr::from_str_with_options(chunk, options()).map_err(|e| {
-            let (line, message) = message_of(&e);
-            YamlError {
-                line: offset + line,
-                message,
-            }
-        })?;
+        let mut value: Value =
+            serde_saphyr::from_str_with_options(chunk, options()).map_err(|e| {
+                let (line, message) = message_of(&e);
+                YamlError {
+                    line: offset + line,
+                    message,
+                }
+            })?;
         if value.is_null() {
             continue;
+        }
+        if folded == Folded::AsKustomize {
+            super::folded::as_kustomize_renders(chunk, &mut value);
         }
         let item_lines = if value.get("items").is_some_and(Value::is_array) {
             item_lines(chunk)
