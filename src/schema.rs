@@ -52,7 +52,7 @@ enum ShapeDef {
     /// are granular, lists atomic, and absence is never a zero.
     Unknown,
     Struct {
-        /// `fields[start..end]`, sorted by name.
+        /// `fields[start..end]`, sorted by [`by_length`].
         fields: (u32, u32),
         atomic: bool,
         /// Members the schema does not name are kept (`x-kubernetes-preserve-unknown-fields`).
@@ -244,6 +244,12 @@ impl<'s> Shape<'s> {
     }
 }
 
+/// The order of a struct's field names: by length, then bytes. A lookup then compares bytes
+/// only with names of its own length, and most comparisons are one of lengths.
+pub(crate) fn by_length(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
 fn slice<T>(items: &[T], (start, end): (u32, u32)) -> &[T] {
     items.get(start as usize..end as usize).unwrap_or_default()
 }
@@ -262,7 +268,7 @@ impl<'s> Struct<'s> {
     pub fn field(&self, name: &[u8]) -> Option<Field<'s>> {
         let at = self
             .fields
-            .binary_search_by(|f| f.name.as_bytes().cmp(name))
+            .binary_search_by(|f| by_length(f.name.as_bytes(), name))
             .ok()?;
         let def = self.fields.get(at)?;
         Some(Field {
@@ -272,7 +278,7 @@ impl<'s> Struct<'s> {
         })
     }
 
-    /// The field names, sorted.
+    /// The field names.
     pub fn names(&self) -> impl Iterator<Item = &'s str> {
         self.fields.iter().map(|f| &*f.name)
     }

@@ -334,6 +334,17 @@ impl<'o, 'g, 'r> Walk<'o, 'g, 'r> {
             return self.report(git, None, old, None);
         };
         let shape = field.shape;
+        // The tag alone tells a leaf: its text is decoded only when it differs.
+        if !matches!(git.kind(), tree::Kind::Object | tree::Kind::Array) {
+            let leaf = match shape.kind() {
+                Kind::Leaf(leaf) => Some(leaf),
+                _ => None,
+            };
+            if !leaf_equal(leaf, git, new) {
+                self.report(git, Some(new), old, None);
+            }
+            return;
+        }
         match git.view() {
             View::Object(entries) => {
                 if shape.is_atomic() {
@@ -354,15 +365,7 @@ impl<'o, 'g, 'r> Walk<'o, 'g, 'r> {
                 (_, View::Array(_)) => self.atomic(shape, git, new, old),
                 _ => self.report(git, Some(new), old, None),
             },
-            _ => {
-                let leaf = match shape.kind() {
-                    Kind::Leaf(leaf) => Some(leaf),
-                    _ => None,
-                };
-                if !leaf_equal(leaf, git, new) {
-                    self.report(git, Some(new), old, None);
-                }
-            }
+            _ => {}
         }
     }
 

@@ -105,8 +105,20 @@ impl<'k, 'a: 'k> Keyed<'k, 'a> {
 /// (Git's `containerPort: 53` is `53/TCP`, as the apiserver stores it).
 fn key_of<'k>(element: Node<'k>, names: &[Box<str>], defaults: &Key<'k>) -> Key<'k> {
     let mut key: Key<'k> = [None; MAX_KEYS];
-    for (i, name) in names.iter().enumerate().take(MAX_KEYS) {
-        key[i] = present(element.get(name)).or(defaults[i]);
+    // One pass over the element for all key fields; a repeated member replaces the earlier.
+    if let View::Object(entries) = element.view() {
+        for (k, v) in entries.raw() {
+            if let Some(i) = names.iter().position(|n| n.as_bytes() == k) {
+                if let Some(slot) = key.get_mut(i) {
+                    *slot = Some(v);
+                }
+            }
+        }
+    }
+    for (slot, default) in key.iter_mut().zip(defaults) {
+        if present(*slot).is_none() {
+            *slot = *default;
+        }
     }
     key
 }

@@ -5,7 +5,7 @@
 
 use crate::schema::Leaf;
 
-use super::tree::{Node, Num, View};
+use super::tree::{Kind, Node, Num, View};
 
 /// Parses a Kubernetes quantity (`500m`, `1Gi`, `1e3`, `2`) into its value.
 pub fn parse_quantity(s: &str) -> Option<f64> {
@@ -86,14 +86,19 @@ pub fn leaf_equal(leaf: Option<Leaf>, a: Node, b: Node) -> bool {
     if a.same(b) {
         return true;
     }
-    match (a.view(), b.view()) {
-        (View::Number(x), View::Number(y)) => numbers_equal(x, y),
-        _ if leaf == Some(Leaf::Quantity) => match (node_quantity(a), node_quantity(b)) {
+    // Tags first: two strings that differ are decoded only for a quantity.
+    if a.kind() == Kind::Number && b.kind() == Kind::Number {
+        if let (View::Number(x), View::Number(y)) = (a.view(), b.view()) {
+            return numbers_equal(x, y);
+        }
+    }
+    if leaf == Some(Leaf::Quantity) {
+        return match (node_quantity(a), node_quantity(b)) {
             (Some(x), Some(y)) => close(x, y),
             _ => false,
-        },
-        _ => false,
+        };
     }
+    false
 }
 
 /// A list-map key component: the same string, or the same number.

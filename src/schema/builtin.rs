@@ -156,7 +156,7 @@ impl<'f> Builder<'f> {
                 default: field.default.as_ref().map(Tree::from_value),
             });
         }
-        fields.sort_by(|a, b| a.name.cmp(&b.name));
+        fields.sort_by(|a, b| super::by_length(a.name.as_bytes(), b.name.as_bytes()));
         let start = self.schema.fields.len() as u32;
         self.schema.fields.extend(fields);
         let end = self.schema.fields.len() as u32;

@@ -130,7 +130,7 @@ fn object(schema: &mut Schema, props: &Value, depth: usize) -> u32 {
                     default: p.get("default").map(Tree::from_value),
                 })
                 .collect();
-            fields.sort_by(|a, b| a.name.cmp(&b.name));
+            fields.sort_by(|a, b| super::by_length(a.name.as_bytes(), b.name.as_bytes()));
             let start = schema.fields.len() as u32;
             schema.fields.extend(fields);
             let end = schema.fields.len() as u32;
