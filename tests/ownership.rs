@@ -7,7 +7,8 @@
 
 mod common;
 
-use common::{driftgate, GitRepo};
+pub use common::driftgate;
+use common::GitRepo;
 use driftgate::admission::{self, Decision, Verdict};
 use driftgate::config::Config;
 use driftgate::policy::Policy;

@@ -47,6 +47,7 @@ pub fn run(args: IndexArgs) -> ExitCode {
             "revisions": snapshot.revisions,
             "objects": objects,
             "errors": errors,
+            "untracked": untracked(&snapshot),
         });
         println!("{doc}");
         return ExitCode::SUCCESS;
@@ -61,6 +62,10 @@ pub fn run(args: IndexArgs) -> ExitCode {
     );
     for (kind, count) in snapshot.counts_by_kind() {
         println!("  {count:>6}  {kind}");
+    }
+    let untracked = snapshot.untracked().count();
+    if untracked > 0 {
+        println!("untracked: {untracked} declared with generateName (matched by it on CREATE)");
     }
     let mut by_dir = std::collections::BTreeMap::<String, usize>::new();
     for o in snapshot.objects() {
@@ -87,4 +92,22 @@ pub fn run(args: IndexArgs) -> ExitCode {
     }
     println!("took:     {:.1} ms", elapsed.as_secs_f64() * 1000.0);
     ExitCode::SUCCESS
+}
+
+/// Objects Git declares with `generateName` and no name: not keyed by name, so listed apart.
+fn untracked(snapshot: &crate::snapshot::Snapshot) -> Vec<serde_json::Value> {
+    let mut objects: Vec<_> = snapshot.untracked().collect();
+    objects.sort_by(|a, b| (&a.key, &a.file).cmp(&(&b.key, &b.file)));
+    objects
+        .iter()
+        .map(|o| {
+            json!({
+                "group": o.key.group,
+                "kind": o.key.kind,
+                "namespace": o.key.namespace,
+                "generateName": o.value.generate_name().unwrap_or_default(),
+                "file": &*o.file,
+            })
+        })
+        .collect()
 }

@@ -462,6 +462,29 @@ fn class_5_custom_resources_without_their_crd() {
     );
 }
 
+/// `webhook-config` sends `kubectl scale` of custom kinds to driftgate, CRD in Git or not.
+#[test]
+fn class_5_webhook_config_registers_scale_for_custom_kinds() {
+    use driftgate::webhook_config::{Registration, Target};
+    let w = world();
+    let target = Target::url("https://127.0.0.1:8443").expect("url");
+    let reg = Registration::build(&w.snapshot, &w.policy, &target, b"PEM");
+    let rules = reg.validating.webhooks.expect("webhooks")[0]
+        .rules
+        .clone()
+        .expect("rules");
+    let resources = |group: &str| -> Vec<String> {
+        rules
+            .iter()
+            .filter(|r| r.api_groups.as_deref() == Some(&[group.to_string()][..]))
+            .flat_map(|r| r.resources.clone().unwrap_or_default())
+            .collect()
+    };
+    assert_eq!(resources("argoproj.io"), ["rollouts", "rollouts/scale"]);
+    assert_eq!(resources("example.com"), ["widgets", "widgets/scale"]);
+    assert_eq!(resources("batch"), ["jobs"]);
+}
+
 #[test]
 fn class_6_terminating_objects_may_lose_finalizers() {
     let w = world();
@@ -807,4 +830,45 @@ fn check_on_the_binary_decides_the_same() {
         &live::issuer(),
     );
     assert_eq!(super::check(&w, &issuer).0, 3);
+}
+
+/// `index --json` lists Git's `generateName` objects under `untracked`, reads `.json`
+/// manifests and each item of a `kind: List`.
+#[test]
+fn index_lists_untracked_json_and_list_items() {
+    let w = world();
+    let out = super::driftgate()
+        .args(["index", "--json", "--repo"])
+        .arg(w.repo.path())
+        .output()
+        .expect("driftgate runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let index: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(
+        index["untracked"],
+        json!([{"group": "batch", "kind": "Job", "namespace": "shop",
+            "generateName": "migrate-", "file": "jobs/migrate.yaml"}])
+    );
+    let files: Vec<(&str, &str)> = index["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap_or_default(),
+                o["file"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("from-json", "apps/from-json.json"),
+        ("list-a", "apps/list.yaml"),
+        ("list-b", "apps/list.yaml"),
+    ] {
+        assert!(files.contains(&expected), "{expected:?} in {files:?}");
+    }
 }
