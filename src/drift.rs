@@ -3,9 +3,11 @@
 
 pub mod atomic;
 pub mod compare;
+mod frames;
 mod lists;
 pub mod normalize;
 pub mod path;
+mod secret;
 pub mod tree;
 
 pub use compare::{diff, diff_nodes, diff_update, needs_old, FieldDiff, Options, Within};

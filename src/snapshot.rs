@@ -12,6 +12,8 @@ use crate::kinds::Catalog;
 use crate::manifest::parse::{FileError, RawObject};
 use crate::manifest::{split_api_version, DeclaredObject, ObjectKey};
 
+mod lookup;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
@@ -289,18 +291,7 @@ impl Snapshot {
                 second: object.location(),
             });
         }
-        let key = &object.key;
-        if !self.catalog.knows(&key.group, &key.kind) {
-            if !key.namespace.is_empty() && object.value.namespace().is_none() {
-                let mut alias = key.clone();
-                alias.namespace.clear();
-                self.unscoped.insert(alias, key.clone());
-            }
-            let plurals = self.guessed.entry(key.group.clone()).or_default();
-            if !plurals.values().any(|k| *k == key.kind) {
-                plurals.insert(crate::kinds::guess_plural(&key.kind), key.kind.clone());
-            }
-        }
+        self.index_unknown_kind(&object);
         self.count_namespaces(&object.key);
         Ok(())
     }
@@ -318,65 +309,8 @@ impl Snapshot {
         }
     }
 
-    fn forget_unscoped(&mut self, object: &DeclaredObject) {
-        let mut alias = object.key.clone();
-        alias.namespace.clear();
-        if self.unscoped.get(&alias) == Some(&object.key) {
-            self.unscoped.remove(&alias);
-        }
-    }
-
-    /// Drops the `generateName` objects `file` of `source` declared (a delta re-adds what the
-    /// file declares now).
-    fn forget_untracked(&mut self, source: &str, file: &str) {
-        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.untracked)
-            .into_iter()
-            .partition(|o| &*o.source == source && &*o.file == file);
-        self.untracked = kept;
-        for object in gone {
-            self.forget_namespaces(&object.key);
-        }
-    }
-
     pub fn get(&self, key: &ObjectKey) -> Option<&Arc<DeclaredObject>> {
         self.objects.get(key).map(|entry| &entry.0)
-    }
-
-    /// The object a request without a namespace is about, for a kind whose scope nothing
-    /// says: Git's object of that kind and name declared without a namespace.
-    pub fn get_unscoped(&self, key: &ObjectKey) -> Option<&Arc<DeclaredObject>> {
-        if !key.namespace.is_empty() {
-            return None;
-        }
-        self.unscoped.get(key).and_then(|primary| self.get(primary))
-    }
-
-    /// The kind a request's plural resource names, for a declared kind that neither the
-    /// built-in table nor a CRD in Git names (its English plural).
-    pub fn guessed_kind(&self, group: &str, plural: &str) -> Option<&str> {
-        self.guessed.get(group)?.get(plural).map(String::as_str)
-    }
-
-    /// Objects declared with `generateName` and no name.
-    pub fn untracked(&self) -> impl Iterator<Item = &Arc<DeclaredObject>> {
-        self.untracked.iter()
-    }
-
-    /// The `generateName` objects a CREATE of `generate_name` in `group`, `kind` and
-    /// `namespace` may be.
-    pub fn untracked_for<'a>(
-        &'a self,
-        group: &'a str,
-        kind: &'a str,
-        namespace: &'a str,
-        generate_name: &'a str,
-    ) -> impl Iterator<Item = &'a Arc<DeclaredObject>> + 'a {
-        self.untracked.iter().filter(move |o| {
-            o.key.group == group
-                && o.key.kind == kind
-                && o.key.namespace == namespace
-                && o.value.generate_name() == Some(generate_name)
-        })
     }
 
     /// A namespace Git declares, or declares anything in.

@@ -8,8 +8,6 @@
 //! in-sync request without reading the stored object; then, only when something diverges or an
 //! atomic unit holds more than Git, a walk of all three.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
 use crate::schema::{self, Field, Kind, ListKind, Shape};
@@ -124,7 +122,7 @@ pub fn diff_update(
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(super) enum Mode {
     /// No stored object: every divergence is a violation; atomic units match when Git's
     /// fields hold.
     Create,
@@ -137,12 +135,12 @@ enum Mode {
 /// of the request's objects it is in, and what it found. Children push their step and pop it
 /// again, so a path is allocated only for a difference reported.
 pub(super) struct Walk<'o, 'g, 'r> {
-    opts: &'o Options<'o>,
-    mode: Mode,
+    pub(super) opts: &'o Options<'o>,
+    pub(super) mode: Mode,
     pub(super) path: Vec<Step<'g>>,
     /// The members of the request's objects being walked, a frame a level: an object's members
     /// are read once, then each of Git's keys is looked up among them.
-    members: Vec<(&'r [u8], Node<'r>)>,
+    pub(super) members: Vec<(&'r [u8], Node<'r>)>,
     pub(super) out: Vec<FieldDiff>,
     /// Probe: something needs the stored object; the walk stops.
     pub(super) found: bool,
@@ -150,15 +148,7 @@ pub(super) struct Walk<'o, 'g, 'r> {
     terminating: bool,
 }
 
-/// Where one request object's members are.
-pub(super) enum Frame<'r> {
-    /// `members[start..end]`.
-    Range(usize, usize),
-    /// A large object's (many labels, say), so lookups stay constant-time.
-    Hashed(HashMap<&'r [u8], Node<'r>>),
-}
-
-fn present(node: Option<Node>) -> Option<Node> {
+pub(super) fn present(node: Option<Node>) -> Option<Node> {
     node.filter(|n| !n.is_null())
 }
 
@@ -225,46 +215,8 @@ impl<'o, 'g, 'r> Walk<'o, 'g, 'r> {
         self.opts.ignore.iter().any(|p| p.covers_steps(&self.path))
     }
 
-    fn owned_path(&self) -> Path {
+    pub(super) fn owned_path(&self) -> Path {
         Path(self.path.iter().map(Step::to_segment).collect())
-    }
-
-    /// Reads the members of `object` (none when it is absent or not an object) into a frame;
-    /// frames are released in reverse order with [`Walk::close`].
-    pub(super) fn open(&mut self, object: Option<Node<'r>>) -> Frame<'r> {
-        let start = self.members.len();
-        match object.map(Node::view) {
-            Some(View::Object(entries)) if entries.len() > tree::SCAN_LIMIT => {
-                // Later members replace earlier ones, as `serde_json` keeps repeated keys.
-                Frame::Hashed(entries.raw().collect())
-            }
-            Some(View::Object(entries)) => {
-                self.members.extend(entries.raw());
-                Frame::Range(start, self.members.len())
-            }
-            _ => Frame::Range(start, start),
-        }
-    }
-
-    /// The last member named `key` in a frame.
-    pub(super) fn member(&self, frame: &Frame<'r>, key: &[u8]) -> Option<Node<'r>> {
-        match frame {
-            Frame::Range(start, end) => self
-                .members
-                .get(*start..*end)
-                .unwrap_or_default()
-                .iter()
-                .rev()
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| *v),
-            Frame::Hashed(map) => map.get(key).copied(),
-        }
-    }
-
-    pub(super) fn close(&mut self, frame: Frame<'r>) {
-        if let Frame::Range(start, _) = frame {
-            self.members.truncate(start);
-        }
     }
 
     /// Git's `metadata` less identity and server-owned fields, read with `ObjectMeta`'s schema
@@ -430,7 +382,7 @@ impl<'o, 'g, 'r> Walk<'o, 'g, 'r> {
         }
     }
 
-    fn push(
+    pub(super) fn push(
         &mut self,
         git: Node,
         new: Option<Node>,
@@ -446,70 +398,6 @@ impl<'o, 'g, 'r> Walk<'o, 'g, 'r> {
             preexisting,
             within,
         });
-    }
-
-    /// The apiserver folds `stringData` into base64 `data`; Git's plain text is compared with
-    /// the request's decoded data (and, on UPDATE, classified by the stored data).
-    fn secret_string_data(&mut self, declared: Node<'g>, new: Node<'r>, old: Option<Node<'r>>) {
-        use base64::Engine as _;
-        let View::Object(entries) = declared.view() else {
-            return;
-        };
-        let stored = |object: Option<Node<'r>>, k: &str| -> Option<Node<'r>> {
-            let object = object?;
-            present(object.get("data").and_then(|d| d.get(k)))
-                .or_else(|| present(object.get("stringData").and_then(|d| d.get(k))))
-        };
-        let decode = |node: Option<Node>| -> Option<Tree> {
-            let node = node?;
-            let text = match node.view() {
-                View::String(b) => base64::engine::general_purpose::STANDARD
-                    .decode(b)
-                    .ok()
-                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
-                _ => None,
-            };
-            Some(Tree::from_value(
-                &text.map_or_else(|| node.to_value(), Value::String),
-            ))
-        };
-        for (k, v) in entries {
-            self.path.push(Step::Key(b"data"));
-            self.path.push(Step::Key(k.as_bytes()));
-            let new_data = new.get("data").and_then(|d| d.get(k));
-            let decoded = match present(new_data) {
-                Some(_) => decode(new_data),
-                None => present(new.get("stringData").and_then(|d| d.get(k))).map(|n| {
-                    // Plain text sent as stringData is compared as it is.
-                    Tree::from_value(&n.to_value())
-                }),
-            };
-            let actual = decoded.as_ref().map(Tree::root);
-            let equal = match actual {
-                Some(a) => leaf_equal(None, v, a),
-                None => false,
-            };
-            if !equal && !self.ignored() {
-                match self.mode {
-                    Mode::Probe => self.found = true,
-                    Mode::Create => self.push(v, actual, None, false, None),
-                    Mode::Update => {
-                        let (n, o) = (stored(Some(new), k), stored(old, k));
-                        let old_decoded = decode(o);
-                        self.out.push(FieldDiff {
-                            path: self.owned_path(),
-                            git: v.to_value(),
-                            actual: actual.map(Node::to_value),
-                            old: old_decoded.as_ref().map(|t| t.root().to_value()),
-                            preexisting: atomic::raw_equal(n, o),
-                            within: None,
-                        });
-                    }
-                }
-            }
-            self.path.pop();
-            self.path.pop();
-        }
     }
 }
 
