@@ -284,6 +284,13 @@ impl Catalog {
         self.by_kind(group, kind).is_some()
     }
 
+    /// Git declares this kind's CRD (so its schema and subresources are known).
+    pub fn has_crd(&self, group: &str, kind: &str) -> bool {
+        self.schemas
+            .get(group)
+            .is_some_and(|k| k.contains_key(kind))
+    }
+
     pub fn by_resource(&self, group: &str, plural: &str) -> Option<&Resource> {
         self.by_plural.get(group)?.get(plural)
     }

@@ -272,11 +272,12 @@ impl DeclaredResources {
                     plural
                 }
             };
-            // A custom kind may have a `scale` subresource whether or not its CRD is in Git
-            // (`kubectl scale rollout`); registering one it lacks matches nothing.
+            // A custom kind whose CRD is not in Git may have a `scale` subresource (`kubectl
+            // scale rollout`); registering one it lacks matches nothing. A CRD in Git says.
             if crate::schema::builtin()
                 .root(group, version, kind)
                 .is_none()
+                && !snapshot.catalog.has_crd(group, kind)
             {
                 scalable.insert((group.to_string(), plural.clone()));
             }

@@ -27,30 +27,30 @@ impl<'g, 'r> Walk<'_, 'g, 'r> {
             present(object.get("data").and_then(|d| d.get(k)))
                 .or_else(|| present(object.get("stringData").and_then(|d| d.get(k))))
         };
-        let decode = |node: Option<Node>| -> Option<Tree> {
-            let node = node?;
-            let text = match node.view() {
-                View::String(b) => base64::engine::general_purpose::STANDARD
-                    .decode(b)
-                    .ok()
-                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
-                _ => None,
-            };
-            Some(Tree::from_value(
-                &text.map_or_else(|| node.to_value(), Value::String),
-            ))
+        // The text an object holds for key `k`: its `data` decoded, else its `stringData` as
+        // it is (a request may still carry what the apiserver folds in).
+        let text = |object: Option<Node>, k: &str| -> Option<Tree> {
+            let object = object?;
+            let decoded = object
+                .get("data")
+                .and_then(|d| d.get(k))
+                .and_then(Node::as_str)
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .map(|bytes| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+            decoded
+                .or_else(|| {
+                    present(object.get("stringData").and_then(|d| d.get(k))).map(Node::to_value)
+                })
+                .map(|value| Tree::from_value(&value))
         };
         for (k, v) in entries {
+            // A null in Git declares nothing.
+            if v.is_null() {
+                continue;
+            }
             self.path.push(Step::Key(b"data"));
             self.path.push(Step::Key(k.as_bytes()));
-            let new_data = new.get("data").and_then(|d| d.get(k));
-            let decoded = match present(new_data) {
-                Some(_) => decode(new_data),
-                None => present(new.get("stringData").and_then(|d| d.get(k))).map(|n| {
-                    // Plain text sent as stringData is compared as it is.
-                    Tree::from_value(&n.to_value())
-                }),
-            };
+            let decoded = text(Some(new), k);
             let actual = decoded.as_ref().map(Tree::root);
             let equal = match actual {
                 Some(a) => leaf_equal(None, v, a),
@@ -62,7 +62,7 @@ impl<'g, 'r> Walk<'_, 'g, 'r> {
                     Mode::Create => self.push(v, actual, None, false, None),
                     Mode::Update => {
                         let (n, o) = (stored(Some(new), k), stored(old, k));
-                        let old_decoded = decode(o);
+                        let old_decoded = text(old, k);
                         self.out.push(FieldDiff {
                             path: self.owned_path(),
                             git: v.to_value(),

@@ -78,7 +78,7 @@ fn class_5_custom_resources_without_their_crd() {
     );
 }
 
-/// `webhook-config` sends `kubectl scale` of custom kinds to driftgate, CRD in Git or not.
+/// `webhook-config` sends `kubectl scale` of custom kinds whose CRD is not in Git to driftgate.
 #[test]
 fn class_5_webhook_config_registers_scale_for_custom_kinds() {
     use driftgate::webhook_config::{Registration, Target};
@@ -97,7 +97,8 @@ fn class_5_webhook_config_registers_scale_for_custom_kinds() {
             .collect()
     };
     assert_eq!(resources("argoproj.io"), ["rollouts", "rollouts/scale"]);
-    assert_eq!(resources("example.com"), ["widgets", "widgets/scale"]);
+    // The Widget CRD is in Git and declares no scale subresource.
+    assert_eq!(resources("example.com"), ["widgets"]);
     assert_eq!(resources("batch"), ["jobs"]);
 }
 
