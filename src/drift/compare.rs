@@ -146,6 +146,9 @@ pub(super) struct Walk<'o, 'g, 'r> {
     pub(super) found: bool,
     /// The object is being deleted: its finalizers are the deleters' to remove.
     terminating: bool,
+    /// UPDATE: the walk is inside a value the request left exactly as stored, so whatever
+    /// diverges there was already there (and the stored side is not read again).
+    unchanged: usize,
 }
 
 pub(super) fn present(node: Option<Node>) -> Option<Node> {
@@ -162,6 +165,7 @@ impl<'o, 'g, 'r> Walk<'o, 'g, 'r> {
             out: Vec::new(),
             found: false,
             terminating: false,
+            unchanged: 0,
         }
     }
 
@@ -285,6 +289,16 @@ impl<'o, 'g, 'r> Walk<'o, 'g, 'r> {
             }
             return self.report(git, None, old, None);
         };
+        if self.mode == Mode::Update
+            && self.unchanged == 0
+            && old.is_some_and(|o| o.same(new))
+            && matches!(git.kind(), tree::Kind::Object | tree::Kind::Array)
+        {
+            self.unchanged += 1;
+            self.value(field, git, Some(new), None);
+            self.unchanged -= 1;
+            return;
+        }
         let shape = field.shape;
         // The tag alone tells a leaf: its text is decoded only when it differs.
         if !matches!(git.kind(), tree::Kind::Object | tree::Kind::Array) {
@@ -375,6 +389,7 @@ impl<'o, 'g, 'r> Walk<'o, 'g, 'r> {
         match self.mode {
             Mode::Probe => self.found = true,
             Mode::Create => self.push(git, new, None, false, within),
+            Mode::Update if self.unchanged > 0 => self.push(git, new, new, true, within),
             Mode::Update => {
                 let preexisting = atomic::raw_equal(new, old);
                 self.push(git, new, old, preexisting, within);
