@@ -12,6 +12,7 @@ pub mod certs;
 pub mod check;
 pub mod index;
 pub mod report;
+pub mod scan;
 pub mod serve;
 pub mod webhook_config;
 
@@ -51,6 +52,8 @@ pub enum Command {
     WebhookConfig(WebhookConfigArgs),
     /// Print the audit report.
     Report(ReportArgs),
+    /// Compare the live state of every declared object with Git (drift report).
+    Scan(ScanArgs),
     /// A self-contained tour on an embedded example repository.
     Demo(DemoArgs),
 }
@@ -131,6 +134,15 @@ pub struct ServeArgs {
     pub listen: Option<String>,
     #[arg(long, env = "DRIFTGATE_ADMIN_LISTEN")]
     pub admin_listen: Option<String>,
+    /// Who may read /report and /api/* on the admin port (server.adminAuth.mode).
+    #[arg(long, env = "DRIFTGATE_ADMIN_AUTH", value_enum)]
+    pub admin_auth: Option<config::AdminAuthMode>,
+    /// Accepted bearer tokens, one a line, for --admin-auth token (server.adminAuth.tokenFile).
+    #[arg(long, env = "DRIFTGATE_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Protect /metrics like /report (server.adminAuth.protectMetrics).
+    #[arg(long, env = "DRIFTGATE_ADMIN_PROTECT_METRICS", value_name = "BOOL")]
+    pub admin_protect_metrics: Option<bool>,
     #[arg(long, env = "DRIFTGATE_MODE")]
     pub mode: Option<config::Mode>,
 }
@@ -211,6 +223,29 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Live objects from a file or directory (`kubectl get -A -o json` output: a List, or many
+    /// files, JSON or YAML) instead of the cluster.
+    #[arg(long)]
+    pub objects: Option<PathBuf>,
+    /// Also report objects in managed namespaces that Git does not declare.
+    #[arg(long)]
+    pub unmanaged: bool,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ScanFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScanFormat {
+    Table,
+    Json,
+    /// One self-contained page.
+    Html,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {}
 
 fn init_logging(filter: &str, json: bool) {
@@ -242,6 +277,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Index(args) => index::run(args),
         Command::Report(args) => report::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Certs(args) => certs::run(args),
         Command::WebhookConfig(args) => webhook_config::run(args),

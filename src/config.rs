@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod admin_auth;
+
+pub use admin_auth::{AdminAuth, AdminAuthMode};
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot read config {path}: {source}")]
@@ -110,9 +114,14 @@ pub struct Source {
     pub kustomize_command: Vec<String>,
     /// `flux` reads Flux Kustomizations declared in the repository to find what to render;
     /// `flux:NAMESPACE/NAME` names the GitRepository that stands for this repository
-    /// (`flux` means `flux-system/flux-system`, the one `flux bootstrap` creates).
+    /// (`flux` means `flux-system/flux-system`, the one `flux bootstrap` creates); `argocd`
+    /// follows Argo CD Applications from the root ones in `paths`.
     #[serde(default)]
     pub discover: Option<String>,
+    /// Other URLs of this repository (the one Argo CD Applications name, when driftgate reads
+    /// a mirror or a local clone).
+    #[serde(default)]
+    pub aliases: Vec<String>,
     /// Pin the revision to what the GitOps controller applied (see README).
     #[serde(default)]
     pub revision_from: Option<RevisionFrom>,
@@ -330,6 +339,9 @@ pub struct Server {
     /// new one (see SECURITY.md).
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Who may read `/report` and `/api/*` on the admin port.
+    #[serde(default)]
+    pub admin_auth: AdminAuth,
 }
 
 impl Default for Server {
@@ -345,6 +357,7 @@ impl Default for Server {
             shutdown_grace: default_grace(),
             max_body_bytes: default_max_body(),
             max_connections: default_max_connections(),
+            admin_auth: AdminAuth::default(),
         }
     }
 }
@@ -402,6 +415,25 @@ pub struct Config {
     /// Where remote sources are cloned (bare, one directory per source).
     #[serde(default = "default_cache_dir")]
     pub cache_dir: PathBuf,
+    /// Periodic drift scans in `serve` (off unless `scan.interval` is set).
+    #[serde(default)]
+    pub scan: Scan,
+}
+
+/// `scan`: `serve` compares the live state with Git every `interval` (cluster credentials
+/// needed) and serves it at `/api/drift`, in `/report` and metrics.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scan {
+    /// How often; absent means no periodic scan.
+    #[serde(default, with = "duration::optional")]
+    pub interval: Option<Duration>,
+    /// Also report objects in managed namespaces that Git does not declare.
+    #[serde(default)]
+    pub unmanaged: bool,
+    /// Write `PolicyReport`/`ClusterPolicyReport` objects (`wgpolicyk8s.io/v1alpha2`).
+    #[serde(default)]
+    pub policy_reports: bool,
 }
 
 fn default_presets() -> Vec<Preset> {
@@ -427,6 +459,7 @@ impl Default for Config {
             audit: Audit::default(),
             server: Server::default(),
             cache_dir: default_cache_dir(),
+            scan: Scan::default(),
         }
     }
 }
@@ -480,9 +513,9 @@ impl Config {
                 )));
             }
             if let Some(discover) = &source.discover {
-                if crate::render::flux::parse_discover(discover).is_none() {
+                if discover.trim() != "argocd" && parse_discover(discover).is_none() {
                     return Err(Error::Invalid(format!(
-                        "sources[{}].discover: {discover:?} is not `flux` or `flux:NAMESPACE/NAME`",
+                        "sources[{}].discover: {discover:?} is not `flux`, `flux:NAMESPACE/NAME` or `argocd`",
                         source.name
                     )));
                 }
@@ -505,6 +538,7 @@ impl Config {
                 "server.maxConnections must be more than zero".into(),
             ));
         }
+        self.server.admin_auth.validate().map_err(Error::Invalid)?;
         for ignore in &self.ignore {
             for p in &ignore.paths {
                 if !p.starts_with('/') {
@@ -519,6 +553,11 @@ impl Config {
                 "audit: set either path (SQLite) or url (PostgreSQL), not both".into(),
             ));
         }
+        if self.scan.interval.is_some_and(|i| i.is_zero()) {
+            return Err(Error::Invalid(
+                "scan.interval must be more than zero (leave it out for no periodic scan)".into(),
+            ));
+        }
         if self.audit.from != "validate" && self.audit.from != "mutate" {
             return Err(Error::Invalid(format!(
                 "audit.from: {:?} is not one of validate, mutate",
@@ -526,6 +565,19 @@ impl Config {
             )));
         }
         Ok(())
+    }
+}
+
+/// The `GitRepository` (namespace, name) that `discover: flux` (or `flux:NAMESPACE/NAME`) says
+/// stands for the source; `None` for anything else.
+pub fn parse_discover(discover: &str) -> Option<(String, String)> {
+    match discover.trim() {
+        "flux" => Some(("flux-system".into(), "flux-system".into())),
+        other => {
+            let rest = other.strip_prefix("flux:")?;
+            let (ns, name) = rest.split_once('/')?;
+            (!ns.is_empty() && !name.is_empty()).then(|| (ns.to_string(), name.to_string()))
+        }
     }
 }
 
@@ -544,5 +596,27 @@ pub mod duration {
 
     pub fn serialize<S: serde::Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*value).to_string())
+    }
+
+    /// An optional duration (`scan.interval`): absent or `null` is `None`.
+    pub mod optional {
+        use super::*;
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                Some(text) => parse(&text).map(Some).map_err(serde::de::Error::custom),
+                None => Ok(None),
+            }
+        }
+
+        pub fn serialize<S: serde::Serializer>(
+            value: &Option<Duration>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(v) => super::serialize(v, s),
+                None => s.serialize_none(),
+            }
+        }
     }
 }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use gix::ObjectId;
 
 use crate::config::Source;
-use crate::git::{Classified, TreeFile};
 use crate::manifest::parse::{self, FileError, FileObjects, RawObject};
 use crate::snapshot::{SourceDelta, SourceRevision, SourceState};
+use crate::tree::{Classified, TreeFile};
 
 /// Per-source memory between syncs.
 #[derive(Debug, Default)]
@@ -290,6 +290,24 @@ impl Declarer {
         self.basis = Some(basis);
         self.last_parsed = reparsed;
         Some(delta)
+    }
+}
+
+/// Rendering reads the files its plan leaves plain through this cache.
+impl crate::render::Reader for Declarer {
+    fn renderer(&mut self) -> &mut crate::render::Renderer {
+        &mut self.renderer
+    }
+
+    fn plain(
+        &mut self,
+        source: &Source,
+        revision: SourceRevision,
+        files: &[TreeFile],
+        errors: Vec<FileError>,
+        read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    ) -> SourceState {
+        self.declare(source, revision, files, errors, read)
     }
 }
 

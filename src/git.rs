@@ -13,6 +13,8 @@ use crate::snapshot::{SourceDelta, SourceRevision, SourceState};
 
 mod diff;
 
+pub use crate::tree::{Classified, EntryKind, TreeEntry, TreeFile};
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("source {source_name}: cannot open repository {location}: {message}")]
@@ -43,14 +45,6 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// A file in the tree at the revision: its path from the repository root and its blob id.
-/// Content is read only when the blob was not parsed before (see `declare`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TreeFile {
-    pub path: String,
-    pub blob: gix::ObjectId,
-}
 
 /// Where a local source lives on disk: a path, or a `file://` URL.
 pub fn local_path(url: &str) -> Option<PathBuf> {
@@ -96,6 +90,22 @@ pub fn resolve<'r>(repo: &'r gix::Repository, source: &Source) -> Result<gix::Co
         }
     }
     Err(err(last))
+}
+
+/// The commit (hex) a branch, tag or revision name resolves to, as `resolve` looks a ref up.
+fn resolve_name(repo: &gix::Repository, name: &str) -> Option<String> {
+    [
+        name.to_string(),
+        format!("refs/heads/{name}"),
+        format!("refs/tags/{name}"),
+        format!("refs/remotes/origin/{name}"),
+    ]
+    .iter()
+    .find_map(|candidate| {
+        let id = repo.rev_parse_single(candidate.as_str()).ok()?;
+        let commit = id.object().ok()?.peel_to_commit().ok()?;
+        Some(commit.id.to_string())
+    })
 }
 
 /// Every entry of the commit's tree, breadth-first, from the object database.
@@ -167,17 +177,6 @@ fn in_scope(path: &str, prefixes: &[String]) -> bool {
     prefixes.is_empty() || prefixes.iter().any(|p| is_within(path, p))
 }
 
-/// What a tree entry is to a plain source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Classified {
-    /// A manifest or kustomization file to read.
-    File(gix::ObjectId),
-    /// A manifest that cannot be declared (symlink, refused path): reported.
-    Refused(FileError),
-    /// Directories, submodules, other files.
-    Ignored,
-}
-
 /// Classifies one entry the same way for a whole-tree read and for a tree diff, so both give
 /// the same state.
 pub fn classify(path: &str, kind: EntryKind, id: gix::ObjectId, source: &Source) -> Classified {
@@ -244,27 +243,6 @@ fn refuse_unsafe(entries: Vec<TreeEntry>, source: &Source) -> (Vec<TreeEntry>, V
         })
         .collect();
     (kept, refused)
-}
-
-/// What a tree entry is, as far as rendering cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryKind {
-    Tree,
-    Blob,
-    /// Never followed, never exported: a link could point out of the tree.
-    Link,
-    /// Submodules.
-    Other,
-}
-
-/// One entry of the whole tree at the revision: kustomize may read any file a kustomization
-/// names (patches, generator inputs), so rendering needs every blob and every tree id, not only
-/// the manifests `tree_files` keeps.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TreeEntry {
-    pub path: String,
-    pub id: gix::ObjectId,
-    pub kind: EntryKind,
 }
 
 /// Every entry of the commit's tree, breadth-first, read from the object database.
@@ -467,7 +445,9 @@ pub fn declare_commit(
     let tree = tree_id(commit, source)?;
     if crate::render::applies(source) {
         let (entries, refused) = refuse_unsafe(tree_entries(commit, source)?, source);
-        let mut state = crate::render::declare(source, revision, &entries, declarer, &read)?;
+        let resolve = |name: &str| resolve_name(repo, name);
+        let mut state =
+            crate::render::declare(source, revision, &entries, declarer, &read, &resolve)?;
         state.errors.extend(refused);
         if plain_basis(source, Some(&entries)) {
             declarer.keep_basis(tree, &state);

@@ -1,6 +1,13 @@
 //! Built-in knowledge of Kubernetes resources: which kinds are cluster-scoped, and how the
 //! plural resource names of a request (`deployments`, `deployments/scale`) map to kinds.
-//! CRDs declared in Git extend both tables through [`Catalog`].
+//! CRDs declared in Git extend both tables through [`Catalog`]; below them, a table of the
+//! kinds GitOps repositories commonly carry ([`gitops`]); below that, an English plural, a
+//! guess that is said ([`guessed`]).
+
+mod gitops;
+mod plural;
+
+pub use plural::{english_plural, guessed, Guess};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -177,25 +184,6 @@ const BUILT_IN: &[(&str, &str, &str, bool)] = &[
     ),
 ];
 
-/// The plural resource of a kind no table or CRD names, as English makes it (`gateway` →
-/// `gateways`, `policy` → `policies`, `ingress` → `ingresses`): what CRDs almost always use.
-pub fn guess_plural(kind: &str) -> String {
-    let lower = kind.to_lowercase();
-    let consonant_y = lower
-        .strip_suffix('y')
-        .filter(|stem| !stem.ends_with(['a', 'e', 'i', 'o', 'u']));
-    if let Some(stem) = consonant_y {
-        format!("{stem}ies")
-    } else if ["s", "x", "z", "ch", "sh"]
-        .iter()
-        .any(|e| lower.ends_with(e))
-    {
-        format!("{lower}es")
-    } else {
-        format!("{lower}s")
-    }
-}
-
 /// One resource type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resource {
@@ -228,7 +216,23 @@ impl Catalog {
                 namespaced: *namespaced,
             });
         }
+        for (group, kind, plural, namespaced) in gitops::COMMON {
+            catalog.add(Resource {
+                group: group.to_string(),
+                plural: plural.to_string(),
+                kind: kind.to_string(),
+                namespaced: *namespaced,
+            });
+        }
         catalog
+    }
+
+    /// The plural resource of a kind, and whether it is a guess (no CRD, not in the tables).
+    pub fn plural(&self, group: &str, kind: &str) -> (String, bool) {
+        match self.by_kind(group, kind) {
+            Some(resource) => (resource.plural.clone(), false),
+            None => (english_plural(kind), true),
+        }
     }
 
     pub fn add(&mut self, resource: Resource) {
@@ -327,20 +331,6 @@ mod tests {
         assert!(!c.is_namespaced("", "Namespace"));
         assert!(!c.is_namespaced("rbac.authorization.k8s.io", "ClusterRole"));
         assert!(c.is_namespaced("", "ConfigMap"));
-    }
-
-    #[test]
-    fn english_plurals() {
-        for (kind, plural) in [
-            ("Gateway", "gateways"),
-            ("NetworkPolicy", "networkpolicies"),
-            ("Ingress", "ingresses"),
-            ("Rollout", "rollouts"),
-            ("ClusterIssuer", "clusterissuers"),
-            ("Box", "boxes"),
-        ] {
-            assert_eq!(guess_plural(kind), plural);
-        }
     }
 
     #[test]

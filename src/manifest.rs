@@ -59,8 +59,53 @@ impl fmt::Display for ObjectKey {
 pub enum Origin {
     /// A plain manifest file.
     File,
-    /// Rendered by kustomize from this directory.
-    Kustomize { dir: String },
+    /// Rendered by a build (kustomize, a Flux Kustomization, an Argo CD Application); every
+    /// object of one build shares this.
+    Built(Arc<Built>),
+}
+
+impl Origin {
+    /// The namespace the build's controller gives a namespaced object that sets none, when it
+    /// is not the source's default (Argo CD's destination namespace).
+    pub fn default_namespace(&self) -> Option<&str> {
+        match self {
+            Origin::File => None,
+            Origin::Built(built) => built.default_namespace.as_deref(),
+        }
+    }
+
+    /// The directory a build rendered, for summaries.
+    pub fn dir(&self) -> Option<&str> {
+        match self {
+            Origin::File => None,
+            Origin::Built(built) => Some(&built.dir),
+        }
+    }
+}
+
+/// The build that rendered an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    /// The directory built, relative to the repository root (`.` for the root).
+    pub dir: String,
+    /// What built it: `kustomize`, `Flux Kustomization flux-system/apps`,
+    /// `Argo CD Application argocd/web`.
+    pub by: String,
+    /// Where `by` is declared when it is an object in Git (file, line).
+    pub declared_at: Option<(String, usize)>,
+    /// See [`Origin::default_namespace`].
+    pub default_namespace: Option<String>,
+}
+
+impl Built {
+    /// `kustomize apps/production`, or
+    /// `Flux Kustomization flux-system/apps at clusters/prod/apps.yaml:3, path apps/production`.
+    pub fn describe(&self) -> String {
+        match &self.declared_at {
+            Some((file, line)) => format!("{} at {file}:{line}, path {}", self.by, self.dir),
+            None => format!("{} {}", self.by, self.dir),
+        }
+    }
 }
 
 /// One object as Git declares it.
@@ -73,7 +118,8 @@ pub struct DeclaredObject {
     /// the parse cache (see `RawObject::value`).
     pub value: Declared,
     pub source: Arc<str>,
-    /// The file (or kustomization directory) that declares it, relative to the repository root.
+    /// The file that declares it, relative to the repository root (for a rendered object whose
+    /// file kustomize cannot tell, the directory built).
     pub file: Arc<str>,
     /// 1-based line of the document in `file` (0 when rendered).
     pub line: usize,
@@ -88,14 +134,24 @@ impl DeclaredObject {
         split_api_version(&self.api_version).1
     }
 
-    /// "fleet: apps/web.yaml:12" or "fleet: apps/production (kustomize)".
+    /// "fleet: apps/web.yaml:12", or for a rendered object the file that declares it and the
+    /// build: "fleet: apps/base/web.yaml (kustomize apps/production)".
     pub fn location(&self) -> String {
         match &self.origin {
             Origin::File if self.line > 0 => {
                 format!("{}: {}:{}", self.source, self.file, self.line)
             }
             Origin::File => format!("{}: {}", self.source, self.file),
-            Origin::Kustomize { dir } => format!("{}: {} (kustomize)", self.source, dir),
+            Origin::Built(built) if self.line > 0 => format!(
+                "{}: {}:{} ({})",
+                self.source,
+                self.file,
+                self.line,
+                built.describe()
+            ),
+            Origin::Built(built) => {
+                format!("{}: {} ({})", self.source, self.file, built.describe())
+            }
         }
     }
 }

@@ -314,6 +314,10 @@ pub struct Metrics {
     pub sync: crate::sync::SyncMetrics,
     /// The audit trail's writer: records written, dropped, degraded state.
     pub audit: crate::audit::AuditMetrics,
+    /// Who was let onto the admin port's protected paths, and what it cost the apiserver.
+    pub admin_auth: crate::server::auth::metrics::AdminAuthMetrics,
+    /// Periodic drift scans: drifted objects, duration, PolicyReport writes.
+    pub scan: crate::scan::metrics::ScanMetrics,
 }
 
 impl Default for Metrics {
@@ -330,12 +334,17 @@ impl Metrics {
         let sync = crate::sync::SyncMetrics::register(&mut registry);
         let audit = crate::audit::AuditMetrics::default();
         audit.register(&mut registry);
+        let admin_auth = crate::server::auth::metrics::AdminAuthMetrics::default();
+        admin_auth.register(&mut registry);
+        let scan = crate::scan::metrics::ScanMetrics::register(&mut registry);
         Metrics {
             registry,
             server,
             snapshot,
             sync,
             audit,
+            admin_auth,
+            scan,
         }
     }
 

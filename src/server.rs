@@ -1,14 +1,15 @@
 //! The webhook server: `POST /validate` on the TLS port, health, readiness and metrics on a
 //! plain-HTTP admin port, certificate rotation, and a shutdown that drains.
 //!
-//! Parts: [`router`] (the TLS port's routes), [`admin`] (the admin port's routes),
-//! [`listener`] (accepting, TLS handshakes, HTTP/1.1 and h2, limits, draining), [`slots`] (the
+//! Parts: [`router`] (the TLS port's routes), [`admin`] (the admin port's routes), [`auth`]
+//! (who may read the admin port), [`listener`] (accepting, TLS handshakes, HTTP/1.1 and h2, limits, draining), [`slots`] (the
 //! bound on open connections: the oldest idle one makes room for a new one).
 //!
 //! Shutdown is an input: [`Server::serve`] takes a future, and when it completes the server stops
 //! accepting, lets in-flight requests finish for up to `server.shutdownGrace`, and returns.
 
 pub mod admin;
+pub mod auth;
 pub mod listener;
 pub mod router;
 pub mod slots;
@@ -33,6 +34,7 @@ use crate::status::SyncStatus;
 use crate::tls::{self, Reloader};
 
 pub use admin::admin_router;
+pub use auth::AdminAuth;
 pub use listener::Limits;
 pub use router::tls_router;
 
@@ -47,6 +49,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Tls(#[from] tls::Error),
+    #[error(transparent)]
+    AdminAuth(#[from] auth::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -68,6 +72,8 @@ pub struct AppState {
     pub body_read_timeout: Duration,
     /// Hands audited decisions to the audit trail's writer; `None` records nothing.
     pub auditor: Option<Auditor>,
+    /// Another part's section on `/report` (the drift scan's).
+    pub report_section: Option<crate::audit::http::Section>,
 }
 
 /// Default for [`AppState::body_read_timeout`]: the apiserver's own default webhook deadline.
@@ -84,6 +90,7 @@ impl AppState {
             max_body_bytes: config.server.max_body_bytes,
             body_read_timeout: BODY_READ_TIMEOUT,
             auditor: None,
+            report_section: None,
         }
     }
 }
@@ -94,6 +101,14 @@ pub struct Options {
     /// How often the cert and key files are checked for a new pair.
     pub cert_poll_interval: Duration,
     pub limits: Limits,
+    /// How often `server.adminAuth.tokenFile` is checked for new tokens.
+    pub token_poll_interval: Duration,
+    /// `server.adminAuth.mode: kubernetes`: the apiserver to ask instead of the inferred one
+    /// (in-cluster or kubeconfig), e.g. a fixture with its own CA.
+    pub kube_config: Option<kube::Config>,
+    /// `server.adminAuth.mode: kubernetes`: how long answers are cached, how hard the
+    /// apiserver may be asked.
+    pub review: auth::kubernetes::ReviewSettings,
 }
 
 impl Options {
@@ -114,6 +129,9 @@ impl Default for Options {
         Options {
             cert_poll_interval: Duration::from_secs(2),
             limits: Limits::default(),
+            token_poll_interval: Duration::from_secs(1),
+            kube_config: None,
+            review: auth::kubernetes::ReviewSettings::default(),
         }
     }
 }
@@ -131,6 +149,8 @@ pub struct Server {
     grace: Duration,
     cert_paths: (PathBuf, PathBuf),
     client_auth: bool,
+    /// Applied to the admin router when serving, after every part has merged its routes.
+    admin_auth: Option<Arc<AdminAuth>>,
 }
 
 impl Server {
@@ -141,6 +161,14 @@ impl Server {
         let tls_config = tls::server_config(reloader.resolver(), server.client_ca_file.as_deref())?;
         let tls_listener = bind("server.listen", &server.listen).await?;
         let admin_listener = bind("server.adminListen", &server.admin_listen).await?;
+        let admin_auth = AdminAuth::start(
+            &server.admin_auth,
+            options.kube_config.clone(),
+            options.review.clone(),
+            state.metrics.admin_auth.clone(),
+        )
+        .await?;
+        auth::warn_if_open(&server.admin_auth, admin_listener.local_addr().ok());
         Ok(Server {
             tls_listener,
             admin_listener,
@@ -148,13 +176,15 @@ impl Server {
             reloader,
             tls_router: tls_router(state.clone()),
             admin_router: admin_router(state.clone()).merge(crate::audit::http::router(Arc::new(
-                crate::audit::http::Reader::new(crate::audit::target(&config.audit)),
+                crate::audit::http::Reader::new(crate::audit::target(&config.audit))
+                    .with_section(state.report_section.clone()),
             ))),
             state,
             options,
             grace: server.shutdown_grace,
             cert_paths: (server.cert_file.clone(), server.key_file.clone()),
             client_auth: server.client_ca_file.is_some(),
+            admin_auth: admin_auth.map(Arc::new),
         })
     }
 
@@ -190,6 +220,11 @@ impl Server {
             admin = %display_addr(self.admin_addr()),
             cert = %self.cert_paths.0.display(),
             client_auth = self.client_auth,
+            admin_auth = self
+                .admin_auth
+                .as_ref()
+                .map_or(crate::config::AdminAuthMode::None, |a| a.mode())
+                .as_str(),
             "listening"
         );
         // JoinSets abort their tasks when dropped, so dropping this future stops everything.
@@ -199,6 +234,15 @@ impl Server {
             self.options.cert_poll_interval,
             self.state.metrics.clone(),
         ));
+        let admin_router = match self.admin_auth {
+            Some(auth) => {
+                if let Some(watch) = auth.watch(self.options.token_poll_interval) {
+                    reload.spawn(watch);
+                }
+                auth.protect(self.admin_router)
+            }
+            None => self.admin_router,
+        };
         let limits = Limits {
             grace: self.grace,
             ..self.options.limits
@@ -215,7 +259,7 @@ impl Server {
         listeners.spawn(listener::serve(
             self.admin_listener,
             None,
-            self.admin_router,
+            admin_router,
             limits,
             None,
             stop_rx,

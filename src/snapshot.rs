@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 
+use crate::findings::Findings;
 use crate::kinds::Catalog;
 use crate::manifest::parse::{FileError, RawObject};
 use crate::manifest::{split_api_version, DeclaredObject, ObjectKey};
@@ -61,6 +62,8 @@ pub struct SourceState {
     pub skipped_documents: usize,
     /// Identities that act for GitOps on this source's behalf (Flux tenants' service accounts).
     pub bypass_users: Vec<String>,
+    /// Notes, what is out of scope, failed builds.
+    pub findings: Findings,
 }
 
 /// What a new revision of one source changed, file by file: the objects the changed files
@@ -91,6 +94,8 @@ pub struct Snapshot {
     pub files_read: usize,
     pub skipped_documents: usize,
     pub bypass_users: Vec<String>,
+    /// Every source's notes, out-of-scope parts and failed builds.
+    pub findings: Findings,
     /// One label for all sources: `main@sha1:…` for one, `a=main@sha1:…,b=…` for several.
     revision_label: String,
     /// Objects Git declares with `generateName` and no name: not keyed by name, matched with a
@@ -153,6 +158,7 @@ impl Snapshot {
             snapshot.files_read += source.files_read;
             snapshot.skipped_documents += source.skipped_documents;
             snapshot.bypass_users.extend(source.bypass_users);
+            snapshot.findings.extend(source.findings);
             for raw in source.objects {
                 let object = declare(
                     &snapshot.catalog,
@@ -416,10 +422,17 @@ fn declare(
 
 /// Cluster-scoped kinds never get a namespace; namespaced ones without `metadata.namespace` get
 /// the source's default.
-fn namespace_of<'r>(catalog: &Catalog, default_namespace: &'r str, raw: &'r RawObject) -> &'r str {
+pub(crate) fn namespace_of<'r>(
+    catalog: &Catalog,
+    default_namespace: &'r str,
+    raw: &'r RawObject,
+) -> &'r str {
     let (group, _) = split_api_version(&raw.api_version);
     if catalog.is_namespaced(group, &raw.kind) {
-        raw.value.namespace().unwrap_or(default_namespace)
+        raw.value
+            .namespace()
+            .or(raw.origin.default_namespace())
+            .unwrap_or(default_namespace)
     } else {
         ""
     }

@@ -23,6 +23,9 @@ pub struct SourceStatus {
     pub consecutive_failures: u64,
     /// Objects the source declares in the served snapshot.
     pub objects: usize,
+    /// Builds that failed at the served revision (name, renderer's message); they keep their
+    /// last good objects, or declare nothing.
+    pub failed_builds: Vec<(String, String)>,
 }
 
 /// Per-source status, shared between the loader and the admin port.
@@ -104,6 +107,9 @@ impl SyncStatus {
                     let _ = write!(out, "{rev}, loaded {} ago", ago(now, at));
                 }
                 _ => out.push_str("not loaded yet"),
+            }
+            for (build, message) in &s.failed_builds {
+                let _ = write!(out, "; build {build} failed: {message}");
             }
             if let Some(err) = &s.last_error {
                 let _ = write!(

@@ -235,7 +235,6 @@ impl DeclaredResources {
             .map(|(g, r)| (g.to_string(), r.to_string()))
             .collect();
         let mut by_group_version: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-        let mut guessed = BTreeSet::new();
         let mut unguarded = 0usize;
         // Objects Git declares with `generateName` are registered like named ones.
         for object in snapshot.objects().chain(snapshot.untracked()) {
@@ -260,18 +259,7 @@ impl DeclaredResources {
             if exempt || version.is_empty() || kind.is_empty() {
                 continue;
             }
-            let plural = match snapshot.catalog.by_kind(group, kind) {
-                Some(resource) => resource.plural.clone(),
-                None => {
-                    let plural = crate::kinds::guess_plural(kind);
-                    guessed.insert(format!(
-                        "{} is neither a built-in kind nor a CRD declared in Git: registered as \
-                         resource {plural:?}; declare its CRD in Git if that is wrong",
-                        object.api_version.clone() + "/" + kind
-                    ));
-                    plural
-                }
-            };
+            let (plural, _) = snapshot.catalog.plural(group, kind);
             // A custom kind whose CRD is not in Git may have a `scale` subresource (`kubectl
             // scale rollout`); registering one it lacks matches nothing. A CRD in Git says.
             if crate::schema::builtin()
@@ -286,7 +274,16 @@ impl DeclaredResources {
                 .or_default()
                 .insert(plural);
         }
-        let mut warnings: Vec<String> = guessed.into_iter().collect();
+        // Said once per kind, whatever the number of objects or versions declaring it.
+        let mut warnings: Vec<String> = crate::kinds::guessed(
+            &snapshot.catalog,
+            snapshot
+                .objects()
+                .map(|o| (o.key.group.as_str(), o.key.kind.as_str(), &*o.file, o.line)),
+        )
+        .iter()
+        .map(crate::kinds::Guess::message)
+        .collect();
         if unguarded > 0 {
             warnings.push(format!(
                 "Git declares {unguarded} object(s) in {}: the webhooks never see those \

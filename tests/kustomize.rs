@@ -9,7 +9,6 @@ use driftgate::config::Source;
 use driftgate::declare::Declarer;
 use driftgate::git;
 use driftgate::manifest::parse::{self, RawObject};
-use driftgate::manifest::Origin;
 use driftgate::render::Limits;
 use driftgate::snapshot::{Snapshot, SourceState};
 use serde_json::{json, Value};
@@ -142,7 +141,7 @@ fn kubectl_kustomize(dir: &Path) -> Result<Vec<RawObject>, String> {
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    parse::parse_rendered("kubectl", "out", &out.stdout)
+    parse::parse_as_written("kubectl", "out", &out.stdout)
         .map(|f| f.objects)
         .map_err(|e| e.to_string())
 }
@@ -179,9 +178,19 @@ fn multi_tenancy_by_flux() -> Option<(tempfile::TempDir, SourceState)> {
     Some((tmp, state))
 }
 
+#[path = "kustomize/argocd.rs"]
+mod argocd;
+#[path = "kustomize/cli.rs"]
+mod cli;
 #[path = "kustomize/corpus.rs"]
 mod corpus;
+#[path = "kustomize/figures.rs"]
+mod figures;
+#[path = "kustomize/fleet.rs"]
+mod fleet;
 #[path = "kustomize/flux.rs"]
 mod flux;
 #[path = "kustomize/local.rs"]
 mod local;
+#[path = "kustomize/reference.rs"]
+mod reference;

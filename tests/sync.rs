@@ -235,6 +235,8 @@ fn sync_to(syncer: &mut Syncer, live: &Live, commit: &str) {
         .contains(short(commit)));
 }
 
+#[path = "sync/builds.rs"]
+mod builds;
 #[path = "sync/daemon.rs"]
 mod daemon;
 #[path = "sync/http.rs"]

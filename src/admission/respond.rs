@@ -16,12 +16,24 @@ const MAX_VALUE: usize = 60;
 const MAX_WARNINGS: usize = 12;
 const MAX_WARNING_CHARS: usize = 400;
 
-/// Compact JSON, cut with an ellipsis when long.
+/// Compact JSON, cut with an ellipsis when long; a cut string keeps its closing quote (and an
+/// object or list its closing bracket), so the value still reads as one.
 pub fn short_value(value: Option<&Value>) -> String {
-    match value {
-        None => "nothing".to_string(),
-        Some(v) => shorten(&v.to_string(), MAX_VALUE),
+    let Some(v) = value else {
+        return "nothing".to_string();
+    };
+    let text = v.to_string();
+    let close = match v {
+        Value::String(_) => "\"",
+        Value::Object(_) => "}",
+        Value::Array(_) => "]",
+        _ => return shorten(&text, MAX_VALUE),
+    };
+    if text.chars().count() <= MAX_VALUE {
+        return text;
     }
+    let cut: String = text.chars().take(MAX_VALUE - 2).collect();
+    format!("{cut}…{close}")
 }
 
 pub fn shorten(text: &str, max: usize) -> String {
@@ -148,7 +160,12 @@ pub fn message(decision: &Decision, user: &str) -> String {
             let file = decision
                 .declared
                 .as_ref()
-                .map(|d| format!(" ({})", d.file))
+                .map(|d| match &d.origin {
+                    crate::manifest::Origin::Built(built) => {
+                        format!(" ({}, built by {})", d.file, built.by)
+                    }
+                    crate::manifest::Origin::File => format!(" ({})", d.file),
+                })
                 .unwrap_or_default();
             lines.push(format!("Change it in Git instead{file}; GitOps will apply it."));
             lines.join("\n")
@@ -250,4 +267,22 @@ pub fn respond(uid: &str, decision: &Decision, user: &str) -> Response {
         response.audit_annotations = annotations;
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn shortened_values_keep_their_closing_quote() {
+        let long = "x".repeat(100);
+        let text = short_value(Some(&json!(long)));
+        assert!(text.starts_with("\"xxx") && text.ends_with("…\""), "{text}");
+        assert_eq!(text.chars().count(), MAX_VALUE);
+        let list = short_value(Some(&json!([long])));
+        assert!(list.ends_with("…]"), "{list}");
+        assert_eq!(short_value(Some(&json!("short"))), "\"short\"");
+        assert_eq!(short_value(None), "nothing");
+    }
 }

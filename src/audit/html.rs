@@ -28,7 +28,8 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-const STYLE: &str = r#"
+/// The report pages' shared look (the drift report uses it too).
+pub const STYLE: &str = r#"
 :root { --fg:#1d2330; --muted:#5b6474; --line:#d9dde5; --bg:#f6f7f9; --red:#c62828; --amber:#d68a00; --blue:#2f5fb3; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--fg); margin: 0; background: #fff; }
@@ -191,6 +192,11 @@ fn value(v: &Option<String>) -> String {
 }
 
 pub fn render(report: &Report) -> String {
+    render_with(report, "")
+}
+
+/// The page with `extra` HTML (another part's section) at the end of its content.
+pub fn render_with(report: &Report, extra: &str) -> String {
     let t = &report.totals;
     let mut html = String::with_capacity(4096 + report.records.len() * 600);
     let _ = write!(
@@ -297,7 +303,9 @@ pub fn render(report: &Report) -> String {
     if report.records.is_empty() {
         html.push_str("<tr><td colspan=\"6\" class=\"muted\">No records match.</td></tr>");
     }
-    html.push_str("</tbody></table></section></main></body></html>\n");
+    html.push_str("</tbody></table></section>");
+    html.push_str(extra);
+    html.push_str("</main></body></html>\n");
     html
 }
 

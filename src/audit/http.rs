@@ -16,12 +16,24 @@ use tokio::sync::OnceCell;
 use super::report::{self, Report};
 use super::store::{Store, Target};
 
+/// HTML another part adds to the `/report` page (the drift scan's section), made per request;
+/// `None` adds nothing. The audit side knows nothing of what it shows.
+#[derive(Clone)]
+pub struct Section(pub Arc<dyn Fn() -> Option<String> + Send + Sync>);
+
+impl std::fmt::Debug for Section {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Section")
+    }
+}
+
 /// Reads the trail for reports. The store is opened on first use, so the admin port starts
 /// (and stays up) while the trail is unreachable.
 #[derive(Debug)]
 pub struct Reader {
     target: Option<Target>,
     store: OnceCell<Store>,
+    section: Option<Section>,
 }
 
 impl Reader {
@@ -29,7 +41,14 @@ impl Reader {
         Reader {
             target,
             store: OnceCell::new(),
+            section: None,
         }
+    }
+
+    /// Adds `section` to every `/report` page.
+    pub fn with_section(mut self, section: Option<Section>) -> Reader {
+        self.section = section;
+        self
     }
 
     async fn store(&self) -> Result<&Store, String> {
@@ -97,11 +116,14 @@ pub async fn report_html(
     Query(q): Query<ReportQuery>,
 ) -> Response {
     match build(&reader, &q).await {
-        Ok(report) => (
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            super::html::render(&report),
-        )
-            .into_response(),
+        Ok(report) => {
+            let extra = reader.section.as_ref().and_then(|s| (s.0)());
+            (
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                super::html::render_with(&report, extra.as_deref().unwrap_or_default()),
+            )
+                .into_response()
+        }
         Err(response) => response,
     }
 }

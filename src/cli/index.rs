@@ -6,8 +6,35 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::{fail, IndexArgs, EXIT_BAD_INPUT};
+use crate::findings::Note;
 use crate::manifest::Origin;
+use crate::snapshot::Snapshot;
 use crate::sources;
+
+/// What the sources decided, and the kinds whose plural resource is a guess.
+fn notes(snapshot: &Snapshot) -> Vec<Note> {
+    let mut notes = snapshot.findings.notes.clone();
+    let guesses = crate::kinds::guessed(
+        &snapshot.catalog,
+        snapshot
+            .objects()
+            .map(|o| (o.key.group.as_str(), o.key.kind.as_str(), &*o.file, o.line)),
+    );
+    for guess in guesses {
+        let source = snapshot
+            .objects()
+            .find(|o| o.key.kind == guess.kind && o.key.group == guess.group)
+            .map(|o| o.source.to_string())
+            .unwrap_or_default();
+        notes.push(Note {
+            source,
+            message: guess.message(),
+            file: guess.file,
+            line: guess.line,
+        });
+    }
+    notes
+}
 
 pub fn run(args: IndexArgs) -> ExitCode {
     let config = match args.source.load() {
@@ -42,11 +69,25 @@ pub fn run(args: IndexArgs) -> ExitCode {
             .iter()
             .map(|e| json!({"file": e.file, "line": e.line, "message": e.message, "source": e.source}))
             .collect();
+        let notes: Vec<_> = notes(&snapshot)
+            .iter()
+            .map(|n| json!({"file": n.file, "line": n.line, "message": n.message, "source": n.source}))
+            .collect();
+        let out_of_scope: Vec<_> = snapshot
+            .findings
+            .out_of_scope
+            .iter()
+            .map(|o| json!({"file": o.file, "line": o.line, "what": o.what, "why": o.why, "source": o.source}))
+            .collect();
         let doc = json!({
             "revision": snapshot.revision_label(),
             "revisions": snapshot.revisions,
             "objects": objects,
             "errors": errors,
+            "notes": notes,
+            "outOfScope": out_of_scope,
+            "builds": snapshot.findings.builds,
+            "failedBuilds": snapshot.findings.failed_builds,
             "untracked": untracked(&snapshot),
         });
         println!("{doc}");
@@ -60,6 +101,13 @@ pub fn run(args: IndexArgs) -> ExitCode {
         snapshot.skipped_documents,
         snapshot.errors.len()
     );
+    if snapshot.findings.builds > 0 {
+        println!(
+            "builds:   {} ({} failed, keeping their last good objects or none)",
+            snapshot.findings.builds,
+            snapshot.findings.failed_builds.len()
+        );
+    }
     for (kind, count) in snapshot.counts_by_kind() {
         println!("  {count:>6}  {kind}");
     }
@@ -70,7 +118,7 @@ pub fn run(args: IndexArgs) -> ExitCode {
     let mut by_dir = std::collections::BTreeMap::<String, usize>::new();
     for o in snapshot.objects() {
         let dir = match &o.origin {
-            Origin::Kustomize { dir } => format!("{dir} (kustomize)"),
+            Origin::Built(built) => format!("{} ({})", built.dir, built.by),
             Origin::File => o
                 .file
                 .rsplit_once('/')
@@ -88,6 +136,19 @@ pub fn run(args: IndexArgs) -> ExitCode {
         println!("errors:");
         for e in &snapshot.errors {
             println!("  {}:{}: {}", e.file, e.line, e.message);
+        }
+    }
+    let notes = notes(&snapshot);
+    if !notes.is_empty() {
+        println!("notes:");
+        for n in &notes {
+            println!("  {}:{}: {}", n.file, n.line, n.message);
+        }
+    }
+    if !snapshot.findings.out_of_scope.is_empty() {
+        println!("out of scope (not declared):");
+        for o in &snapshot.findings.out_of_scope {
+            println!("  {}:{}: {}: {}", o.file, o.line, o.what, o.why);
         }
     }
     println!("took:     {:.1} ms", elapsed.as_secs_f64() * 1000.0);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::{fail, ServeArgs, EXIT_BAD_INPUT};
 use crate::audit::Auditor;
 use crate::config::Config;
+use crate::scan::periodic::{Latest, Periodic};
 use crate::server::{self, AppState, Options, Server};
 use crate::snapshot::Live;
 use crate::status::SyncStatus;
@@ -56,6 +57,15 @@ fn config(args: &ServeArgs) -> Result<Config, crate::config::Error> {
     if let Some(admin) = &args.admin_listen {
         server.admin_listen = admin.clone();
     }
+    if let Some(mode) = args.admin_auth {
+        server.admin_auth.mode = mode;
+    }
+    if let Some(file) = &args.admin_token_file {
+        server.admin_auth.token_file = Some(file.clone());
+    }
+    if let Some(protect) = args.admin_protect_metrics {
+        server.admin_auth.protect_metrics = protect;
+    }
     if let Some(mode) = args.mode {
         config.mode = mode;
     }
@@ -71,6 +81,20 @@ async fn serve(config: Config) -> ExitCode {
     let mut state = AppState::new(&config, live.clone(), status.clone());
     let (auditor, audit_writer) = Auditor::start(&config.audit, state.metrics.audit.clone());
     state.auditor = Some(auditor);
+    // Drift scans run beside the webhook on a thread of their own (`scan.interval`).
+    let latest = Arc::new(Latest::new(config.scan.interval.is_some()));
+    let section_source = latest.clone();
+    state.report_section = Some(crate::audit::http::Section(Arc::new(move || {
+        crate::scan::http::report_section(&section_source)
+    })));
+    let periodic = Periodic {
+        settings: config.scan.clone(),
+        live: live.clone(),
+        policy: state.policy.clone(),
+        latest: latest.clone(),
+        metrics: state.metrics.scan.clone(),
+        kube_config: None,
+    };
     let parts = Parts {
         status: Some(status),
         metrics: Some(state.metrics.sync.clone()),
@@ -79,7 +103,9 @@ async fn serve(config: Config) -> ExitCode {
     let syncer = Syncer::with_parts(&config, live, parts);
     let sync_route = hook::router(syncer.trigger(), config.server.sync_secret.as_deref());
     let server = match Server::bind(&config, state, Options::for_config(&config)).await {
-        Ok(s) => s.merge_admin(sync_route),
+        Ok(s) => s
+            .merge_admin(sync_route)
+            .merge_admin(crate::scan::http::router(latest)),
         Err(e) => return startup_failure(e),
     };
     // Git is followed on blocking threads of its own; requests only ever load `live`.
@@ -87,7 +113,12 @@ async fn serve(config: Config) -> ExitCode {
         Ok(handle) => handle,
         Err(e) => return fail(1, format!("cannot start the sync threads: {e}")),
     };
+    let scans = match periodic.start() {
+        Ok(handle) => handle,
+        Err(e) => return fail(1, format!("cannot start the drift scan thread: {e}")),
+    };
     let result = server.serve(shutdown_signal()).await;
+    drop(scans);
     drop(sync);
     // Every handle on the auditor is gone with the server: the writer drains its queue.
     if tokio::time::timeout(AUDIT_FLUSH, audit_writer)
@@ -108,6 +139,8 @@ fn startup_failure(e: server::Error) -> ExitCode {
         server::Error::Bind { .. } => "",
         server::Error::Tls(tls::Error::ClientCa { .. }) => "server.clientCaFile: ",
         server::Error::Tls(_) => "server.certFile/server.keyFile: ",
+        // Its messages name the setting themselves.
+        server::Error::AdminAuth(_) => "",
     };
     fail(EXIT_BAD_INPUT, format!("{key}{e}"))
 }

@@ -80,16 +80,18 @@ pub fn parse_file(source: &str, file: &str, bytes: &[u8]) -> Result<FileObjects,
     parse_bytes(source, file, bytes, false)
 }
 
-/// The objects of a document kustomize wrote (see [`yaml::parse_rendered_documents`]).
-pub fn parse_rendered(source: &str, label: &str, bytes: &[u8]) -> Result<FileObjects, FileError> {
-    parse_bytes(source, label, bytes, true)
+/// The objects of text read as written, folded scalars as the YAML spec reads them (see
+/// [`yaml::parse_rendered_documents`]): kustomize's own output, or a file that its tool applies
+/// without kustomize (an Argo CD plain directory).
+pub fn parse_as_written(source: &str, file: &str, bytes: &[u8]) -> Result<FileObjects, FileError> {
+    parse_bytes(source, file, bytes, true)
 }
 
 fn parse_bytes(
     source: &str,
     file: &str,
     bytes: &[u8],
-    rendered: bool,
+    as_written: bool,
 ) -> Result<FileObjects, FileError> {
     let err = |line: usize, message: String| FileError {
         source: source.to_string(),
@@ -118,10 +120,10 @@ fn parse_bytes(
             + 1;
         err(line, format!("not UTF-8: {e}"))
     })?;
-    let docs = if rendered {
-        yaml::parse_rendered_documents(text)
-    } else if is_json_path(file) {
+    let docs = if is_json_path(file) {
         json_documents(text)
+    } else if as_written {
+        yaml::parse_rendered_documents(text)
     } else {
         yaml::parse_documents(text)
     }

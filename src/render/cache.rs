@@ -1,5 +1,6 @@
-//! Rendered output by the hash of its inputs: the command, the directory, the Flux options and the
-//! tree or blob id of every input. Git ids are content hashes, so an unchanged key means an
+//! Rendered output by the hash of its inputs: the command, the directory, what the controller
+//! changes (Flux and Argo CD settings, resolved variables), the build's identity (its objects say
+//! which build they come from) and the tree or blob id of every input. Git ids are content hashes, so an unchanged key means an
 //! unchanged build; a change to a shared base changes the key of every overlay that reads it.
 //! Entries not used by the last successful sync are dropped, so memory follows the repository.
 
@@ -7,9 +8,8 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use super::flux::BuildOptions;
+use super::build::{Build, Rendered};
 use super::plan::Inputs;
-use super::Rendered;
 
 pub type Key = [u8; 32];
 
@@ -62,7 +62,7 @@ impl Cache {
 }
 
 /// The key of one build.
-pub fn key(command: &[String], dir: &str, flux: Option<&BuildOptions>, inputs: &Inputs) -> Key {
+pub fn key(command: &[String], dir: &str, build: &Build, inputs: &Inputs) -> Key {
     let mut hasher = Sha256::new();
     let mut field = |bytes: &[u8]| {
         hasher.update((bytes.len() as u64).to_le_bytes());
@@ -73,10 +73,15 @@ pub fn key(command: &[String], dir: &str, flux: Option<&BuildOptions>, inputs: &
     }
     field(b"\0dir");
     field(dir.as_bytes());
-    let options = flux
-        .map(|o| serde_json::to_vec(o).unwrap_or_default())
-        .unwrap_or_default();
-    field(&options);
+    field(&serde_json::to_vec(&build.how).unwrap_or_default());
+    let info = &build.info;
+    field(build.name.as_bytes());
+    field(info.by.as_bytes());
+    field(info.dir.as_bytes());
+    let (file, line) = info.declared_at.clone().unwrap_or_default();
+    field(file.as_bytes());
+    field(&line.to_le_bytes());
+    field(info.default_namespace.as_deref().unwrap_or("\0").as_bytes());
     for (path, (_, id)) in &inputs.entries {
         field(path.as_bytes());
         field(id.as_bytes());
@@ -87,7 +92,10 @@ pub fn key(command: &[String], dir: &str, flux: Option<&BuildOptions>, inputs: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::EntryKind;
+    use crate::render::build::How;
+    use crate::render::flux::BuildOptions;
+    use crate::render::kfile;
+    use crate::tree::EntryKind;
     use gix::ObjectId;
 
     #[test]
@@ -98,20 +106,31 @@ mod tests {
             (EntryKind::Tree, ObjectId::from_bytes_or_panic(&[1; 20])),
         );
         let cmd = vec!["kubectl".to_string(), "kustomize".to_string()];
-        let base = key(&cmd, "apps/prod", None, &inputs);
-        assert_eq!(base, key(&cmd, "apps/prod", None, &inputs));
-        assert_ne!(base, key(&cmd, "apps/stage", None, &inputs));
-        assert_ne!(base, key(&["kustomize".into()], "apps/prod", None, &inputs));
+        let build = Build::kustomize("apps/prod", inputs.clone());
+        let base = key(&cmd, "apps/prod", &build, &inputs);
+        assert_eq!(base, key(&cmd, "apps/prod", &build, &inputs));
+        assert_ne!(base, key(&cmd, "apps/stage", &build, &inputs));
+        assert_ne!(
+            base,
+            key(&["kustomize".into()], "apps/prod", &build, &inputs)
+        );
         let mut changed = inputs.clone();
         changed.entries.insert(
             "apps/base".into(),
             (EntryKind::Tree, ObjectId::from_bytes_or_panic(&[2; 20])),
         );
-        assert_ne!(base, key(&cmd, "apps/prod", None, &changed));
-        let options = BuildOptions {
-            target_namespace: Some("x".into()),
-            ..BuildOptions::default()
-        };
-        assert_ne!(base, key(&cmd, "apps/prod", Some(&options), &inputs));
+        assert_ne!(base, key(&cmd, "apps/prod", &build, &changed));
+        let mut flux = build.clone();
+        flux.how = How::Kustomize(Box::new(kfile::Changes {
+            flux: Some(BuildOptions {
+                target_namespace: Some("x".into()),
+                ..BuildOptions::default()
+            }),
+            argo: None,
+        }));
+        assert_ne!(base, key(&cmd, "apps/prod", &flux, &inputs));
+        let mut renamed = build.clone();
+        renamed.name = "Flux Kustomization flux-system/apps".into();
+        assert_ne!(base, key(&cmd, "apps/prod", &renamed, &inputs));
     }
 }

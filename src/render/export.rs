@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
 
-use crate::git::EntryKind;
+use crate::tree::EntryKind;
 
 use super::plan::{Inputs, TreeIndex};
 

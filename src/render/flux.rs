@@ -1,199 +1,57 @@
 //! `discover: flux`: the repository read the way Flux's kustomize-controller applies it.
 //!
-//! The configured paths are the cluster's entry points (what `flux bootstrap --path` names). Each
-//! is built as kustomize-controller builds a `Kustomization` path, a kustomization.yaml generated
-//! when it has none; every Flux `Kustomization` (`kustomize.toolkit.fluxcd.io`) found in the
-//! output whose source is this repository is followed in turn: its `spec.path` is built with its
-//! `targetNamespace`, `patches`, `images` and `components`, then `postBuild.substitute` is applied.
+//! The configured paths are the cluster's entry points (what `flux bootstrap --path` names, or a
+//! `FluxInstance`'s `spec.sync.path`). Each is built as kustomize-controller builds a path (a
+//! kustomization.yaml generated when it has none); the Kustomization that syncs that very path
+//! (bootstrap's `flux-system`) then builds it instead, once. Every Flux `Kustomization`
+//! (`kustomize.toolkit.fluxcd.io`) found in a build's output whose source is this repository is
+//! followed in turn, as its parent's build rendered it (patches and substitutions included):
+//! its `spec.path` is built with its `targetNamespace`, `namePrefix`/`nameSuffix`, `patches`,
+//! `images` and `components` (any directory, exported with what it reads), then
+//! `postBuild` substitution (`substitute`, `substituteFrom` ConfigMaps and Secrets that Git
+//! declares, Flux's full expression grammar, strict when the repository's kustomize-controller
+//! is) and `commonMetadata`. `dependsOn` orders applies, not what is applied: it is not read.
+//!
+//! Each Kustomization is a build of its own (see `settle`): one that fails keeps its last good
+//! objects and every other one advances.
 //!
 //! Which source is "this repository": the `GitRepository` named by `discover` — `flux` means
 //! `flux-system/flux-system`, the one `flux bootstrap` creates for the repository it writes to;
-//! `flux:NAMESPACE/NAME` names another. Matching by URL was rejected: tenants often point a
+//! `flux:NAMESPACE/NAME` names another — and the one the Kustomization syncing a configured
+//! path reads from (that path is in this repository, so its source is this repository; noted).
+//! Matching by URL was rejected: tenants often point a
 //! `GitRepository` at the same URL on another branch (flux2-multi-tenancy does), which is not
 //! this revision. An `ExternalArtifact` made by an `ArtifactGenerator` declared in the repository
-//! from that `GitRepository` is followed through its `copy` rules (`@alias/dir/**` →
-//! `@artifact/dest/`); the build runs at the mapped directory of the tree when every input keeps
-//! its relative place in the artifact, and is listed as out of scope otherwise (see `artifact`).
-//!
-//! Kustomizations whose source is anything else are out of scope and listed in the snapshot's
-//! errors as notes. The service accounts that Kustomizations and HelmReleases name in
-//! `spec.serviceAccountName` join the source's bypass users: Flux acts as them.
+//! from that `GitRepository` is followed through its `copy` rules (see `artifact`).
+//! Kustomizations whose source is anything else are listed as out of scope. The service
+//! accounts that Kustomizations and HelmReleases name in `spec.serviceAccountName` join the
+//! source's bypass users: Flux acts as them.
 
-use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+pub mod object;
+mod vars;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use gix::ObjectId;
-use serde::Serialize;
-use serde_json::{json, Value};
 
 use crate::config::Source;
-use crate::declare::Declarer;
-use crate::git::EntryKind;
-use crate::manifest::parse::{FileError, RawObject};
-use crate::manifest::yaml;
+use crate::findings::{Findings, Note, OutOfScope};
+use crate::manifest::parse::RawObject;
+use crate::manifest::Built;
 use crate::snapshot::{SourceRevision, SourceState};
 
-use super::artifact::{self, ArtifactMap};
-use super::export;
-use super::plan::{self, TreeIndex, KUSTOMIZATION_FILES};
-use super::{Build, Error, Result};
+use super::build::{Build, BuildError, How};
+use super::kfile::Changes;
+use super::plan::{self, TreeIndex};
+use super::run;
+use super::settle::{self, Outcome};
+use super::{Error, Renderer, Result};
 
-pub use super::postbuild::post_build;
-
-/// What kustomize-controller changes in a kustomization before building it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct BuildOptions {
-    pub target_namespace: Option<String>,
-    pub patches: Vec<Value>,
-    pub images: Vec<Value>,
-    pub components: Vec<String>,
-    /// `spec.postBuild` is set: substitution runs (with no variables, defaults still apply).
-    pub post_build: bool,
-    pub substitute: BTreeMap<String, String>,
-}
-
-/// A Flux `Kustomization` as declared.
-#[derive(Debug, Clone)]
-pub struct FluxKustomization {
-    pub namespace: String,
-    pub name: String,
-    /// `spec.path` as written (relative to the source's root).
-    pub path: String,
-    pub source_kind: String,
-    pub source_namespace: String,
-    pub source_name: String,
-    pub service_account: Option<String>,
-    pub options: BuildOptions,
-    pub substitute_from: bool,
-    pub file: String,
-    pub line: usize,
-}
-
-/// The `GitRepository` that stands for this source, from `discover`.
-pub fn parse_discover(discover: &str) -> Option<(String, String)> {
-    match discover.trim() {
-        "flux" => Some(("flux-system".into(), "flux-system".into())),
-        other => {
-            let rest = other.strip_prefix("flux:")?;
-            let (ns, name) = rest.split_once('/')?;
-            (!ns.is_empty() && !name.is_empty()).then(|| (ns.to_string(), name.to_string()))
-        }
-    }
-}
-
-fn is_flux_kind(raw: &RawObject, group: &str, kind: &str) -> bool {
-    raw.kind == kind && raw.api_version.split('/').next() == Some(group)
-}
-
-fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
-    value.pointer(pointer).and_then(Value::as_str)
-}
-
-/// Reads a Flux `Kustomization`; `None` for any other object.
-pub fn read_kustomization(raw: &RawObject, default_namespace: &str) -> Option<FluxKustomization> {
-    if !is_flux_kind(raw, "kustomize.toolkit.fluxcd.io", "Kustomization") {
-        return None;
-    }
-    let v = &raw.value.parse().ok()?;
-    let namespace = str_at(v, "/metadata/namespace")
-        .unwrap_or(default_namespace)
-        .to_string();
-    let list = |pointer: &str| -> Vec<Value> {
-        v.pointer(pointer)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
-    let substitute = v
-        .pointer("/spec/postBuild/substitute")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, val)| {
-                    let text = match val {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (k.clone(), text)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Some(FluxKustomization {
-        source_namespace: str_at(v, "/spec/sourceRef/namespace")
-            .unwrap_or(&namespace)
-            .to_string(),
-        namespace,
-        name: str_at(v, "/metadata/name")?.to_string(),
-        path: str_at(v, "/spec/path").unwrap_or("./").to_string(),
-        source_kind: str_at(v, "/spec/sourceRef/kind")
-            .unwrap_or("GitRepository")
-            .to_string(),
-        source_name: str_at(v, "/spec/sourceRef/name").unwrap_or("").to_string(),
-        service_account: str_at(v, "/spec/serviceAccountName").map(str::to_string),
-        options: BuildOptions {
-            target_namespace: str_at(v, "/spec/targetNamespace")
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
-            patches: list("/spec/patches"),
-            images: list("/spec/images"),
-            components: list("/spec/components")
-                .iter()
-                .filter_map(|c| c.as_str().map(str::to_string))
-                .collect(),
-            post_build: v.pointer("/spec/postBuild").is_some(),
-            substitute,
-        },
-        substitute_from: v
-            .pointer("/spec/postBuild/substituteFrom")
-            .and_then(Value::as_array)
-            .is_some_and(|a| !a.is_empty()),
-        file: raw.file.to_string(),
-        line: raw.line,
-    })
-}
-
-/// Where a Kustomization's path lies: in this tree, or elsewhere (with the reason).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Located {
-    Here {
-        dir: String,
-        /// Set when the path is inside an artifact assembled from this repository.
-        artifact: Option<(String, ArtifactMap)>,
-    },
-    Elsewhere(String),
-}
-
-/// Maps a Kustomization's path to a directory of this tree, following its source.
-pub fn locate(k: &FluxKustomization, objects: &[RawObject], repo: &(String, String)) -> Located {
-    let Some(path) = plan::resolve("", &k.path) else {
-        return Located::Elsewhere(format!("spec.path {:?} leaves the source's root", k.path));
-    };
-    let this = |ns: &str, name: &str| ns == repo.0 && name == repo.1;
-    match k.source_kind.as_str() {
-        "GitRepository" if this(&k.source_namespace, &k.source_name) => Located::Here {
-            dir: path,
-            artifact: None,
-        },
-        "ExternalArtifact" => {
-            let map = artifact::find(objects, &k.source_namespace, &k.source_name, &this);
-            match map.and_then(|m| m.to_tree(&path).map(|dir| (dir, m))) {
-                Some((dir, map)) => Located::Here {
-                    dir,
-                    artifact: Some((path, map)),
-                },
-                None => Located::Elsewhere(format!(
-                    "source ExternalArtifact {}/{} is not produced from GitRepository {}/{} by an ArtifactGenerator declared here",
-                    k.source_namespace, k.source_name, repo.0, repo.1
-                )),
-            }
-        }
-        kind => Located::Elsewhere(format!(
-            "source {kind} {}/{} is not this repository (GitRepository {}/{})",
-            k.source_namespace, k.source_name, repo.0, repo.1
-        )),
-    }
-}
+pub use object::{
+    bypass_users, locate, parse_discover, read_kustomization, BuildOptions, FluxKustomization,
+    Located,
+};
 
 /// The source's state under `discover: flux`.
 pub fn declare(
@@ -202,211 +60,435 @@ pub fn declare(
     revision: SourceRevision,
     index: &TreeIndex,
     scope: &[String],
-    declarer: &mut Declarer,
+    renderer: &mut Renderer,
     read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
 ) -> Result<SourceState> {
-    let flux_err = |message: String| Error::Flux {
+    let repo = parse_discover(discover).ok_or_else(|| Error::BadDiscover {
         source_name: source.name.clone(),
-        message,
-    };
-    let repo = parse_discover(discover).ok_or_else(|| {
-        flux_err(format!(
-            "discover: {discover:?} is not `flux` or `flux:NAMESPACE/NAME`"
-        ))
+        discover: discover.to_string(),
     })?;
+    let mut entries = Vec::new();
+    for dir in scope {
+        if !index.is_dir(dir) {
+            return Err(Error::NotADirectory {
+                source_name: source.name.clone(),
+                discover: "flux",
+                path: dir.clone(),
+            });
+        }
+        entries.push(entry(dir, index, read));
+    }
+    // Strictness is read from what Git declares (the controller's flags), which may only show
+    // once everything is built: discovery runs again, strict, if it turns out so.
+    let mut strict = false;
+    let (outcomes, findings) = loop {
+        let (outcomes, findings, all) = follow_all(
+            source,
+            index,
+            read,
+            &repo,
+            entries.clone(),
+            strict,
+            renderer,
+        );
+        let found = vars::strict_mode(all.iter());
+        if found == strict {
+            break (outcomes, findings);
+        }
+        strict = found;
+    };
     let mut state = SourceState {
         name: source.name.clone(),
         default_namespace: source.default_namespace.clone(),
         revision: Some(revision),
+        findings,
         ..SourceState::default()
     };
-    let mut built: HashSet<(String, String)> = HashSet::new();
-    let mut round: Vec<Build> = Vec::new();
-    let mut queue = |dir: &str, options: BuildOptions, round: &mut Vec<Build>| {
-        let id = (
-            dir.to_string(),
-            serde_json::to_string(&options).unwrap_or_default(),
-        );
-        if built.insert(id) {
-            round.push(Build {
-                dir: dir.to_string(),
-                inputs: plan::inputs(index, dir, read),
-                flux: Some(options),
-            });
-        }
-    };
-    for dir in scope {
-        if !index.is_dir(dir) {
-            return Err(flux_err(format!(
-                "discover: flux reads directories, and {dir:?} is a file"
-            )));
-        }
-        queue(dir, BuildOptions::default(), &mut round);
-    }
-    // Each round renders what the previous one's Kustomizations point at.
-    let mut seen: HashSet<(String, String)> = HashSet::new();
-    while !round.is_empty() {
-        let rendered = super::render_all(source, index, &round, &mut declarer.renderer, read)?;
-        for r in &rendered {
-            super::add_rendered(&mut state, r);
-        }
-        round.clear();
-        let pending: Vec<FluxKustomization> = state
-            .objects
-            .iter()
-            .filter_map(|o| read_kustomization(o, &source.default_namespace))
-            .filter(|k| !seen.contains(&(k.namespace.clone(), k.name.clone())))
-            .collect();
-        for k in pending {
-            seen.insert((k.namespace.clone(), k.name.clone()));
-            let note = |message: String| FileError {
-                source: source.name.clone(),
-                file: k.file.clone(),
-                line: k.line,
-                message: format!("Flux Kustomization {}/{}: {message}", k.namespace, k.name),
-            };
-            match locate(&k, &state.objects, &repo) {
-                Located::Here { dir, artifact } => {
-                    if !index.is_dir(&dir) {
-                        return Err(flux_err(format!(
-                            "Flux Kustomization {}/{} (in {}): spec.path {:?} is not a directory of the tree",
-                            k.namespace, k.name, k.file, k.path
-                        )));
-                    }
-                    if let Some((path, map)) = &artifact {
-                        let inputs = plan::inputs(index, &dir, read);
-                        if let Err(why) = map.verify(path, &dir, &inputs) {
-                            state.errors.push(note(format!(
-                                "artifact {}/{} cannot be built from the tree ({why}); its objects are out of scope",
-                                k.source_namespace, k.source_name
-                            )));
-                            continue;
-                        }
-                    }
-                    if k.substitute_from {
-                        state.errors.push(note(
-                            "postBuild.substituteFrom values live in the cluster, not in Git: only inline substitute values and ${VAR:=default} defaults are applied".into(),
-                        ));
-                    }
-                    queue(&dir, k.options.clone(), &mut round);
-                }
-                Located::Elsewhere(why) => {
-                    state.errors.push(note(format!(
-                        "{why}; its objects are out of scope (not declared by this source)"
-                    )));
-                }
-            }
-        }
-    }
+    settle::settle(source, outcomes, &mut renderer.memory, &mut state);
     state.bypass_users = bypass_users(&state.objects, &source.default_namespace);
     Ok(state)
 }
 
-/// `system:serviceaccount:NS:NAME` for every Kustomization and HelmRelease naming an account.
-pub fn bypass_users(objects: &[RawObject], default_namespace: &str) -> Vec<String> {
-    let mut users: Vec<String> = objects
-        .iter()
-        .filter(|o| {
-            is_flux_kind(o, "kustomize.toolkit.fluxcd.io", "Kustomization")
-                || is_flux_kind(o, "helm.toolkit.fluxcd.io", "HelmRelease")
-        })
-        .filter_map(|o| {
-            let v = o.value.parse().ok()?;
-            let sa = str_at(&v, "/spec/serviceAccountName")?;
-            let ns = str_at(&v, "/metadata/namespace").unwrap_or(default_namespace);
-            Some(format!("system:serviceaccount:{ns}:{sa}"))
-        })
-        .collect();
-    users.sort();
-    users.dedup();
-    users
+/// Follows the Kustomizations from the entry builds; returns every outcome, what was decided,
+/// and every object declared (for the strictness check).
+fn follow_all(
+    source: &Source,
+    index: &TreeIndex,
+    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    repo: &(String, String),
+    entries: Vec<Build>,
+    strict: bool,
+    renderer: &mut Renderer,
+) -> (Vec<Outcome>, Findings, Vec<RawObject>) {
+    let mut findings = Findings::default();
+    let mut d = Discovery {
+        source,
+        index,
+        read,
+        repos: vec![repo.clone()],
+        outcomes: Vec::new(),
+        seen: HashSet::new(),
+        by_setting: HashMap::new(),
+        waiting: Vec::new(),
+        strict,
+        encrypted: HashSet::new(),
+        findings: &mut findings,
+    };
+    d.render(entries, renderer);
+    let mut queue = d.supersede_entries(renderer);
+    let mut scanned = 0;
+    loop {
+        let found: Vec<FluxKustomization> = d.outcomes[scanned..]
+            .iter()
+            .flat_map(|o| own_objects(o, renderer))
+            .filter_map(|o| read_kustomization(o, &source.default_namespace))
+            .collect();
+        scanned = d.outcomes.len();
+        let all: Vec<RawObject> = d.objects(renderer).cloned().collect();
+        let lookup = vars::Lookup::new(&all, &source.default_namespace);
+        for k in found {
+            if d.seen.insert((k.namespace.clone(), k.name.clone())) {
+                d.follow(k, &all, &lookup, &mut queue);
+            }
+        }
+        let waiting = std::mem::take(&mut d.waiting);
+        for (k, dir, _) in waiting {
+            d.queue_or_wait(k, dir, &lookup, &mut queue);
+        }
+        if queue.is_empty() {
+            break;
+        }
+        d.render(std::mem::take(&mut queue), renderer);
+    }
+    d.fail_waiting();
+    d.drop_covered_entries();
+    let all: Vec<RawObject> = d.objects(renderer).cloned().collect();
+    let outcomes = std::mem::take(&mut d.outcomes);
+    (outcomes, findings, all)
 }
 
-/// Writes what kustomize-controller would change before building `dir` in the export: a
-/// generated kustomization.yaml when there is none, then the Kustomization's own settings.
-pub fn prepare(
-    root: &Path,
+/// The build of a configured path, before any Kustomization is known.
+fn entry(
     dir: &str,
     index: &TreeIndex,
-    options: &BuildOptions,
-) -> Result<(), export::Error> {
-    let base = root.join(dir);
-    let existing = index
-        .kustomization_file(dir)
-        .map(|(path, _)| root.join(path));
-    let (file, mut doc) = match existing {
-        Some(file) => {
-            let text = std::fs::read_to_string(&file).map_err(|source| export::Error::Write {
-                path: file.clone(),
-                source,
-            })?;
-            // A kustomization that does not parse is left as written: kustomize reports it.
-            let doc = yaml::parse_documents(&text)
-                .ok()
-                .and_then(|d| d.into_iter().next())
-                .map(|d| d.value);
-            match doc {
-                Some(Value::Object(map)) => (file, Value::Object(map)),
-                _ => return Ok(()),
-            }
-        }
-        None => (
-            base.join(KUSTOMIZATION_FILES[0]),
-            json!({
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "resources": generated_resources(index, dir),
-            }),
-        ),
+    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+) -> Build {
+    Build {
+        name: format!("Flux path {}", super::display_dir(dir)),
+        info: Arc::new(Built {
+            dir: super::display_dir(dir),
+            by: "Flux path".into(),
+            declared_at: None,
+            default_namespace: None,
+        }),
+        dir: dir.to_string(),
+        inputs: plan::inputs(index, dir, read),
+        how: How::Kustomize(Box::new(Changes {
+            flux: Some(BuildOptions::default()),
+            argo: None,
+        })),
+    }
+}
+
+/// Objects an outcome declares now: its render, or its last good one.
+fn own_objects<'a>(
+    outcome: &'a Outcome,
+    renderer: &'a Renderer,
+) -> impl Iterator<Item = &'a RawObject> {
+    let rendered = match &outcome.result {
+        Ok(r) => Some(r),
+        Err(e) if e.out_of_scope() => None,
+        Err(_) => renderer.memory.last_good(&outcome.build.name),
     };
-    if let Some(ns) = &options.target_namespace {
-        doc["namespace"] = json!(ns);
-    }
-    append(&mut doc, "patches", &options.patches);
-    append(&mut doc, "images", &options.images);
-    let components: Vec<Value> = options.components.iter().map(|c| json!(c)).collect();
-    append(&mut doc, "components", &components);
-    // JSON is YAML: kustomize reads it back unchanged.
-    let text = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-    std::fs::write(&file, text).map_err(|source| export::Error::Write { path: file, source })
+    rendered.into_iter().flat_map(|r| r.objects.iter())
 }
 
-fn append(doc: &mut Value, key: &str, items: &[Value]) {
-    if items.is_empty() {
-        return;
-    }
-    match doc.get_mut(key).and_then(Value::as_array_mut) {
-        Some(list) => list.extend(items.iter().cloned()),
-        None => doc[key] = Value::Array(items.to_vec()),
-    }
+struct Discovery<'a> {
+    source: &'a Source,
+    index: &'a TreeIndex,
+    read: &'a dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    /// The `GitRepository`s that stand for this repository: the configured one, and the one
+    /// the configured path's own Kustomization syncs from.
+    repos: Vec<(String, String)>,
+    outcomes: Vec<Outcome>,
+    /// Kustomizations already followed, by namespace and name.
+    seen: HashSet<(String, String)>,
+    /// Builds by directory and settings: two Kustomizations building the same are built once.
+    by_setting: HashMap<String, String>,
+    /// Kustomizations whose `substituteFrom` names an object not found yet.
+    waiting: Vec<(FluxKustomization, String, vars::Missing)>,
+    strict: bool,
+    /// Encrypted `substituteFrom` Secrets already noted.
+    encrypted: HashSet<String>,
+    findings: &'a mut Findings,
 }
 
-/// What kustomize-controller's generator lists: every `.yaml`/`.yml` file beneath `dir`, except
-/// inside a sub-directory holding a kustomization, which is listed as one resource instead.
-pub fn generated_resources(index: &TreeIndex, dir: &str) -> Vec<String> {
-    let mut units: Vec<String> = Vec::new();
-    let mut resources = Vec::new();
-    for (path, kind, _) in index.beneath(dir) {
-        if units.iter().any(|u| plan::is_within(path, u)) {
-            continue;
+impl Discovery<'_> {
+    fn render(&mut self, builds: Vec<Build>, renderer: &mut Renderer) {
+        let results = run::render_all(self.source, self.index, &builds, renderer, self.read);
+        for (build, result) in builds.into_iter().zip(results) {
+            self.outcomes.push(Outcome { build, result });
         }
-        let rel = if dir.is_empty() {
-            path
-        } else {
-            &path[dir.len() + 1..]
+    }
+
+    fn objects<'r>(&'r self, renderer: &'r Renderer) -> impl Iterator<Item = &'r RawObject> {
+        self.outcomes
+            .iter()
+            .flat_map(move |o| own_objects(o, renderer))
+    }
+
+    /// The Kustomization that syncs a configured path (bootstrap's `flux-system`) builds it in
+    /// place of the plain entry, so its settings apply and the path is built once; and the
+    /// `GitRepository` it syncs from is this repository, whatever its name.
+    fn supersede_entries(&mut self, renderer: &Renderer) -> Vec<Build> {
+        let all: Vec<RawObject> = self.objects(renderer).cloned().collect();
+        for o in &self.outcomes {
+            let dir = &o.build.dir;
+            let syncs_path = own_objects(o, renderer)
+                .filter_map(|raw| read_kustomization(raw, &self.source.default_namespace))
+                .find(|k| {
+                    k.source_kind == "GitRepository"
+                        && plan::resolve("", &k.path).as_ref() == Some(dir)
+                });
+            if let Some(k) = syncs_path {
+                let repo = (k.source_namespace.clone(), k.source_name.clone());
+                if !self.repos.contains(&repo) {
+                    self.findings.notes.push(Note {
+                        source: self.source.name.clone(),
+                        file: k.file.clone(),
+                        line: k.line,
+                        message: format!(
+                            "{} syncs the configured path {} from GitRepository {}/{}: that GitRepository is this repository too",
+                            k.label(),
+                            super::display_dir(dir),
+                            repo.0,
+                            repo.1
+                        ),
+                    });
+                    self.repos.push(repo);
+                }
+            }
+        }
+        let lookup = vars::Lookup::new(&all, &self.source.default_namespace);
+        let mut queue = Vec::new();
+        let mut i = 0;
+        while i < self.outcomes.len() {
+            let dir = self.outcomes[i].build.dir.clone();
+            let syncing = own_objects(&self.outcomes[i], renderer)
+                .filter_map(|o| read_kustomization(o, &self.source.default_namespace))
+                .find(|k| {
+                    matches!(locate(k, &all, &self.repos), Located::Here { dir: d, artifact: None } if d == dir)
+                });
+            let Some(k) = syncing else {
+                i += 1;
+                continue;
+            };
+            match self.build_for(&k, &dir, &lookup) {
+                Ok(build) => {
+                    self.seen.insert((k.namespace.clone(), k.name.clone()));
+                    self.by_setting.insert(setting(&build), build.name.clone());
+                    self.outcomes.remove(i);
+                    queue.push(build);
+                }
+                Err(_) => i += 1,
+            }
+        }
+        queue
+    }
+
+    fn follow(
+        &mut self,
+        k: FluxKustomization,
+        all: &[RawObject],
+        lookup: &vars::Lookup,
+        queue: &mut Vec<Build>,
+    ) {
+        match locate(&k, all, &self.repos) {
+            Located::Elsewhere(why) => self.findings.out_of_scope.push(OutOfScope {
+                source: self.source.name.clone(),
+                file: k.file.clone(),
+                line: k.line,
+                what: k.label(),
+                why: format!("{why}; its objects are not declared by this source"),
+            }),
+            Located::Here { dir, artifact } => {
+                if let Some((path, map)) = &artifact {
+                    let inputs = plan::inputs(self.index, &dir, self.read);
+                    if let Err(why) = map.verify(path, &dir, &inputs) {
+                        self.findings.out_of_scope.push(OutOfScope {
+                            source: self.source.name.clone(),
+                            file: k.file.clone(),
+                            line: k.line,
+                            what: k.label(),
+                            why: format!(
+                                "artifact {}/{} cannot be built from the tree ({why})",
+                                k.source_namespace, k.source_name
+                            ),
+                        });
+                        return;
+                    }
+                }
+                self.queue_or_wait(k, dir, lookup, queue);
+            }
+        }
+    }
+
+    /// Queues the Kustomization's build, or keeps it waiting for its `substituteFrom` objects.
+    fn queue_or_wait(
+        &mut self,
+        k: FluxKustomization,
+        dir: String,
+        lookup: &vars::Lookup,
+        queue: &mut Vec<Build>,
+    ) {
+        if !self.index.is_dir(&dir) {
+            let build = self.shell(&k, &dir);
+            let path = k.path.clone();
+            self.outcomes.push(Outcome {
+                build,
+                result: Err(BuildError::NoDirectory(path)),
+            });
+            return;
+        }
+        let build = match self.build_for(&k, &dir, lookup) {
+            Ok(build) => build,
+            Err(missing) => {
+                self.waiting.push((k, dir, missing));
+                return;
+            }
         };
-        match kind {
-            EntryKind::Tree if index.kustomization_file(path).is_some() => {
-                units.push(path.to_string());
-                resources.push(rel.to_string());
+        match self.by_setting.get(&setting(&build)) {
+            Some(first) => self.findings.notes.push(Note {
+                source: self.source.name.clone(),
+                file: k.file.clone(),
+                line: k.line,
+                message: format!(
+                    "{} builds {} with the same settings as {first}: its objects are declared once, by {first}",
+                    k.label(),
+                    super::display_dir(&dir)
+                ),
+            }),
+            None => {
+                self.by_setting.insert(setting(&build), build.name.clone());
+                queue.push(build);
             }
-            EntryKind::Blob if path.ends_with(".yaml") || path.ends_with(".yml") => {
-                resources.push(rel.to_string());
-            }
-            _ => {}
         }
     }
-    resources
+
+    /// The Kustomization's build, with its variables resolved and its components' inputs.
+    fn build_for(
+        &mut self,
+        k: &FluxKustomization,
+        dir: &str,
+        lookup: &vars::Lookup,
+    ) -> Result<Build, vars::Missing> {
+        let resolved = vars::resolve(k, lookup, self.strict)?;
+        for secret in &resolved.encrypted {
+            if !self.encrypted.insert(secret.clone()) {
+                continue;
+            }
+            self.findings.notes.push(Note {
+                source: self.source.name.clone(),
+                file: k.file.clone(),
+                line: k.line,
+                message: format!(
+                    "postBuild.substituteFrom {secret} (first of {}) is encrypted in Git: expressions using its variables are declared as written",
+                    k.label()
+                ),
+            });
+        }
+        let mut options = k.options.clone();
+        options.vars = resolved.vars;
+        let mut inputs = plan::inputs(self.index, dir, self.read);
+        options.components.retain(|component| {
+            match plan::resolve(dir, component).filter(|c| self.index.is_dir(c)) {
+                Some(c) => {
+                    inputs.merge(&plan::inputs(self.index, &c, self.read));
+                    true
+                }
+                // Missing: kustomize says so, unless the Kustomization ignores missing ones.
+                None => !k.ignore_missing_components,
+            }
+        });
+        let mut build = self.shell(k, dir);
+        build.inputs = inputs;
+        build.how = How::Kustomize(Box::new(Changes {
+            flux: Some(options),
+            argo: None,
+        }));
+        Ok(build)
+    }
+
+    /// A build named after the Kustomization, with no inputs yet.
+    fn shell(&self, k: &FluxKustomization, dir: &str) -> Build {
+        Build {
+            name: k.label(),
+            info: Arc::new(Built {
+                dir: super::display_dir(dir),
+                by: k.label(),
+                declared_at: Some((k.file.clone(), k.line)),
+                default_namespace: None,
+            }),
+            dir: dir.to_string(),
+            inputs: plan::Inputs::default(),
+            how: How::Kustomize(Box::default()),
+        }
+    }
+
+    /// Kustomizations still waiting for a `substituteFrom` object fail: Git does not declare it.
+    fn fail_waiting(&mut self) {
+        for (k, dir, missing) in std::mem::take(&mut self.waiting) {
+            self.outcomes.push(Outcome {
+                build: self.shell(&k, &dir),
+                result: Err(BuildError::SubstituteFrom {
+                    kind: missing.kind,
+                    namespace: missing.namespace,
+                    name: missing.name,
+                }),
+            });
+        }
+    }
+
+    /// A configured path that a Kustomization builds is declared by that Kustomization.
+    fn drop_covered_entries(&mut self) {
+        let built: Vec<(String, String)> = self
+            .outcomes
+            .iter()
+            .filter(|o| o.build.info.declared_at.is_some())
+            .map(|o| (o.build.dir.clone(), o.build.name.clone()))
+            .collect();
+        let source = self.source.name.clone();
+        let notes = &mut self.findings.notes;
+        self.outcomes.retain(|o| {
+            if o.build.info.declared_at.is_some() {
+                return true;
+            }
+            match built.iter().find(|(dir, _)| *dir == o.build.dir) {
+                Some((dir, by)) => {
+                    notes.push(Note {
+                        source: source.clone(),
+                        file: super::display_dir(dir),
+                        line: 0,
+                        message: format!(
+                            "configured path {} is built by {by}",
+                            super::display_dir(dir)
+                        ),
+                    });
+                    false
+                }
+                None => true,
+            }
+        });
+    }
+}
+
+/// Directory and settings of a build, as one comparable text.
+fn setting(build: &Build) -> String {
+    format!(
+        "{}\0{}",
+        build.dir,
+        serde_json::to_string(&build.how).unwrap_or_default()
+    )
 }
 
 #[cfg(test)]
@@ -432,6 +514,7 @@ mod tests {
             )
         };
         assert!(config("flux:infra/fleet").is_ok());
+        assert!(config("argocd").is_ok());
         let err = config("argo").expect_err("bad discover is a startup error");
         assert!(err.to_string().contains("discover"), "{err}");
     }

@@ -122,7 +122,7 @@ pub fn run(
             return Err(Error::Timeout {
                 command: shown,
                 timeout: limits.timeout,
-                stderr: join_stderr(stderr),
+                stderr: clean(&join_stderr(stderr), workdir),
             });
         }
     };
@@ -155,11 +155,11 @@ pub fn run(
             return Err(Error::Timeout {
                 command: shown,
                 timeout: limits.timeout,
-                stderr: join_stderr(stderr),
+                stderr: clean(&join_stderr(stderr), workdir),
             });
         }
     };
-    let stderr = join_stderr(stderr);
+    let stderr = clean(&join_stderr(stderr), workdir);
     if !status.success() {
         return Err(Error::Failed {
             command: shown,
@@ -177,10 +177,10 @@ pub fn run(
 /// Most kustomize runs at once; each is a process of its own.
 const MAX_PARALLEL: usize = 4;
 
-/// Runs every job (export root, directory), a few at a time; results in the jobs' order.
+/// Runs every job (command, export root, directory), a few at a time; results in the jobs'
+/// order.
 pub fn run_all(
-    command: &[String],
-    jobs: &[(&Path, String)],
+    jobs: &[(Vec<String>, &Path, String)],
     limits: &Limits,
 ) -> Vec<Result<Vec<u8>, Error>> {
     let workers = std::thread::available_parallelism()
@@ -191,7 +191,7 @@ pub fn run_all(
     if workers <= 1 {
         return jobs
             .iter()
-            .map(|(root, dir)| run(command, root, dir, limits))
+            .map(|(command, root, dir)| run(command, root, dir, limits))
             .collect();
     }
     let next = AtomicUsize::new(0);
@@ -202,7 +202,7 @@ pub fn run_all(
             let next = &next;
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((root, dir)) = jobs.get(i) else {
+                let Some((command, root, dir)) = jobs.get(i) else {
                     break;
                 };
                 let _ = tx.send((i, run(command, root, dir, limits)));
@@ -230,6 +230,38 @@ fn wait_until(child: &mut Child, deadline: Instant) -> Option<std::process::Exit
             _ => return None,
         }
     }
+}
+
+/// kustomize's message as a person needs it, and stable from one run to the next (it is
+/// compared to say when a build's error changes): the temporary export's path and kubectl's
+/// log prefix (`E1206 18:10:30.730773   19002 run.go:72] `) taken out.
+fn clean(stderr: &str, workdir: &Path) -> String {
+    let export = format!("{}/", workdir.display());
+    stderr
+        .lines()
+        .map(|line| {
+            let line = line.replace(&export, "");
+            match klog_prefix(&line) {
+                Some(rest) => rest.to_string(),
+                None => line,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The text after a klog header (`Lmmdd hh:mm:ss.uuuuuu pid file:line] `), if the line has one.
+fn klog_prefix(line: &str) -> Option<&str> {
+    let mut chars = line.chars();
+    let level = chars.next()?;
+    if !matches!(level, 'I' | 'W' | 'E' | 'F')
+        || !line[1..].starts_with(|c: char| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let (head, rest) = line.split_once("] ")?;
+    let well_formed = head.len() < 64 && head.contains(':') && head.split_whitespace().count() >= 3;
+    well_formed.then_some(rest)
 }
 
 fn join_stderr(handle: Option<std::thread::JoinHandle<String>>) -> String {
@@ -261,5 +293,19 @@ impl Drop for GroupGuard {
         if self.armed {
             self.kill();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_lose_the_export_path_and_the_log_prefix() {
+        let stderr = "E1206 18:10:30.730773   19002 run.go:72] \"command failed\" err=\"lstat /tmp/driftgate-render-x/overlays/b/missing.yaml: no such file\"\nError: plain line";
+        assert_eq!(
+            clean(stderr, Path::new("/tmp/driftgate-render-x")),
+            "\"command failed\" err=\"lstat overlays/b/missing.yaml: no such file\"\nError: plain line"
+        );
     }
 }

@@ -17,11 +17,11 @@ use gix::ObjectId;
 use serde_json::Value;
 
 use crate::config::Render;
-use crate::git::{EntryKind, TreeEntry, TreeFile};
 use crate::manifest::parse;
 use crate::manifest::yaml;
+use crate::tree::{EntryKind, TreeEntry, TreeFile};
 
-use super::{Build, Error};
+use super::Error;
 
 /// The tree at the revision by path, for lookups while planning and exporting.
 #[derive(Debug, Clone, Default)]
@@ -136,6 +136,23 @@ impl Inputs {
     /// Is `path` inside one of the inputs?
     pub fn covers(&self, path: &str) -> bool {
         self.entries.keys().any(|p| is_within(path, p))
+    }
+
+    /// Adds everything `other` reads (a component's directory and what it reaches).
+    pub fn merge(&mut self, other: &Inputs) {
+        for (path, (kind, id)) in &other.entries {
+            self.add(path, *kind, *id);
+        }
+        for url in &other.remote {
+            if !self.remote.contains(url) {
+                self.remote.push(url.clone());
+            }
+        }
+        for path in &other.outside {
+            if !self.outside.contains(path) {
+                self.outside.push(path.clone());
+            }
+        }
     }
 
     fn add(&mut self, path: &str, kind: EntryKind, id: ObjectId) {
@@ -273,7 +290,10 @@ impl NotAKustomization {
 /// What a source reads at a revision: builds to render and files to parse as plain YAML.
 #[derive(Debug, Clone, Default)]
 pub struct Planned {
-    pub roots: Vec<Build>,
+    /// Kustomization roots to build, with their inputs.
+    pub roots: Vec<(String, Inputs)>,
+    /// Configured paths not built on their own, with the root that covers them.
+    pub covered: Vec<(String, String)>,
     pub plain: Vec<TreeFile>,
     /// Plain paths named like manifests that are symlinks: reported, never followed.
     pub links: Vec<String>,
@@ -327,13 +347,19 @@ pub fn plan(
             .iter()
             .any(|(other, inp)| other != dir && inp.covers(dir) && !is_within(dir, other))
     };
-    let roots: Vec<Build> = with_inputs
+    let roots: Vec<(String, Inputs)> = with_inputs
         .iter()
         .filter(|(dir, _)| mode == Render::Kustomize || !referenced(dir))
-        .map(|(dir, inputs)| Build {
-            dir: dir.clone(),
-            inputs: inputs.clone(),
-            flux: None,
+        .cloned()
+        .collect();
+    let covered = scope
+        .iter()
+        .filter(|s| !roots.iter().any(|(dir, _)| dir == *s))
+        .filter_map(|s| {
+            let by = roots
+                .iter()
+                .find(|(dir, inputs)| is_within(s, dir) || inputs.covers(s))?;
+            Some((s.clone(), by.0.clone()))
         })
         .collect();
     let mut plain = BTreeMap::new();
@@ -346,7 +372,7 @@ pub fn plan(
         for (path, kind, id) in files {
             if kind == EntryKind::Link
                 && parse::is_manifest_path(path)
-                && !roots.iter().any(|r| r.inputs.covers(path))
+                && !roots.iter().any(|(_, inputs)| inputs.covers(path))
             {
                 links.insert(path.to_string());
             }
@@ -354,7 +380,7 @@ pub fn plan(
                 || !parse::is_manifest_path(path)
                 || parse::is_kustomization_file(path)
                 || topmost.iter().any(|t| is_within(path, t))
-                || roots.iter().any(|r| r.inputs.covers(path))
+                || roots.iter().any(|(_, inputs)| inputs.covers(path))
             {
                 continue;
             }
@@ -363,97 +389,14 @@ pub fn plan(
     }
     Ok(Planned {
         roots,
+        covered,
         plain: plain
             .into_iter()
-            .map(|(path, id)| super::plain_file(&path, id))
+            .map(|(path, blob)| TreeFile { path, blob })
             .collect(),
         links: links.into_iter().collect(),
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn id(n: u8) -> ObjectId {
-        ObjectId::from_bytes_or_panic(&[n; 20])
-    }
-
-    fn index(entries: &[(&str, EntryKind, u8)]) -> TreeIndex {
-        let mut all = vec![TreeEntry {
-            path: String::new(),
-            id: id(0),
-            kind: EntryKind::Tree,
-        }];
-        all.extend(entries.iter().map(|(p, k, n)| TreeEntry {
-            path: p.to_string(),
-            id: id(*n),
-            kind: *k,
-        }));
-        TreeIndex::new(&all)
-    }
-
-    #[test]
-    fn resolve_folds_dots_and_refuses_escapes() {
-        assert_eq!(
-            resolve("apps/prod", "../base/x").as_deref(),
-            Some("apps/base/x")
-        );
-        assert_eq!(resolve("apps", "./a//b/").as_deref(), Some("apps/a/b"));
-        assert_eq!(resolve("", "a").as_deref(), Some("a"));
-        assert_eq!(resolve("apps", "../../x"), None);
-        assert_eq!(resolve("apps", "/etc/passwd"), None);
-        assert!(is_within("apps/base", "apps"));
-        assert!(!is_within("apps2/x", "apps"));
-        assert!(is_within("x", ""));
-    }
-
-    #[test]
-    fn auto_plan_renders_overlays_not_bases_and_keeps_loose_files_plain() {
-        use EntryKind::{Blob, Tree};
-        let idx = index(&[
-            ("apps", Tree, 1),
-            ("apps/base", Tree, 2),
-            ("apps/base/kustomization.yaml", Blob, 10),
-            ("apps/base/deploy.yaml", Blob, 11),
-            ("apps/prod", Tree, 3),
-            ("apps/prod/kustomization.yaml", Blob, 12),
-            ("apps/prod/patch.json", Blob, 13),
-            ("apps/prod/nested", Tree, 4),
-            ("apps/prod/nested/kustomization.yaml", Blob, 14),
-            ("common", Tree, 5),
-            ("common/cm.yaml", Blob, 15),
-            ("loose.yaml", Blob, 16),
-            ("apps/link.yaml", EntryKind::Link, 17),
-        ]);
-        let read = |blob: ObjectId| -> Result<Vec<u8>, String> {
-            if blob == id(12) {
-                Ok(b"resources: [../base, ../../common/cm.yaml, https://github.com/x/y//z?ref=v1]\npatches: [{path: patch.json}]\n".to_vec())
-            } else {
-                Ok(b"resources: []\n".to_vec())
-            }
-        };
-        let planned = plan(&idx, &[String::new()], Render::Auto, &read).expect("plans");
-        let dirs: Vec<_> = planned.roots.iter().map(|b| b.dir.as_str()).collect();
-        assert_eq!(dirs, ["apps/prod"]);
-        let inputs = &planned.roots[0].inputs;
-        let keys: Vec<_> = inputs.entries.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["apps/base", "apps/prod", "common/cm.yaml"]);
-        assert_eq!(inputs.remote, ["https://github.com/x/y//z?ref=v1"]);
-        let plain: Vec<_> = planned.plain.iter().map(|f| f.path.as_str()).collect();
-        assert_eq!(plain, ["loose.yaml"]);
-        assert_eq!(planned.links, ["apps/link.yaml"]);
-
-        let only_base = plan(&idx, &["apps/base".into()], Render::Auto, &read).expect("plans");
-        assert_eq!(only_base.roots.len(), 1);
-        assert_eq!(only_base.roots[0].dir, "apps/base");
-        let err = plan(&idx, &["common".into()], Render::Kustomize, &read).expect_err("no file");
-        assert_eq!(err, NotAKustomization("common".into()));
-
-        let escaping = |_: ObjectId| -> Result<Vec<u8>, String> {
-            Ok(b"resources: [../../../../etc, /abs]\n".to_vec())
-        };
-        let planned = plan(&idx, &["apps/prod".into()], Render::Auto, &escaping).expect("plans");
-        assert_eq!(planned.roots[0].inputs.outside, ["../../../../etc", "/abs"]);
-    }
-}
+mod tests;

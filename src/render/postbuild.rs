@@ -1,42 +1,31 @@
-//! Flux `postBuild`: variable substitution on the rendered objects, as kustomize-controller
-//! applies it after the build (`${VAR}` from `spec.postBuild.substitute`, and defaults).
+//! Flux's post-build, in kustomize-controller's order: variable substitution on each rendered
+//! object's text (`envsubst`, skipped for an object labelled or annotated
+//! `kustomize.toolkit.fluxcd.io/substitute: disabled`, and altogether when the Kustomization
+//! has no variables), then what the controller changes when it applies: SOPS metadata removed by
+//! its decryption, `spec.commonMetadata` labels and annotations set.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::flux::BuildOptions;
+use super::envsubst;
+use super::flux::object::BuildOptions;
 use crate::manifest::yaml;
 
-/// `postBuild`: substitutes variables in each rendered object, except those annotated
-/// `kustomize.toolkit.fluxcd.io/substitute: disabled`.
-pub fn post_build(output: &[u8], options: &BuildOptions) -> Result<Vec<u8>, String> {
-    if !options.post_build {
-        return Ok(output.to_vec());
-    }
-    let text = std::str::from_utf8(output).map_err(|e| format!("not UTF-8: {e}"))?;
-    let mut out = String::with_capacity(text.len());
-    for doc in split_documents(text) {
-        let disabled = yaml::parse_documents(doc)
-            .ok()
-            .and_then(|d| d.into_iter().next())
-            .and_then(|d| {
-                d.value
-                    .pointer("/metadata/annotations/kustomize.toolkit.fluxcd.io~1substitute")
-                    .and_then(Value::as_str)
-                    .map(|s| s == "disabled")
-            })
-            .unwrap_or(false);
-        if !out.is_empty() {
-            out.push_str("---\n");
-        }
-        if disabled {
-            out.push_str(doc);
-        } else {
-            out.push_str(&substitute(doc, &options.substitute));
-        }
-    }
-    Ok(out.into_bytes())
+const DISABLE_KEY: &str = "kustomize.toolkit.fluxcd.io/substitute";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("postBuild substitution in {object}: {source}")]
+    Substitute {
+        object: String,
+        #[source]
+        source: envsubst::Error,
+    },
+    #[error(
+        "postBuild: var name {0:?} is invalid, must match '^[_[:alpha:]][_[:alpha:][:digit:]]*$'"
+    )]
+    VarName(String),
 }
 
 /// kustomize writes documents separated by `---` lines.
@@ -55,101 +44,186 @@ pub(crate) fn split_documents(text: &str) -> Vec<&str> {
     docs.into_iter().filter(|d| !d.trim().is_empty()).collect()
 }
 
-/// `${VAR}`, `${VAR:=default}`, `${VAR:-default}` (default when unset or empty), `${VAR=default}`,
-/// `${VAR-default}` (when unset); an unset variable without default becomes empty, as Flux does
-/// outside strict mode; `$${VAR}` is an escaped literal `${VAR}`. Bare `$VAR` is left as written.
-pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let tail = &rest[at..];
-        if let Some(escaped) = tail.strip_prefix("$${") {
-            out.push_str("${");
-            rest = escaped;
-            continue;
-        }
-        let Some(body_start) = tail.strip_prefix("${") else {
-            out.push('$');
-            rest = &tail[1..];
-            continue;
-        };
-        let Some(end) = body_start.find('}') else {
-            out.push_str(tail);
-            rest = "";
-            break;
-        };
-        let body = &body_start[..end];
-        match expand(body, vars) {
-            Some(value) => out.push_str(&value),
-            None => out.push_str(&tail[..end + 3]),
-        }
-        rest = &body_start[end + 1..];
+/// One rendered document with the Kustomization's variables substituted.
+pub fn substitute<'a>(doc: &'a str, options: &BuildOptions) -> Result<Cow<'a, str>, Error> {
+    // Without variables Flux does not substitute at all, defaults included.
+    if options.vars.values.is_empty() || !doc.contains('$') {
+        return Ok(Cow::Borrowed(doc));
     }
-    out.push_str(rest);
-    out
+    let value = yaml::parse_documents(doc)
+        .ok()
+        .and_then(|d| d.into_iter().next())
+        .map(|d| d.value);
+    let disabled = |field: &str| {
+        value
+            .as_ref()
+            .and_then(|v| v.get("metadata")?.get(field)?.get(DISABLE_KEY)?.as_str())
+            == Some("disabled")
+    };
+    if disabled("labels") || disabled("annotations") {
+        return Ok(Cow::Borrowed(doc));
+    }
+    if let Some(bad) = options
+        .vars
+        .values
+        .keys()
+        .find(|k| !envsubst::valid_name(k))
+    {
+        return Err(Error::VarName(bad.clone()));
+    }
+    envsubst::substitute(doc, &options.vars)
+        .map(Cow::Owned)
+        .map_err(|source| Error::Substitute {
+            object: describe(value.as_ref()),
+            source,
+        })
 }
 
-/// One `${…}` body; `None` when it is not a variable expression (left untouched).
-fn expand(body: &str, vars: &BTreeMap<String, String>) -> Option<String> {
-    let name_len = body
-        .char_indices()
-        .find(|(i, c)| !(c.is_ascii_alphanumeric() || *c == '_') || (*i == 0 && c.is_ascii_digit()))
-        .map(|(i, _)| i)
-        .unwrap_or(body.len());
-    if name_len == 0 {
-        return None;
-    }
-    let (name, op) = body.split_at(name_len);
-    let value = vars.get(name);
-    let with_default = |default: &str, empty_counts: bool| match value {
-        Some(v) if !(empty_counts && v.is_empty()) => v.clone(),
-        _ => default.to_string(),
+/// `Deployment apps/web`, for messages.
+fn describe(value: Option<&Value>) -> String {
+    let s = |p: &str| {
+        value
+            .and_then(|v| v.pointer(p))
+            .and_then(Value::as_str)
+            .unwrap_or("")
     };
-    if op.is_empty() {
-        Some(value.cloned().unwrap_or_default())
-    } else if let Some(d) = op.strip_prefix(":=").or(op.strip_prefix(":-")) {
-        Some(with_default(d, true))
+    let ns = s("/metadata/namespace");
+    let name = s("/metadata/name");
+    if ns.is_empty() {
+        format!("{} {name}", s("/kind"))
     } else {
-        op.strip_prefix('=')
-            .or(op.strip_prefix('-'))
-            .map(|d| with_default(d, false))
+        format!("{} {ns}/{name}", s("/kind"))
     }
+}
+
+/// What kustomize-controller changes when it applies an object: SOPS metadata is removed by its
+/// decryption (the values it would decrypt are unknown here, so they are not declared, except a
+/// Secret's data: never compared by default, and a `substituteFrom` must see its keys), then
+/// `spec.commonMetadata` labels and annotations are set, overriding the object's own.
+pub fn after(value: &mut Value, options: &BuildOptions) {
+    let secret = value.get("kind").and_then(Value::as_str) == Some("Secret");
+    if let Some(map) = value.as_object_mut() {
+        if map.remove("sops").is_some() {
+            for (key, field) in map.iter_mut() {
+                if !(secret && (key == "data" || key == "stringData")) {
+                    drop_encrypted(field);
+                }
+            }
+        }
+    }
+    for (field, pairs) in [
+        ("labels", &options.common_labels),
+        ("annotations", &options.common_annotations),
+    ] {
+        if pairs.is_empty() {
+            continue;
+        }
+        let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let entry = metadata
+            .entry(field)
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(map) = entry.as_object_mut() {
+            for (k, v) in pairs {
+                map.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+    }
+}
+
+/// Removes every SOPS-encrypted value (`ENC[AES256_GCM,…]`) from an object.
+fn drop_encrypted(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !is_encrypted(v));
+            map.values_mut().for_each(drop_encrypted);
+        }
+        Value::Array(items) => {
+            items.retain(|v| !is_encrypted(v));
+            items.iter_mut().for_each(drop_encrypted);
+        }
+        _ => {}
+    }
+}
+
+fn is_encrypted(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|s| s.starts_with("ENC[") && s.ends_with(']'))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::envsubst::{Value as Var, Vars};
+    use serde_json::json;
 
-    #[test]
-    fn substitution_forms() {
-        let vars: BTreeMap<String, String> = [
-            ("A".to_string(), "x".to_string()),
-            ("E".into(), String::new()),
-        ]
-        .into();
-        assert_eq!(substitute("a: ${A}", &vars), "a: x");
-        assert_eq!(substitute("a: ${B:=3}", &vars), "a: 3");
-        assert_eq!(substitute("a: ${A:=3}", &vars), "a: x");
-        assert_eq!(substitute("a: ${E:-d} ${E-d}", &vars), "a: d ");
-        assert_eq!(substitute("a: ${MISSING}", &vars), "a: ");
-        assert_eq!(
-            substitute("a: $${A} $A ${1x} ${", &vars),
-            "a: ${A} $A ${1x} ${"
-        );
+    fn options(vars: &[(&str, &str)]) -> BuildOptions {
+        BuildOptions {
+            vars: Vars {
+                values: vars
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Var::Known(v.to_string())))
+                    .collect(),
+                strict: false,
+            },
+            ..BuildOptions::default()
+        }
     }
 
     #[test]
-    fn post_build_skips_disabled_objects_and_retypes_numbers() {
-        let out = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  r: ${R:=2}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  annotations:\n    kustomize.toolkit.fluxcd.io/substitute: disabled\n  name: b\ndata:\n  r: ${R}\n";
-        let options = BuildOptions {
-            post_build: true,
-            ..BuildOptions::default()
+    fn disabled_by_label_or_annotation_and_off_without_variables() {
+        let doc = |meta: &str| {
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n{meta}data:\n  r: ${{R:=2}}\n")
         };
-        let text = String::from_utf8(post_build(out, &options).expect("utf-8")).expect("utf-8");
-        assert!(text.contains("r: 2\n"), "{text}");
-        assert!(text.contains("r: ${R}\n"), "{text}");
-        let untouched = post_build(out, &BuildOptions::default()).expect("utf-8");
-        assert_eq!(untouched, out);
+        let on = options(&[("X", "1")]);
+        assert!(substitute(&doc(""), &on).unwrap().contains("r: 2\n"));
+        for marker in ["labels", "annotations"] {
+            let disabled = doc(&format!(
+                "  {marker}:\n    kustomize.toolkit.fluxcd.io/substitute: disabled\n"
+            ));
+            assert!(
+                substitute(&disabled, &on).unwrap().contains("${R:=2}"),
+                "{marker}"
+            );
+        }
+        assert!(substitute(&doc(""), &options(&[]))
+            .unwrap()
+            .contains("${R:=2}"));
+        let err = substitute(
+            "kind: ConfigMap\nmetadata: {name: s}\ndata: {x: '${@}'}\n",
+            &on,
+        )
+        .expect_err("bad");
+        assert!(err.to_string().contains("ConfigMap s"), "{err}");
+        let bad_name = options(&[("a-b", "1")]);
+        assert!(matches!(
+            substitute(&doc(""), &bad_name),
+            Err(Error::VarName(_))
+        ));
+    }
+
+    #[test]
+    fn apply_time_metadata_and_sops() {
+        let mut opts = options(&[]);
+        opts.common_labels.insert("team".into(), "a".into());
+        opts.common_annotations.insert("note".into(), "x".into());
+        let mut value = json!({"kind": "ConfigMap", "metadata": {"name": "s", "labels": {"team": "b", "k": "v"}},
+            "data": {"token": "ENC[AES256_GCM,data:abc,type:str]", "plain": "p"}, "sops": {"version": "3"}});
+        after(&mut value, &opts);
+        assert_eq!(
+            value,
+            json!({"kind": "ConfigMap", "metadata": {"name": "s", "labels": {"team": "a", "k": "v"}, "annotations": {"note": "x"}},
+                "data": {"plain": "p"}})
+        );
+        let mut secret = json!({"kind": "Secret", "metadata": {"name": "s"},
+            "stringData": {"token": "ENC[AES256_GCM,data:abc,type:str]"}, "sops": {"version": "3"}});
+        after(&mut secret, &options(&[]));
+        assert_eq!(
+            secret["stringData"]["token"],
+            "ENC[AES256_GCM,data:abc,type:str]"
+        );
+        assert!(secret.get("sops").is_none());
     }
 }

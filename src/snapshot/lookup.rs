@@ -24,7 +24,7 @@ impl Snapshot {
         }
         let plurals = self.guessed.entry(key.group.clone()).or_default();
         if !plurals.values().any(|k| *k == key.kind) {
-            plurals.insert(crate::kinds::guess_plural(&key.kind), key.kind.clone());
+            plurals.insert(crate::kinds::english_plural(&key.kind), key.kind.clone());
         }
     }
 

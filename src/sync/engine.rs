@@ -45,6 +45,8 @@ struct Shared {
     /// The last good state of each source, in configuration order, for rebuilding the merged
     /// snapshot when another source changes (unused with a single source).
     good: Mutex<Vec<Option<SourceState>>>,
+    /// Kinds whose plural resource is a guess, already warned about (once per kind).
+    guessed: Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 /// Cheap handle for whoever asks for a sync (the `/sync` endpoint) or shows status.
@@ -130,6 +132,7 @@ impl Syncer {
             metrics,
             signal: Signal::default(),
             good: Mutex::new(vec![None; config.sources.len()]),
+            guessed: Mutex::default(),
         });
         let single = config.sources.len() == 1 && !parts.whole_reads;
         let workers = config
@@ -291,7 +294,8 @@ impl Worker {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 let label =
                     |r: &Option<crate::snapshot::SourceRevision>| r.as_ref().map(|r| r.label());
-                let (merged, revision, commit, reparsed) = match self.sync.attempt() {
+                let (merged, revision, commit, reparsed, failed_builds) = match self.sync.attempt()
+                {
                     Ok(Outcome::Unchanged { .. }) => return Ok(None),
                     Ok(Outcome::Read {
                         state,
@@ -299,11 +303,18 @@ impl Worker {
                         reparsed,
                     }) => {
                         let revision = label(&state.revision);
+                        let failed = state
+                            .findings
+                            .failed_builds
+                            .iter()
+                            .map(|f| (f.build.clone(), f.message.clone()))
+                            .collect();
                         (
                             merge(shared, self.index, *state),
                             revision,
                             commit,
                             reparsed,
+                            Some(failed),
                         )
                     }
                     Ok(Outcome::Delta {
@@ -313,7 +324,7 @@ impl Worker {
                     }) => {
                         let revision = label(&delta.revision);
                         let merged = merge_delta(shared, &self.sync.source, *delta);
-                        (merged, revision, commit, reparsed)
+                        (merged, revision, commit, reparsed, None)
                     }
                     Err(e) => return Err(e.to_string()),
                 };
@@ -325,6 +336,7 @@ impl Worker {
                             commit: commit.to_string(),
                             changes,
                             reparsed,
+                            failed_builds,
                         }))
                     }
                     Err(e) => {
@@ -375,6 +387,24 @@ fn merge_delta(
     Ok(changes)
 }
 
+/// Warns once per kind whose plural resource (for `*/scale` requests and `webhook-config`) is a
+/// guess: neither built in, nor a CRD in Git, nor a kind driftgate knows. Checked when a
+/// revision is read whole (a delta's new kinds are seen at the next whole read).
+fn warn_guessed_plurals(shared: &Shared, snapshot: &Snapshot) {
+    let guesses = crate::kinds::guessed(
+        &snapshot.catalog,
+        snapshot
+            .objects()
+            .map(|o| (o.key.group.as_str(), o.key.kind.as_str(), &*o.file, o.line)),
+    );
+    let mut warned = lock(&shared.guessed);
+    for guess in guesses {
+        if warned.insert((guess.group.clone(), guess.kind.clone())) {
+            tracing::warn!(file = %guess.file, line = guess.line, "{}", guess.message());
+        }
+    }
+}
+
 /// Stores `state` as the source's last good state and, once every source has one, builds and
 /// swaps in the merged snapshot. A snapshot that cannot be built (a key declared twice) leaves
 /// the previous state and snapshot in place.
@@ -418,6 +448,7 @@ fn merge(
                     snapshot.errors.clone(),
                 )
             });
+            warn_guessed_plurals(shared, &snapshot);
             shared.live.store(Arc::new(snapshot));
             if let Some((revision, objects, errors)) = first {
                 for error in &errors {

@@ -22,6 +22,13 @@ pub struct RevisionLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub source: String,
+    /// `Flux Kustomization flux-system/apps`, `kustomize apps/production`.
+    pub build: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
     pub source: String,
     /// `success` or `failure`.
@@ -50,6 +57,8 @@ pub struct SyncMetrics {
     pub objects: Family<SourceLabels, Gauge>,
     pub consecutive_failures: Family<SourceLabels, Gauge>,
     pub syncs: Family<ResultLabels, Counter>,
+    /// 1 for each build that failed at the served revision (its series goes when it recovers).
+    pub build_failed: Family<BuildLabels, Gauge>,
 }
 
 /// Seconds since the Unix epoch, for the timestamp gauges.
@@ -77,6 +86,7 @@ impl SyncMetrics {
             objects: Family::default(),
             consecutive_failures: Family::default(),
             syncs: Family::default(),
+            build_failed: Family::default(),
         };
         registry.register(
             "source_revision_info",
@@ -109,7 +119,26 @@ impl SyncMetrics {
             m.consecutive_failures.clone(),
         );
         registry.register("source_syncs", "Sync attempts by result", m.syncs.clone());
+        registry.register(
+            "source_build_failed",
+            "Builds (kustomizations, Flux Kustomizations, Argo CD Applications) that failed at the served revision and keep their last good objects (value 1)",
+            m.build_failed.clone(),
+        );
         m
+    }
+
+    /// Moves the source's failed-build series from `old` to `new`.
+    pub fn set_failed_builds(&self, name: &str, old: &[String], new: &[String]) {
+        let labels = |build: &String| BuildLabels {
+            source: name.to_string(),
+            build: build.clone(),
+        };
+        for build in old.iter().filter(|b| !new.contains(b)) {
+            self.build_failed.remove(&labels(build));
+        }
+        for build in new {
+            self.build_failed.get_or_create(&labels(build)).set(1);
+        }
     }
 
     /// Moves the source's revision series to `revision`.
@@ -167,5 +196,16 @@ mod tests {
         assert!(!text.contains("aaaa"), "{text}");
         assert!(text.contains(r#"driftgate_source_consecutive_failures{source="fleet"} 3"#));
         assert!(text.contains(r#"driftgate_source_syncs_total{source="fleet",result="failure"} 1"#));
+        let broken = vec!["Flux Kustomization flux-system/a".to_string()];
+        m.set_failed_builds("fleet", &[], &broken);
+        let text = metrics.encode();
+        assert!(
+            text.contains(
+                r#"driftgate_source_build_failed{source="fleet",build="Flux Kustomization flux-system/a"} 1"#
+            ),
+            "{text}"
+        );
+        m.set_failed_builds("fleet", &broken, &[]);
+        assert!(!metrics.encode().contains("build_failed{"));
     }
 }

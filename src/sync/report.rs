@@ -15,6 +15,9 @@ pub struct NewRevision {
     pub changes: Changes,
     /// Blobs parsed for it (the rest came from the parse cache).
     pub reparsed: usize,
+    /// Builds that failed at this revision (name, message); `None` when it was read as a delta
+    /// of plain files (which has no builds, so they stay as they were).
+    pub failed_builds: Option<Vec<(String, String)>>,
 }
 
 /// `Ok(None)`: nothing new; `Err`: the attempt's error, as shown to operators.
@@ -42,6 +45,9 @@ pub fn attempt(
                     s.revision = new.revision.clone();
                     s.commit = Some(new.commit.clone());
                     s.objects = new.changes.total;
+                    if let Some(failed) = &new.failed_builds {
+                        s.failed_builds = failed.clone();
+                    }
                 }
             }
             Err(e) => {
@@ -60,6 +66,28 @@ pub fn attempt(
                 .objects
                 .get_or_create(&metrics::source(name))
                 .set(i64::try_from(new.changes.total).unwrap_or(i64::MAX));
+            let names = |builds: &[(String, String)]| -> Vec<String> {
+                builds.iter().map(|(b, _)| b.clone()).collect()
+            };
+            metrics.set_failed_builds(
+                name,
+                &names(&previous.failed_builds),
+                &names(&current.failed_builds),
+            );
+            for (build, message) in &current.failed_builds {
+                if !previous
+                    .failed_builds
+                    .iter()
+                    .any(|(b, m)| b == build && m == message)
+                {
+                    tracing::warn!(source = %name, build = %build, error = %message, "build failed; it keeps its last good objects");
+                }
+            }
+            for (build, _) in &previous.failed_builds {
+                if !current.failed_builds.iter().any(|(b, _)| b == build) {
+                    tracing::info!(source = %name, build = %build, "build recovered");
+                }
+            }
             tracing::info!(
                 source = %name,
                 revision = new.revision.as_deref().unwrap_or(""),
@@ -115,6 +143,7 @@ mod tests {
                 ..Changes::default()
             },
             reparsed: 2,
+            failed_builds: Some(vec![("kustomize apps".into(), "boom".into())]),
         };
         assert!(attempt(&status, &metrics, "s", 0.1, Ok(Some(new))));
         let s = status.get("s").expect("status");
@@ -123,5 +152,11 @@ mod tests {
         assert_eq!(s.objects, 2);
         assert_eq!(s.revision.as_deref(), Some("main@sha1:0123456789ab"));
         assert!(s.last_success.is_some());
+        assert_eq!(
+            s.failed_builds,
+            [("kustomize apps".to_string(), "boom".to_string())]
+        );
+        let text = status.render(std::time::SystemTime::now());
+        assert!(text.contains("build kustomize apps failed: boom"), "{text}");
     }
 }

@@ -1,6 +1,5 @@
 use super::*;
 use crate::config::{Bypass, Config};
-use crate::kinds::guess_plural;
 use crate::manifest::parse::parse_file;
 use crate::manifest::yaml::parse_documents;
 use crate::snapshot::SourceState;
@@ -97,10 +96,33 @@ fn cel_strings_cannot_be_broken_out_of() {
 }
 
 #[test]
-fn plural_guess_is_english() {
-    assert_eq!(guess_plural("Widget"), "widgets");
-    assert_eq!(guess_plural("Policy"), "policies");
-    assert_eq!(guess_plural("Ingress"), "ingresses");
+fn known_kinds_get_their_plural_and_a_guess_is_said_once_per_kind() {
+    let gateway = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g, namespace: n}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: h, namespace: n}\n";
+    let widgets = "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: a}\n---\napiVersion: example.com/v2\nkind: Gadget\nmetadata: {name: b}\n";
+    let snap = snapshot(&[("gw.yaml", gateway), ("w.yaml", widgets)]);
+    let reg = Registration::build(
+        &snap,
+        &Policy::from_config(&Config::default()),
+        &Target::url("https://x").expect("url"),
+        b"ca",
+    );
+    let rules = reg.validating.webhooks.expect("webhook")[0]
+        .rules
+        .clone()
+        .expect("rules");
+    let resources: Vec<String> = rules
+        .iter()
+        .flat_map(|r| r.resources.clone().unwrap_or_default())
+        .collect();
+    assert!(resources.contains(&"gateways".to_string()), "{resources:?}");
+    assert!(resources.contains(&"gadgets".to_string()), "{resources:?}");
+    let guesses: Vec<&String> = reg
+        .warnings
+        .iter()
+        .filter(|w| w.contains("guessed"))
+        .collect();
+    assert_eq!(guesses.len(), 1, "{:?}", reg.warnings);
+    assert!(guesses[0].contains("example.com/Gadget"), "{guesses:?}");
 }
 
 #[test]
@@ -201,7 +223,11 @@ fn rules_come_from_what_git_declares() {
         ]
     );
     assert_eq!(reg.warnings.len(), 2, "{:?}", reg.warnings);
-    assert!(reg.warnings[0].contains("example.org/v2/Gadget"));
+    assert!(
+        reg.warnings[0].contains("example.org/Gadget"),
+        "{:?}",
+        reg.warnings
+    );
     assert!(reg.warnings[1].contains("1 object(s) in kube-system"));
     let mutating = &reg.mutating.webhooks.as_ref().expect("webhooks")[0];
     assert_eq!(mutating.failure_policy.as_deref(), Some("Ignore"));

@@ -79,6 +79,7 @@ pub(super) async fn start_with(limits: Limits, body_timeout: Duration) -> TestSe
     let options = Options {
         cert_poll_interval: Duration::from_secs(3600),
         limits,
+        ..Options::default()
     };
     let server = Server::bind(&config, state.clone(), options)
         .await

@@ -2,72 +2,7 @@
 
 use super::*;
 
-/// Kills the child on drop, so a hung browser never outlives the test.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|p| p.join(name))
-                    .find(|p| p.is_file())
-            })
-        })
-}
-
-/// Runs headless Chromium with the flags this machine's closed network needs.
-fn run_chromium(bin: &Path, profile: &Path, args: &[String]) -> std::process::Output {
-    let child = Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("chromium starts");
-    let mut guard = Killed(child);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        match guard.0.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            _ => panic!("chromium did not finish in time"),
-        }
-    }
-    let Killed(child) = &mut guard;
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
-    if let Some(mut out) = child.stdout.take() {
-        std::io::Read::read_to_end(&mut out, &mut stdout).expect("read stdout");
-    }
-    if let Some(mut err) = child.stderr.take() {
-        std::io::Read::read_to_end(&mut err, &mut stderr).expect("read stderr");
-    }
-    let status = child.wait().expect("status");
-    std::process::Output {
-        status,
-        stdout,
-        stderr,
-    }
-}
+use common::browser::{chromium, run_chromium};
 
 #[tokio::test]
 async fn html_report_renders_in_chromium() {

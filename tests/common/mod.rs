@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod browser;
 pub mod served;
 
 /// A throwaway repository on branch `main`.

@@ -21,8 +21,26 @@ pub struct Served {
 
 impl Served {
     pub fn spawn<S: AsRef<OsStr>>(args: &[S]) -> Served {
-        let mut child = super::driftgate()
-            .args(args)
+        Served::spawn_command(super::driftgate().args(args))
+    }
+
+    /// [`Served::spawn`] with `env` set and `unset` removed from the environment.
+    pub fn spawn_with_env<S: AsRef<OsStr>>(
+        args: &[S],
+        env: &[(&str, &OsStr)],
+        unset: &[&str],
+    ) -> Served {
+        let mut command = super::driftgate();
+        command.args(args).envs(env.iter().copied());
+        for name in unset {
+            command.env_remove(name);
+        }
+        Served::spawn_command(&mut command)
+    }
+
+    /// A prepared command (extra environment, say), run with its pipes drained.
+    pub fn spawn_command(command: &mut std::process::Command) -> Served {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

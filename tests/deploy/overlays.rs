@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use driftgate::config::Config;
+use driftgate::config::{AdminAuthMode, Config};
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
 };
@@ -220,6 +220,13 @@ fn check_workload(dir: &str, objects: &[Value]) {
     let config = Config::from_yaml(text, "ConfigMap").expect("valid config");
     assert!(config.server.listen.ends_with(":8443"));
     assert!(config.server.admin_listen.ends_with(":8080"));
+    // The audit trail on the admin port answers only callers RBAC lets read it.
+    let admin_auth = &config.server.admin_auth;
+    assert_eq!(admin_auth.mode, AdminAuthMode::Kubernetes, "{dir}");
+    assert!(
+        !admin_auth.protect_metrics,
+        "{dir}: Prometheus scrapes without a token"
+    );
     let etc = mounts
         .iter()
         .find(|m| m.mount_path == "/etc/driftgate")
@@ -264,11 +271,41 @@ fn check_workload(dir: &str, objects: &[Value]) {
     );
 }
 
-/// Read GitOps status objects, write Events; nothing else, and never a wildcard.
+/// The ClusterRole named `name`.
+fn cluster_role(dir: &str, objects: &[Value], name: &str) -> ClusterRole {
+    let found: Vec<&Value> = objects_of(objects, "ClusterRole")
+        .into_iter()
+        .filter(|o| o["metadata"]["name"] == name)
+        .collect();
+    assert_eq!(found.len(), 1, "{dir}: exactly one ClusterRole {name}");
+    typed(found[0])
+}
+
+/// Read GitOps status objects, write Events, review the admin port's callers; nothing else, and
+/// never a wildcard. The reader roles grant `get` on the admin port's paths and nothing else.
 fn check_rbac(dir: &str, objects: &[Value]) {
-    let role: ClusterRole = one(objects, "ClusterRole");
+    let names: BTreeSet<String> = objects_of(objects, "ClusterRole")
+        .iter()
+        .filter_map(|o| o["metadata"]["name"].as_str().map(String::from))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "driftgate",
+            "driftgate-metrics-reader",
+            "driftgate-report-reader"
+        ]
+        .map(String::from)
+        .into(),
+        "{dir}"
+    );
+    let role = cluster_role(dir, objects, "driftgate");
     let mut granted = BTreeSet::new();
     for rule in role.rules.unwrap_or_default() {
+        assert!(
+            rule.non_resource_urls.is_none(),
+            "{dir}: driftgate reads no URL"
+        );
         for group in rule.api_groups.unwrap_or_default() {
             for resource in rule.resources.clone().unwrap_or_default() {
                 for verb in &rule.verbs {
@@ -292,7 +329,26 @@ fn check_rbac(dir: &str, objects: &[Value]) {
             expected.insert(format!("{resource}:{verb}"));
         }
     }
+    // server.adminAuth.mode: kubernetes asks the apiserver about each caller.
+    expected.insert("authentication.k8s.io/tokenreviews:create".to_string());
+    expected.insert("authorization.k8s.io/subjectaccessreviews:create".to_string());
     assert_eq!(granted, expected, "{dir}: least privilege");
+
+    for (name, urls) in [
+        ("driftgate-report-reader", &["/report", "/api/*"][..]),
+        ("driftgate-metrics-reader", &["/metrics"][..]),
+    ] {
+        let rules = cluster_role(dir, objects, name).rules.unwrap_or_default();
+        assert_eq!(rules.len(), 1, "{dir}: {name}");
+        let rule = &rules[0];
+        assert_eq!(
+            rule.non_resource_urls.as_deref(),
+            Some(&urls.iter().map(|u| u.to_string()).collect::<Vec<_>>()[..]),
+            "{dir}: {name}"
+        );
+        assert_eq!(rule.verbs, ["get"], "{dir}: {name} only reads");
+        assert!(rule.api_groups.is_none() && rule.resources.is_none());
+    }
     let binding: ClusterRoleBinding = one(objects, "ClusterRoleBinding");
     let subjects = binding.subjects.unwrap_or_default();
     assert_eq!(subjects.len(), 1);

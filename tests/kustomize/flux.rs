@@ -32,9 +32,9 @@ fn flux_discovery_follows_cluster_kustomizations() {
                 })
                 .unwrap_or_else(|| panic!("{rev}: no {kind} {name}"))
         };
-        let dir_of = |o: &RawObject| match &o.origin {
-            Origin::Kustomize { dir } => dir.clone(),
-            Origin::File => panic!("rendered objects remember their directory"),
+        let dir_of = |o: &RawObject| match o.origin.dir() {
+            Some(dir) => dir.to_string(),
+            None => panic!("rendered objects remember their directory"),
         };
         let podinfo = find("HelmRelease", "podinfo");
         assert_eq!(dir_of(podinfo), "apps/production", "{rev}");
@@ -69,7 +69,11 @@ fn flux_discovery_follows_cluster_kustomizations() {
             .find(|o| o.key.kind == "HelmRelease" && o.key.name == "podinfo")
             .expect("podinfo declared");
         assert_eq!(declared.key.namespace, "podinfo");
-        assert_eq!(declared.location(), "fleet: apps/production (kustomize)");
+        assert!(
+            declared.location().starts_with("fleet: apps/base/podinfo/release.yaml:1 (Flux Kustomization flux-system/apps at clusters/production/apps.yaml:"),
+            "{rev}: {}",
+            declared.location()
+        );
     }
 }
 
@@ -88,13 +92,19 @@ fn flux_discovery_lists_other_sources_and_bypasses_tenant_accounts() {
     assert!(state
         .bypass_users
         .contains(&"system:serviceaccount:flux-system:kustomize-controller".to_string()));
-    let note = state
-        .errors
+    assert!(state.errors.is_empty(), "{:?}", state.errors);
+    let listed = state
+        .findings
+        .out_of_scope
         .iter()
-        .find(|e| e.message.contains("apps/dev-team"))
-        .expect("the tenant's Kustomization is listed");
-    assert!(note.message.contains("out of scope"), "{note:?}");
-    assert_eq!(note.file, "tenants/production");
+        .find(|o| o.what == "Flux Kustomization apps/dev-team")
+        .expect("the tenant's Kustomization is listed as out of scope");
+    assert!(listed.why.contains("not this repository"), "{listed:?}");
+    // The file that declares it, and its line, not the directory built.
+    assert!(
+        listed.file.starts_with("tenants/") && listed.file.ends_with(".yaml") && listed.line > 0,
+        "{listed:?}"
+    );
     let ns = state
         .objects
         .iter()
@@ -141,7 +151,7 @@ fn flux_target_namespace_generated_kustomization_and_substitution() {
         state
             .objects
             .iter()
-            .find(|o| o.kind == kind && o.origin == Origin::Kustomize { dir: "apps".into() })
+            .find(|o| o.kind == kind && o.origin.dir() == Some("apps"))
             .unwrap_or_else(|| panic!("no {kind} from apps: {:?}", state.objects))
     };
     let deploy = get("Deployment");
@@ -170,13 +180,16 @@ fn flux_target_namespace_generated_kustomization_and_substitution() {
         state.bypass_users,
         ["system:serviceaccount:flux-system:deployer"]
     );
-    assert!(
-        state
-            .errors
-            .iter()
-            .any(|e| e.message.contains("flux-system/ext") && e.message.contains("out of scope")),
-        "{:?}",
-        state.errors
+    assert!(state.errors.is_empty(), "{:?}", state.errors);
+    let ext = state
+        .findings
+        .out_of_scope
+        .iter()
+        .find(|o| o.what == "Flux Kustomization flux-system/ext")
+        .unwrap_or_else(|| panic!("{:?}", state.findings));
+    assert_eq!(
+        (ext.file.as_str(), ext.line),
+        ("clusters/prod/apps.yaml", 24)
     );
 }
 
@@ -224,7 +237,11 @@ fn rendered_objects_are_guarded_and_the_tenant_account_passes() {
         .and_then(Value::as_str)
         .unwrap_or("");
     assert!(
-        message.contains("tenants/production (kustomize)"),
+        message.contains("tenants/base/dev-team/rbac.yaml:"),
+        "{message}"
+    );
+    assert!(
+        message.contains("(Flux Kustomization flux-system/tenants"),
         "{message}"
     );
     let (_, decision) = driftgate::admission::validate(
@@ -236,5 +253,50 @@ fn rendered_objects_are_guarded_and_the_tenant_account_passes() {
     assert_eq!(
         decision.verdict,
         driftgate::admission::decide::Verdict::Allowed
+    );
+}
+
+/// A bootstrap whose GitRepository is not called `flux-system`: the Kustomization syncing the
+/// configured path names this repository, so what else syncs from it is followed (and said).
+#[test]
+fn the_repository_is_whatever_the_cluster_path_syncs_from() {
+    if !kubectl() {
+        return;
+    }
+    let (_tmp, repo) = new_repo();
+    let ks = |name: &str, path: &str| {
+        format!("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  path: {path}\n  sourceRef:\n    kind: GitRepository\n    name: home-kubernetes\n")
+    };
+    write_and_commit(
+        &repo,
+        &[
+            ("clusters/home/sync.yaml", &ks("cluster", "./clusters/home")),
+            ("clusters/home/apps.yaml", &ks("apps", "./apps")),
+            (
+                "apps/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: web\n",
+            ),
+        ],
+        "home",
+    );
+    let src = source(
+        &repo,
+        "main",
+        &["clusters/home"],
+        json!({"discover": "flux"}),
+    );
+    let state = read(&src, &mut Declarer::default()).expect("reads");
+    assert!(
+        state.findings.out_of_scope.is_empty(),
+        "{:?}",
+        state.findings
+    );
+    assert!(state.objects.iter().any(|o| o.value.name() == "app"));
+    assert!(
+        state.findings.notes.iter().any(|n| n
+            .message
+            .contains("GitRepository flux-system/home-kubernetes")),
+        "{:?}",
+        state.findings.notes
     );
 }

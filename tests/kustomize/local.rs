@@ -20,7 +20,7 @@ fn overlay_repo() -> (tempfile::TempDir, PathBuf, String) {
 }
 
 #[test]
-fn renders_are_cached_by_their_inputs_and_a_broken_render_fails_the_source() {
+fn renders_are_cached_by_their_inputs_and_a_broken_overlay_keeps_its_last_good_objects() {
     if !kubectl() {
         return;
     }
@@ -108,17 +108,76 @@ fn renders_are_cached_by_their_inputs_and_a_broken_render_fails_the_source() {
         )],
         "broken",
     );
-    let err = at(&broken, &mut declarer).expect_err("kustomize fails");
-    let message = err.to_string();
-    assert!(message.contains("overlays/b (kustomize)"), "{message}");
+    let state = at(&broken, &mut declarer).expect("one overlay failing does not fail the source");
+    let error = state
+        .errors
+        .iter()
+        .find(|e| e.file == "overlays/b")
+        .unwrap_or_else(|| panic!("the broken overlay is named: {:?}", state.errors));
+    assert!(error.message.contains("kustomize overlays/b"), "{error:?}");
     assert!(
-        message.contains("missing.yaml"),
-        "kustomize's stderr is kept: {message}"
+        error.message.contains("missing.yaml"),
+        "kustomize's stderr is kept: {error:?}"
     );
+    assert!(
+        !error.message.contains("driftgate-render-"),
+        "the message does not change from run to run: {error:?}"
+    );
+    let failed: Vec<&str> = state
+        .findings
+        .failed_builds
+        .iter()
+        .map(|f| f.build.as_str())
+        .collect();
+    assert_eq!(failed, ["kustomize overlays/b"]);
+    let shared = |state: &SourceState, ns: &str| {
+        state
+            .objects
+            .iter()
+            .find(|o| {
+                let v = o.value.parse().expect("json");
+                v["metadata"]["name"] == "shared" && v["metadata"]["namespace"] == ns
+            })
+            .map(|o| (o.stale, o.value.parse().expect("json")["data"]["v"].clone()))
+    };
+    assert_eq!(
+        shared(&state, "b"),
+        Some((true, json!("2"))),
+        "b keeps its last good objects, marked stale"
+    );
+    assert_eq!(shared(&state, "a"), Some((false, json!("2"))), "a advances");
 
-    // The failed sync did not drop the cache of the last good revision.
-    at(&base, &mut declarer).expect("reads");
-    assert_eq!(declarer.renderer.cache.renders, 0);
+    // b breaking further changes nothing of a; a changing still advances while b is broken.
+    let a_moves = write_and_commit(
+        &repo,
+        &[("overlays/a/settings.env", "LEVEL=warn\n")],
+        "a moves",
+    );
+    let state = at(&a_moves, &mut declarer).expect("reads");
+    assert!(state
+        .objects
+        .iter()
+        .any(|o| o.value.name().starts_with("gen-") && !o.stale));
+    assert_eq!(shared(&state, "b"), Some((true, json!("2"))));
+
+    // Fixed, b is declared fresh again.
+    let fixed = write_and_commit(
+        &repo,
+        &[(
+            "overlays/b/kustomization.yaml",
+            "namespace: b\nresources: [../../base]\n",
+        )],
+        "fixed",
+    );
+    let state = at(&fixed, &mut declarer).expect("reads");
+    assert!(state.errors.is_empty(), "{:?}", state.errors);
+    assert_eq!(shared(&state, "b"), Some((false, json!("2"))));
+    assert_eq!(declarer.renderer.cache.renders, 1, "only b is built again");
+
+    // On a first load, a broken overlay declares nothing, and the rest loads.
+    let state = at(&broken, &mut Declarer::default()).expect("reads");
+    assert_eq!(shared(&state, "b"), None);
+    assert!(shared(&state, "a").is_some());
 }
 
 #[test]
@@ -132,12 +191,20 @@ fn remote_bases_are_refused_unless_allowed() {
         )],
         "remote",
     );
-    let err = read(
+    let state = read(
         &source(&repo, "main", &["app"], json!({})),
         &mut Declarer::default(),
     )
-    .expect_err("refused");
-    assert!(err.to_string().contains("allowRemoteBases"), "{err}");
+    .expect("the build is out of scope, not the source");
+    assert!(state.objects.is_empty());
+    assert!(state.errors.is_empty(), "{:?}", state.errors);
+    let listed = &state.findings.out_of_scope;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (listed[0].what.as_str(), listed[0].file.as_str()),
+        ("kustomize app", "app")
+    );
+    assert!(listed[0].why.contains("allowRemoteBases"), "{listed:?}");
     // Allowed, the command runs (here one that prints nothing, to stay off the network).
     let allowed = source(
         &repo,
@@ -174,10 +241,15 @@ fn a_render_that_hangs_or_floods_is_cut_off() {
         let mut declarer = Declarer::default();
         declarer.renderer.limits = limits.clone();
         let started = Instant::now();
-        let err = read(&src, &mut declarer).expect_err("cut off");
-        let message = err.to_string();
+        let state = read(&src, &mut declarer).expect("the build fails, not the source");
+        let message = state
+            .errors
+            .iter()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(message.contains(expected), "{script}: {message}");
-        assert!(message.contains("overlays/a (kustomize)"), "{message}");
+        assert!(message.contains("kustomize overlays/a"), "{message}");
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "{script}: took {:?}",
@@ -195,7 +267,8 @@ fn a_render_that_hangs_or_floods_is_cut_off() {
     );
     let mut declarer = Declarer::default();
     declarer.renderer.limits = limits;
-    read(&src, &mut declarer).expect_err("cut off");
+    let state = read(&src, &mut declarer).expect("reads");
+    assert_eq!(state.findings.failed_builds.len(), 1, "cut off");
     let pid = std::fs::read_to_string(&pid_file).expect("pid written");
     let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -256,6 +329,85 @@ fn yaml_scalars_resolve_as_kustomize_resolves_them() {
     assert_eq!(r["a"], "yes");
     assert_eq!(r["d"], 511);
     assert_eq!(r["e"], 1000);
+}
+
+/// Two overlays declaring one object identically (a shared ClusterRole, a Namespace several
+/// apps include) is no conflict for Flux or Argo CD: it is declared once, with a note. Declared
+/// differently, the newer overlay fails, both named.
+#[test]
+fn identical_declarations_are_one_and_differing_ones_fail_the_newer() {
+    if !kubectl() {
+        return;
+    }
+    let (_tmp, repo) = new_repo();
+    let role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: reader\nrules: []\n";
+    let cm = |name: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: apps\n")
+    };
+    let first = write_and_commit(
+        &repo,
+        &[
+            ("shared/role.yaml", role),
+            ("shared/kustomization.yaml", "resources: [role.yaml]\n"),
+            (
+                "overlays/x/kustomization.yaml",
+                "resources: [../../shared, cm.yaml]\n",
+            ),
+            ("overlays/x/cm.yaml", &cm("x")),
+            (
+                "overlays/y/kustomization.yaml",
+                "resources: [../../shared, cm.yaml]\n",
+            ),
+            ("overlays/y/cm.yaml", &cm("y")),
+        ],
+        "shared role",
+    );
+    let src = |rev: &str| source(&repo, rev, &["overlays"], json!({}));
+    let mut declarer = Declarer::default();
+    let state = read(&src(&first), &mut declarer).expect("reads");
+    assert!(state.errors.is_empty(), "{:?}", state.errors);
+    let roles = state
+        .objects
+        .iter()
+        .filter(|o| o.kind == "ClusterRole")
+        .count();
+    assert_eq!(roles, 1);
+    assert!(
+        state.findings.notes.iter().any(|n| n
+            .message
+            .contains("declared identically by kustomize overlays/x and kustomize overlays/y")),
+        "{:?}",
+        state.findings.notes
+    );
+    Snapshot::build(vec![state]).expect("no duplicate");
+
+    let differing = write_and_commit(
+        &repo,
+        &[(
+            "overlays/x/kustomization.yaml",
+            "resources: [../../shared, cm.yaml]\ncommonLabels: {team: x}\n",
+        )],
+        "x labels everything",
+    );
+    let state = read(&src(&differing), &mut declarer).expect("reads");
+    let failed: Vec<(&str, &str)> = state
+        .findings
+        .failed_builds
+        .iter()
+        .map(|f| (f.build.as_str(), f.message.as_str()))
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(
+        failed[0].0, "kustomize overlays/x",
+        "x changed: the newer declaration"
+    );
+    assert!(
+        failed[0]
+            .1
+            .contains("also declared by kustomize overlays/y"),
+        "{failed:?}"
+    );
+    Snapshot::build(vec![state]).expect("x keeps its last good objects, no duplicate");
 }
 
 /// Folded block scalars (`>`) with more-indented lines: a plain file must read as
