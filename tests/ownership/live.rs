@@ -188,3 +188,11 @@ pub fn scale(name: &str, replicas: i64) -> Value {
             "creationTimestamp": "2026-11-02T09:14:07Z"},
         "spec": spec, "status": {"replicas": 5, "selector": "app=canary"}})
 }
+
+/// A custom resource of a kind nothing knows (no CRD in Git, not in driftgate's tables),
+/// cluster-scoped: the request carries no namespace.
+pub fn gadget() -> Value {
+    json!({"apiVersion": "cluster.example.io/v1", "kind": "ClusterGadget",
+        "metadata": meta("shared", None, json!({"f:spec": {}})),
+        "spec": {"mode": "strict"}})
+}

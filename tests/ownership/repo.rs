@@ -129,6 +129,22 @@ spec:
 ",
     ),
     (
+        "platform/gadget.yaml",
+        "apiVersion: cluster.example.io/v1
+kind: ClusterGadget
+metadata:
+  name: shared
+spec:
+  mode: strict
+---
+apiVersion: apps.example.io/v1
+kind: Canary
+metadata: {name: probe, namespace: shop}
+spec:
+  replicas: 2
+",
+    ),
+    (
         "apps/rollout.yaml",
         "apiVersion: argoproj.io/v1alpha1
 kind: Rollout

@@ -14,6 +14,8 @@ pub const ISSUER: Gvr = ("cert-manager.io", "v1", "clusterissuers");
 pub const ROLLOUT: Gvr = ("argoproj.io", "v1alpha1", "rollouts");
 pub const WIDGET: Gvr = ("example.com", "v1", "widgets");
 pub const JOB: Gvr = ("batch", "v1", "jobs");
+pub const GADGET: Gvr = ("cluster.example.io", "v1", "clustergadgets");
+pub const CANARY: Gvr = ("apps.example.io", "v1", "canaries");
 
 pub fn edited(mut v: Value, edit: impl FnOnce(&mut Value)) -> Value {
     edit(&mut v);

@@ -16,6 +16,47 @@ fn class_5_custom_resources_without_their_crd() {
         &w,
         vec![
             update(
+                "cluster-scoped kind nothing knows, edited (no namespace in the request): denied",
+                GADGET,
+                "ClusterGadget",
+                edited(live::gadget(), |v| v["spec"]["mode"] = json!("lax")),
+                live::gadget(),
+                denied(&["spec.mode"]),
+            ),
+            Case {
+                name: "cluster-scoped kind nothing knows, deleted: denied",
+                body: review(
+                    "DELETE",
+                    GADGET,
+                    "ClusterGadget",
+                    "",
+                    &Value::Null,
+                    &live::gadget(),
+                ),
+                expect: denied(&[]),
+            },
+            update(
+                "cluster-scoped kind nothing knows, annotated: allowed",
+                GADGET,
+                "ClusterGadget",
+                annotated(live::gadget()),
+                live::gadget(),
+                ALLOWED,
+            ),
+            Case {
+                name:
+                    "kubectl scale of a kind nothing knows (English plural canaries/scale): denied",
+                body: review(
+                    "UPDATE",
+                    CANARY,
+                    "Scale",
+                    "scale",
+                    &live::scale("probe", 4),
+                    &live::scale("probe", 2),
+                ),
+                expect: denied(&["spec.replicas"]),
+            },
+            update(
                 "cluster-scoped ClusterIssuer (no namespace in the request) edited: denied",
                 ISSUER,
                 "ClusterIssuer",
@@ -97,6 +138,7 @@ fn class_5_webhook_config_registers_scale_for_custom_kinds() {
             .collect()
     };
     assert_eq!(resources("argoproj.io"), ["rollouts", "rollouts/scale"]);
+    assert_eq!(resources("apps.example.io"), ["canaries", "canaries/scale"]);
     // The Widget CRD is in Git and declares no scale subresource.
     assert_eq!(resources("example.com"), ["widgets"]);
     assert_eq!(resources("batch"), ["jobs"]);
