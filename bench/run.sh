@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# driftgate against the no-op floor, side by side, on this machine. See BENCHMARKS.md.
+# driftgate against two no-op floors, side by side, on this machine. See BENCHMARKS.md.
 #
 #   bench/run.sh [--objects 100000] [--rounds 3] [--duration 10s] [--warmup 2s]
 #                [--connections "16 64"] [--rate 1000] [--workloads "generated corpus"]
 #                [--soak 10m] [--floor-only] [--quick] [--out DIR]
 #
 # Builds release binaries, writes certs (`driftgate certs`), imports a Git repository of N
-# generated objects (git fast-import), starts the floor and `driftgate serve` on 127.0.0.1,
-# waits for both, then runs every scenario (closed loop at each connection count, and open
-# loop at the fixed rate; for each workload) once per round, alternating which server goes
-# first. Results: DIR/results.jsonl (one line per run), DIR/rss.tsv, and the table printed by
-# `loadgen report`. `--soak 10m` then drives driftgate alone at the fixed rate and samples its
+# generated objects (git fast-import), starts the floor (parses the review), the transport
+# floor (finds the uid with a byte scan: TLS, HTTP and the body only) and `driftgate serve` on
+# 127.0.0.1, waits for them, then runs every scenario (closed loop at each connection count,
+# and open loop at the fixed rate; for each workload) once per round, reversing the order of
+# the servers every other round. Results: DIR/results.jsonl (one line per run), DIR/rss.tsv,
+# and the two tables printed by `loadgen report` (driftgate / floor, driftgate / transport). `--soak 10m` then drives driftgate alone at the fixed rate and samples its
 # resident memory every minute. Everything started here is killed on exit.
 set -euo pipefail
 
@@ -25,6 +26,7 @@ SOAK=""
 FLOOR_ONLY=0
 OUT=""
 FLOOR_PORT=${FLOOR_PORT:-18443}
+TRANSPORT_PORT=${TRANSPORT_PORT:-18445}
 DG_PORT=${DG_PORT:-18444}
 ADMIN_PORT=${ADMIN_PORT:-18080}
 
@@ -84,10 +86,12 @@ if [ ! -d "$CORPUS" ]; then
 fi
 
 log "building release binaries"
-(cd "$ROOT" && cargo build --release --quiet --bin driftgate --example floor --example loadgen)
+(cd "$ROOT" && cargo build --release --quiet --bin driftgate --example floor \
+  --example transport_floor --example loadgen)
 BIN=$ROOT/target/release
 DRIFTGATE=$BIN/driftgate
 FLOOR=$BIN/examples/floor
+TRANSPORT=$BIN/examples/transport_floor
 LOADGEN=$BIN/examples/loadgen
 
 log "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
@@ -114,7 +118,14 @@ FLOOR_PID=$!
 PIDS+=("$FLOOR_PID")
 wait_for 30 port_open "$FLOOR_PORT" || { log "floor did not start"; cat "$OUT/floor.log" >&2; exit 1; }
 
-SERVERS="floor"
+# The transport floor: what TLS, HTTP and reading the body cost, with no JSON parse at all.
+"$TRANSPORT" --cert "$WORK/certs/tls.crt" --key "$WORK/certs/tls.key" \
+  --listen "127.0.0.1:$TRANSPORT_PORT" 2>"$OUT/transport.log" &
+TRANSPORT_PID=$!
+PIDS+=("$TRANSPORT_PID")
+wait_for 30 port_open "$TRANSPORT_PORT" || { log "transport floor did not start"; cat "$OUT/transport.log" >&2; exit 1; }
+
+SERVERS="floor transport"
 DG_PID=""
 if [ "$FLOOR_ONLY" = 0 ]; then
   log "importing $OBJECTS generated objects into a Git repository"
@@ -132,19 +143,27 @@ if [ "$FLOOR_ONLY" = 0 ]; then
     log "driftgate not ready"; cat "$OUT/driftgate.log" >&2; exit 1
   fi
   log "driftgate ready in $(since "$start") s: $(curl -s "http://127.0.0.1:$ADMIN_PORT/readyz" | head -1)"
-  SERVERS="floor driftgate"
+  SERVERS="floor transport driftgate"
 fi
 
 printf 'server\tphase\tvmrss_kb\n' >"$OUT/rss.tsv"
-for s in $SERVERS; do
-  pid=$FLOOR_PID; [ "$s" = driftgate ] && pid=$DG_PID
-  printf '%s\tidle\t%s\n' "$s" "$(rss_kb "$pid")" >>"$OUT/rss.tsv"
-done
-
 url_of() {
-  if [ "$1" = floor ]; then echo "https://127.0.0.1:$FLOOR_PORT/validate"; else echo "https://127.0.0.1:$DG_PORT/validate"; fi
+  case "$1" in
+    floor) echo "https://127.0.0.1:$FLOOR_PORT/validate" ;;
+    transport) echo "https://127.0.0.1:$TRANSPORT_PORT/validate" ;;
+    *) echo "https://127.0.0.1:$DG_PORT/validate" ;;
+  esac
 }
-pid_of() { if [ "$1" = floor ]; then echo "$FLOOR_PID"; else echo "$DG_PID"; fi; }
+pid_of() {
+  case "$1" in
+    floor) echo "$FLOOR_PID" ;;
+    transport) echo "$TRANSPORT_PID" ;;
+    *) echo "$DG_PID" ;;
+  esac
+}
+for s in $SERVERS; do
+  printf '%s\tidle\t%s\n' "$s" "$(rss_kb "$(pid_of "$s")")" >>"$OUT/rss.tsv"
+done
 
 # one SERVER SCENARIO ROUND WORKLOAD ARGS...: one loadgen run, with the server's peak RSS.
 one() {
@@ -165,7 +184,7 @@ one() {
 
 for round in $(seq 1 "$ROUNDS"); do
   order=$SERVERS
-  if [ $((round % 2)) = 0 ] && [ "$FLOOR_ONLY" = 0 ]; then order="driftgate floor"; fi
+  if [ $((round % 2)) = 0 ]; then order=$(echo "$SERVERS" | tr ' ' '\n' | tac | xargs); fi
   for workload in $WORKLOADS; do
     for c in $CONNECTIONS; do
       for s in $order; do one "$s" "$workload-c$c" "$round" "$workload" --connections "$c"; done

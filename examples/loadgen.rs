@@ -6,7 +6,7 @@
 //!     [--warmup 2s] [--rate 1000] [--workload generated|corpus|mixed] [--objects 100000] \
 //!     [--corpus ../shared/corpus/admission-reviews] [--drift-percent 0] [--label NAME]
 //! loadgen gen-repo --objects N          # a `git fast-import` stream on stdout
-//! loadgen report results.jsonl          # medians across rounds and driftgate/floor ratios
+//! loadgen report results.jsonl          # medians across rounds, driftgate's ratio to each floor
 //! ```
 //!
 //! `run` speaks HTTP/1.1 keep-alive over TLS (tokio-rustls + hyper), as the apiserver does, on
@@ -196,14 +196,6 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-#[derive(Default)]
-struct Tally {
-    /// Latencies in microseconds, measured only after the warm-up.
-    latencies: Vec<u32>,
-    errors: u64,
-    non_200: u64,
 }
 
 async fn connect(
@@ -444,7 +436,10 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 /// Groups result lines by (scenario, server), where `label` is `SERVER/SCENARIO/ROUND`, and
 /// prints per scenario the median across rounds of each server and the driftgate/floor ratio
-/// of those medians, plus the median of the per-round ratios (robust to drifting machines).
+/// of those medians, plus the median of the per-round ratios (robust to drifting machines);
+/// one table per floor in the results (`floor`, `transport`).
+type Table = BTreeMap<String, BTreeMap<String, BTreeMap<String, Value>>>;
+
 fn report(files: &[String]) -> anyhow::Result<()> {
     let mut lines = Vec::new();
     for file in files {
@@ -455,7 +450,7 @@ fn report(files: &[String]) -> anyhow::Result<()> {
         }
     }
     // scenario -> server -> round -> result
-    let mut table: BTreeMap<String, BTreeMap<String, BTreeMap<String, Value>>> = BTreeMap::new();
+    let mut table: Table = BTreeMap::new();
     for v in lines {
         let label = v["label"].as_str().unwrap_or_default().to_string();
         let mut parts = label.splitn(3, '/');
@@ -471,11 +466,33 @@ fn report(files: &[String]) -> anyhow::Result<()> {
             .or_default()
             .insert(round.to_string(), v);
     }
+    // Against the floor that parses the review, and against the transport floor that only
+    // finds the uid: the second ratio is what the decision itself costs.
+    for (floor_name, title) in [
+        ("floor", "driftgate / floor (parses the review)"),
+        (
+            "transport",
+            "driftgate / transport floor (TLS, HTTP, the body; no parse)",
+        ),
+    ] {
+        if table
+            .values()
+            .any(|servers| servers.contains_key(floor_name))
+        {
+            println!("\n### {title}\n");
+            ratio_table(&table, floor_name);
+        }
+    }
+    Ok(())
+}
+
+/// driftgate against the floor named `floor_name`, scenario by scenario.
+fn ratio_table(table: &Table, floor_name: &str) {
     let metrics = ["throughput", "p50_us", "p99_us", "p999_us"];
-    println!("| scenario | metric | floor (median) | driftgate (median) | driftgate/floor | per-round ratios (median) | rounds | errors+non-200 (dg) |");
+    println!("| scenario | metric | {floor_name} (median) | driftgate (median) | driftgate/{floor_name} | per-round ratios (median) | rounds | errors+non-200 (dg) |");
     println!("|---|---|---|---|---|---|---|---|");
-    for (scenario, servers) in &table {
-        let (Some(floor), Some(dg)) = (servers.get("floor"), servers.get("driftgate")) else {
+    for (scenario, servers) in table {
+        let (Some(floor), Some(dg)) = (servers.get(floor_name), servers.get("driftgate")) else {
             continue;
         };
         let bad: u64 = dg
@@ -500,5 +517,12 @@ fn report(files: &[String]) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
+}
+
+#[derive(Default)]
+struct Tally {
+    /// Latencies in microseconds, measured only after the warm-up.
+    latencies: Vec<u32>,
+    errors: u64,
+    non_200: u64,
 }

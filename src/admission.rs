@@ -2,6 +2,7 @@
 
 pub mod annotate;
 pub mod decide;
+pub mod fields;
 pub mod respond;
 pub mod wire;
 

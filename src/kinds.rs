@@ -10,6 +10,9 @@ mod plural;
 pub use plural::{english_plural, guessed, Guess};
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::schema::{self, Schema, Shape};
 
 /// (group, plural resource, kind, namespaced)
 const BUILT_IN: &[(&str, &str, &str, bool)] = &[
@@ -198,6 +201,8 @@ pub struct Catalog {
     by_plural: HashMap<String, HashMap<String, Resource>>,
     /// group → kind → resource.
     by_kind: HashMap<String, HashMap<String, Resource>>,
+    /// group → kind → the schema of a CRD declared in Git (shared between snapshots).
+    schemas: HashMap<String, HashMap<String, Arc<Schema>>>,
 }
 
 impl Catalog {
@@ -211,12 +216,12 @@ impl Catalog {
                 namespaced: *namespaced,
             });
         }
-        for (group, kind, plural, namespaced) in gitops::COMMON {
+        for (group, kind, plural, namespaced) in gitops::common() {
             catalog.add(Resource {
                 group: group.to_string(),
                 plural: plural.to_string(),
                 kind: kind.to_string(),
-                namespaced: *namespaced,
+                namespaced,
             });
         }
         catalog
@@ -257,7 +262,37 @@ impl Catalog {
             kind: kind.to_string(),
             namespaced: spec["scope"].as_str() != Some("Cluster"),
         });
+        if let Some(schema) = schema::crd::from_crd(crd) {
+            self.schemas
+                .entry(group.to_string())
+                .or_default()
+                .insert(kind.to_string(), Arc::new(schema));
+        }
         true
+    }
+
+    /// The schema of `kind` at `version`: its CRD's when Git declares one, else the built-in
+    /// one, else none (a custom resource whose CRD is not in Git: granular maps, atomic lists,
+    /// absence never a zero).
+    pub fn shape(&self, group: &str, version: &str, kind: &str) -> Shape<'_> {
+        if let Some(crd) = self.schemas.get(group).and_then(|k| k.get(kind)) {
+            return crd.root(group, version, kind).unwrap_or(Shape::UNKNOWN);
+        }
+        schema::builtin()
+            .root(group, version, kind)
+            .unwrap_or(Shape::UNKNOWN)
+    }
+
+    /// The table or a CRD says this kind's scope.
+    pub fn knows(&self, group: &str, kind: &str) -> bool {
+        self.by_kind(group, kind).is_some()
+    }
+
+    /// Git declares this kind's CRD (so its schema and subresources are known).
+    pub fn has_crd(&self, group: &str, kind: &str) -> bool {
+        self.schemas
+            .get(group)
+            .is_some_and(|k| k.contains_key(kind))
     }
 
     pub fn by_resource(&self, group: &str, plural: &str) -> Option<&Resource> {

@@ -14,7 +14,8 @@
 //! - [`sync`]: following Git: fetching remotes, polling, `/sync`, pinning, atomic snapshot swaps.
 //! - [`render`]: kustomize overlays, Flux `Kustomization`s and Argo CD `Application`s rendered
 //!   into declared objects, each build standing alone.
-//! - [`drift`]: comparing a request object with Git's declaration, by declared path.
+//! - [`schema`]: the Kubernetes schema (built-in types, CRDs) the comparison walks beside an object.
+//! - [`drift`]: comparing a request object with Git's declaration, as server-side apply owns fields.
 //! - [`policy`]: bypass identities, modes, ignore paths, break-glass.
 //! - [`admission`]: the AdmissionReview wire format, the decision, the answer (and annotate mode).
 //! - [`audit`]: the audit trail (records, SQLite/PostgreSQL store, background writer, reports, Events).
@@ -44,6 +45,7 @@ pub mod metrics;
 pub mod policy;
 pub mod render;
 pub mod scan;
+pub mod schema;
 pub mod server;
 pub mod snapshot;
 pub mod sources;

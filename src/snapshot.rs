@@ -13,6 +13,8 @@ use crate::kinds::Catalog;
 use crate::manifest::parse::{FileError, RawObject};
 use crate::manifest::{split_api_version, DeclaredObject, ObjectKey};
 
+mod lookup;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
@@ -96,6 +98,16 @@ pub struct Snapshot {
     pub findings: Findings,
     /// One label for all sources: `main@sha1:…` for one, `a=main@sha1:…,b=…` for several.
     revision_label: String,
+    /// Objects Git declares with `generateName` and no name: not keyed by name, matched with a
+    /// CREATE by group, kind, namespace and `generateName`.
+    untracked: Vec<Arc<DeclaredObject>>,
+    /// Objects of a kind whose scope nothing says (not built in, no CRD in Git) declared
+    /// without a namespace: keyed with the default namespace, and found here by their key
+    /// without one when a request says they are cluster-scoped.
+    unscoped: HashMap<ObjectKey, ObjectKey>,
+    /// group → English plural → kind, for declared kinds nothing else names the plural of
+    /// (a `scale` request names only the resource).
+    guessed: HashMap<String, HashMap<String, String>>,
 }
 
 impl Snapshot {
@@ -181,6 +193,10 @@ impl Snapshot {
             .map_or_else(|| Arc::from(source), |o| o.source.clone());
         let mut touched = Vec::with_capacity(delta.removed.len() + delta.added.len());
         for raw in &delta.removed {
+            if raw.value.name().is_empty() {
+                next.forget_untracked(source, &raw.file);
+                continue;
+            }
             let key = next.key_of(default_namespace, raw);
             let ours = next
                 .objects
@@ -189,6 +205,7 @@ impl Snapshot {
             if ours {
                 if let Some(gone) = next.objects.take(&key) {
                     next.forget_namespaces(&gone.0.key);
+                    next.forget_unscoped(&gone.0);
                 }
                 touched.push(key);
             }
@@ -264,6 +281,11 @@ impl Snapshot {
     }
 
     fn insert(&mut self, object: Arc<DeclaredObject>) -> Result<(), Error> {
+        if object.key.name.is_empty() {
+            self.count_namespaces(&object.key);
+            self.untracked.push(object);
+            return Ok(());
+        }
         if !self.objects.insert(ByKey(Arc::clone(&object))) {
             return Err(Error::Duplicate {
                 key: Box::new(object.key.clone()),
@@ -275,8 +297,15 @@ impl Snapshot {
                 second: object.location(),
             });
         }
+        self.index_unknown_kind(&object);
+        self.count_namespaces(&object.key);
+        Ok(())
+    }
+
+    /// Counts the namespaces `key` makes managed.
+    fn count_namespaces(&mut self, key: &ObjectKey) {
         // Looked up before copying: at every sync each object's namespace is one already known.
-        for namespace in Snapshot::namespaces_of(&object.key) {
+        for namespace in Snapshot::namespaces_of(key) {
             match self.namespaces.get_mut(namespace) {
                 Some(count) => *count += 1,
                 None => {
@@ -284,7 +313,6 @@ impl Snapshot {
                 }
             }
         }
-        Ok(())
     }
 
     pub fn get(&self, key: &ObjectKey) -> Option<&Arc<DeclaredObject>> {

@@ -236,7 +236,8 @@ impl DeclaredResources {
             .collect();
         let mut by_group_version: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
         let mut unguarded = 0usize;
-        for object in snapshot.objects() {
+        // Objects Git declares with `generateName` are registered like named ones.
+        for object in snapshot.objects().chain(snapshot.untracked()) {
             if EXCLUDED_NAMESPACES.contains(&object.key.namespace.as_str()) {
                 unguarded += 1;
             }
@@ -259,6 +260,15 @@ impl DeclaredResources {
                 continue;
             }
             let (plural, _) = snapshot.catalog.plural(group, kind);
+            // A custom kind whose CRD is not in Git may have a `scale` subresource (`kubectl
+            // scale rollout`); registering one it lacks matches nothing. A CRD in Git says.
+            if crate::schema::builtin()
+                .root(group, version, kind)
+                .is_none()
+                && !snapshot.catalog.has_crd(group, kind)
+            {
+                scalable.insert((group.to_string(), plural.clone()));
+            }
             by_group_version
                 .entry((group.to_string(), version.to_string()))
                 .or_default()

@@ -141,7 +141,7 @@ fn kubectl_kustomize(dir: &Path) -> Result<Vec<RawObject>, String> {
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
-    parse::parse_file("kubectl", "out", &out.stdout)
+    parse::parse_as_written("kubectl", "out", &out.stdout)
         .map(|f| f.objects)
         .map_err(|e| e.to_string())
 }

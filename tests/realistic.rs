@@ -268,7 +268,7 @@ fn services_namespaces_and_secrets() {
             .iter()
             .map(|v| v.path.as_str())
             .collect::<Vec<_>>(),
-        ["spec.ports[port=9898].targetPort"]
+        ["spec.ports[port=9898,protocol=TCP].targetPort"]
     );
     let d = decide(
         &w,

@@ -167,6 +167,7 @@ mod tests {
                     git: Value::Null,
                     requested: None,
                     old: None,
+                    first_difference: None,
                 })
                 .collect(),
             preexisting: Vec::new(),

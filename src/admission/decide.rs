@@ -5,12 +5,15 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::fields::{self, Compared};
 use super::wire::{Error, Request};
 use crate::config::{DryRun, Mode, Unmanaged};
-use crate::drift::{self, FieldDiff, Node, Path, Tree};
+use crate::drift;
 use crate::manifest::{DeclaredObject, ObjectKey};
 use crate::policy::Policy;
 use crate::snapshot::Snapshot;
+
+pub use super::fields::{FirstDifference, Violation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -46,20 +49,6 @@ pub enum Reason {
     Delete,
     Unmanaged,
     BreakGlass,
-}
-
-/// One declared field the request diverges on.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Violation {
-    /// Readable path: `spec.template.spec.containers[name=web].image`.
-    pub path: String,
-    /// The same path as the comparison walked it (empty for the whole object), for what
-    /// works from a decision further: the Git change `suggest` writes, the audit record.
-    #[serde(skip)]
-    pub at: Path,
-    pub git: Value,
-    pub requested: Option<Value>,
-    pub old: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -122,7 +111,10 @@ pub fn request_key(req: &Request, snapshot: &Snapshot) -> Option<ObjectKey> {
     let kind = match snapshot.catalog.by_resource(group, &req.resource.resource) {
         Some(resource) => resource.kind.clone(),
         None if req.sub_resource().is_empty() && !req.kind.kind.is_empty() => req.kind.kind.clone(),
-        None => return None,
+        // `kubectl scale` of a custom kind whose CRD is not in Git.
+        None => snapshot
+            .guessed_kind(group, &req.resource.resource)?
+            .to_string(),
     };
     let name = req
         .name
@@ -170,7 +162,22 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
         decision.reason = Reason::ModeOff;
         return Ok(decision);
     }
-    let Some(declared) = snapshot.get(&key).cloned() else {
+    let found = snapshot
+        .get(&key)
+        .or_else(|| snapshot.get_unscoped(&key))
+        .cloned();
+    let Some(declared) = found else {
+        if op == "CREATE" {
+            if let Some(generated) = req.object_generate_name() {
+                let candidates: Vec<Arc<DeclaredObject>> = snapshot
+                    .untracked_for(&key.group, &key.kind, &key.namespace, &generated)
+                    .cloned()
+                    .collect();
+                if !candidates.is_empty() {
+                    return compare_declared(decision, req, snapshot, policy, &candidates);
+                }
+            }
+        }
         if op == "CREATE"
             && !key.namespace.is_empty()
             && snapshot.is_managed_namespace(&key.namespace)
@@ -179,15 +186,11 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
             match policy.unmanaged {
                 Unmanaged::Allow => decision.reason = Reason::NotDeclared,
                 Unmanaged::Warn | Unmanaged::Deny => {
-                    // The whole object is what Git lacks: kept for the change that adds it.
-                    decision.violations.push(Violation {
-                        path: String::new(),
-                        at: Path::root(),
-                        git: Value::Null,
-                        // A malformed object still gets the unmanaged answer it always did.
-                        requested: req.object().ok().flatten(),
-                        old: None,
-                    });
+                    // The whole object is what Git lacks: kept for the change that adds it (a
+                    // malformed object still gets the unmanaged answer it always did).
+                    let mut whole = Violation::whole_object();
+                    whole.requested = req.object().ok().flatten();
+                    decision.violations.push(whole);
                     let mode = if policy.unmanaged == Unmanaged::Warn {
                         Mode::Warn
                     } else {
@@ -199,140 +202,88 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
         }
         return Ok(decision);
     };
-    decision.declared = Some(declared.clone());
 
-    match op {
-        "DELETE" => {
-            let old = req.old_object()?;
-            let terminating = old
-                .as_ref()
-                .and_then(|o| o.pointer("/metadata/deletionTimestamp"))
-                .is_some_and(|t| !t.is_null());
-            if terminating {
-                decision.reason = Reason::InSync;
-                return Ok(decision);
-            }
-            decision.reason = Reason::Delete;
-            decision.violations.push(Violation {
-                path: String::new(),
-                at: Path::root(),
-                git: Value::Null,
-                requested: None,
-                old: None,
-            });
-            let mode = decision.mode;
-            finish(&mut decision, req, policy, mode, old.as_ref())?;
+    if op == "DELETE" {
+        decision.declared = Some(declared);
+        let old = req.old_object()?;
+        let terminating = old
+            .as_ref()
+            .and_then(|o| o.pointer("/metadata/deletionTimestamp"))
+            .is_some_and(|t| !t.is_null());
+        if terminating {
+            decision.reason = Reason::InSync;
+            return Ok(decision);
         }
-        _ => {
-            // CREATE and UPDATE always carry the object; without it there is nothing to compare,
-            // and allowing would let a malformed request through.
-            let scale = sub == "scale";
-            // Git's object is read in place, and only what Git declares is read from the
-            // request (never status or managedFields), encoded for the walk: no `Value` is built
-            // for an in-sync request.
-            let git = declared.value.tree();
-            let new = req.object_for(git)?.ok_or(Error::MissingObject {
-                operation: req.operation.clone(),
-            })?;
-            let ignore = policy.ignores_for(&key);
-            let opts = drift::Options {
-                ignore,
-                compare_secret_data: policy.compare_secret_data,
-            };
-            // A Scale carries only spec.replicas; it is compared with the parent's declaration
-            // through small views of their own.
-            let views = if scale {
-                if replicas(git).is_none() {
-                    decision.reason = Reason::InSync;
-                    return Ok(decision);
-                }
-                Some((replicas_view(git), replicas_view(new.root())))
-            } else {
-                if !req.kind.version.is_empty() && req.kind.version != declared.version() {
-                    decision.notes.push(format!(
-                        "version skew: the request is {}/{}, Git declares {}; compared by path",
-                        req.kind.group, req.kind.version, declared.api_version
-                    ));
-                }
-                None
-            };
-            let (declared_view, new_view) = match &views {
-                Some((d, n)) => (d.root(), n.root()),
-                None => (git, new.root()),
-            };
-            let diffs: Vec<FieldDiff> =
-                drift::diff_nodes(&key.kind, declared_view, new_view, &opts)
-                    .into_iter()
-                    .filter(|d| !super::annotate::is_own_annotation(&d.path))
-                    .collect();
-            if !diffs.is_empty() {
-                // The stored object only matters for classifying a divergence, so an in-sync
-                // request never reads it.
-                let old = req.old_object_for(git)?;
-                let old_scale = old
-                    .as_ref()
-                    .filter(|_| scale)
-                    .map(|o| replicas_view(o.root()));
-                let old_view = old_scale.as_ref().or(old.as_ref()).map(Tree::root);
-                for d in diffs {
-                    classify(&mut decision, d, new_view, old_view, op);
-                }
-            }
-            if decision.violations.is_empty() {
-                decision.reason = Reason::InSync;
-                return Ok(decision);
-            }
-            decision.reason = Reason::Drift;
-            let mode = decision.mode;
-            // Break-glass reads the request's annotations: only metadata is made a `Value`.
-            let metadata =
-                serde_json::json!({ "metadata": new.root().get("metadata").map(Node::to_value) });
-            finish(&mut decision, req, policy, mode, Some(&metadata))?;
-        }
+        decision.reason = Reason::Delete;
+        decision.violations.push(Violation::whole_object());
+        let mode = decision.mode;
+        finish(&mut decision, req, policy, mode, old.as_ref())?;
+        return Ok(decision);
     }
-    Ok(decision)
-}
-
-/// `spec.replicas` of an object.
-fn replicas(object: Node) -> Option<Node> {
-    object.get("spec")?.get("replicas")
-}
-
-/// A Scale's view of an object: just `spec.replicas`.
-fn replicas_view(object: Node) -> Tree {
-    Tree::from_value(
-        &serde_json::json!({"spec": {"replicas": replicas(object).map(Node::to_value)}}),
+    compare_declared(
+        decision,
+        req,
+        snapshot,
+        policy,
+        std::slice::from_ref(&declared),
     )
 }
 
-/// UPDATE: only divergence the request introduces is a violation. A field already diverged in
-/// the stored object and left as it is (new = old ≠ Git) is warned about, not denied.
-fn classify(decision: &mut Decision, d: FieldDiff, new: Node, old: Option<Node>, op: &str) {
-    let old_node = old.and_then(|o| d.path.resolve_node(o));
-    // Compare the stored forms (a Secret's diff carries decoded text, the objects base64).
-    let preexisting = op == "UPDATE"
-        && old.is_some()
-        && drift::normalize::nodes_equal(
-            d.path.resolve_node(new),
-            old_node,
-            drift::normalize::Ctx::of(&d.path),
-        );
-    let v = Violation {
-        path: display_path(&d.path),
-        at: d.path,
-        git: d.git,
-        requested: d.actual,
-        old: old_node.map(Node::to_value),
+/// CREATE and UPDATE of a declared object. Several candidates: a CREATE with `generateName`
+/// that more than one of Git's `generateName` objects may be; the one it matches best is
+/// compared (the first it matches entirely).
+fn compare_declared(
+    mut decision: Decision,
+    req: &Request,
+    snapshot: &Snapshot,
+    policy: &Policy,
+    candidates: &[Arc<DeclaredObject>],
+) -> Result<Decision, Error> {
+    let Some(key) = decision.key.clone() else {
+        return Ok(decision);
     };
-    if preexisting {
-        decision.preexisting.push(v);
-    } else {
-        decision.violations.push(v);
+    let opts = drift::Options {
+        ignore: policy.ignores_for(&key),
+        compare_secret_data: policy.compare_secret_data,
+    };
+    let mut best: Option<(Compared, &Arc<DeclaredObject>)> = None;
+    for declared in candidates {
+        let Some(compared) = fields::compare(req, snapshot, declared, &opts, |path| {
+            super::annotate::is_own_annotation(path)
+        })?
+        else {
+            // A scale of an object whose replicas Git leaves to others.
+            decision.declared = Some(declared.clone());
+            decision.reason = Reason::InSync;
+            return Ok(decision);
+        };
+        let better = best
+            .as_ref()
+            .is_none_or(|(b, _)| compared.violations.len() < b.violations.len());
+        let done = compared.violations.is_empty();
+        if better {
+            best = Some((compared, declared));
+        }
+        if done {
+            break;
+        }
     }
-}
-
-fn display_path(path: &Path) -> String {
-    path.to_string()
+    let Some((compared, declared)) = best else {
+        return Ok(decision);
+    };
+    decision.declared = Some(declared.clone());
+    decision.notes.extend(compared.notes);
+    decision.violations = compared.violations;
+    decision.preexisting = compared.preexisting;
+    if decision.violations.is_empty() {
+        decision.reason = Reason::InSync;
+        return Ok(decision);
+    }
+    decision.reason = Reason::Drift;
+    let mode = decision.mode;
+    // Break-glass reads the request's annotations: only metadata was made a `Value`.
+    finish(&mut decision, req, policy, mode, compared.metadata.as_ref())?;
+    Ok(decision)
 }
 
 /// Applies break-glass, dry-run and the mode to a request with violations.

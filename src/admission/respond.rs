@@ -76,6 +76,30 @@ fn is_secret(decision: &Decision) -> bool {
 }
 
 fn violation_line(v: &Violation, secret: bool) -> String {
+    let shown_or_nothing = |value: Option<&Value>| match value {
+        None => "nothing".to_string(),
+        some => shown(some, secret),
+    };
+    // An atomic value: where it first differs, both values there.
+    if let Some(first) = &v.first_difference {
+        return if first.changed {
+            format!(
+                "{}: Git owns this value whole; the request changes {} from {} to {}",
+                v.path,
+                first.path,
+                shown_or_nothing(first.git.as_ref()),
+                shown_or_nothing(first.requested.as_ref())
+            )
+        } else {
+            format!(
+                "{}: differs from Git at {}: Git has {}, request has {}",
+                v.path,
+                first.path,
+                shown_or_nothing(first.git.as_ref()),
+                shown_or_nothing(first.requested.as_ref())
+            )
+        };
+    }
     match &v.requested {
         None => format!(
             "{}: Git has {}, request removes it",
@@ -102,7 +126,7 @@ fn where_declared(decision: &Decision) -> String {
 fn field_name(path: &crate::drift::Path) -> Option<&str> {
     match path.0.last()? {
         crate::drift::path::Segment::Key(k) => Some(k),
-        crate::drift::path::Segment::Item { .. } => None,
+        _ => None,
     }
 }
 

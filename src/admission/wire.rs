@@ -101,6 +101,8 @@ struct Meta {
     name: Option<String>,
     #[serde(default)]
     namespace: Option<String>,
+    #[serde(default, rename = "generateName")]
+    generate_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,6 +182,21 @@ impl Request {
     /// `metadata.namespace` of the object without parsing the rest.
     pub fn object_namespace(&self) -> Option<String> {
         self.object_meta()?.namespace.filter(|n| !n.is_empty())
+    }
+
+    /// `metadata.generateName` of the new object (a CREATE that asked for a generated name).
+    pub fn object_generate_name(&self) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Obj {
+            #[serde(default)]
+            metadata: Option<Meta>,
+        }
+        let raw = self.object.as_deref()?;
+        serde_json::from_str::<Obj>(raw.get())
+            .ok()?
+            .metadata?
+            .generate_name
+            .filter(|n| !n.is_empty())
     }
 
     fn object_meta(&self) -> Option<Meta> {

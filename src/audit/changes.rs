@@ -4,6 +4,8 @@
 //! requested value. Bounded per record; a Secret's values are never kept. When values are
 //! left out the record says so, and no change is ever made from a shortened value.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -13,12 +15,14 @@ use crate::drift::path::Segment;
 /// Most bytes of requested values kept in one record.
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 
-/// One step of a path: a key, or a list-map element by its key field.
+/// One step of a path: a key (`"spec"`), a list-map element by its key fields
+/// (`{"containerPort": "53", "protocol": "UDP"}`), an element by its place (`0`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Step {
     Key(String),
-    Item { field: String, value: String },
+    Item(BTreeMap<String, String>),
+    Index(usize),
 }
 
 /// One violating path and what the request had there (`None`: the request removed it).
@@ -51,10 +55,9 @@ impl Changes {
                     .iter()
                     .map(|s| match s {
                         Segment::Key(k) => Step::Key(k.clone()),
-                        Segment::Item { field, value, .. } => Step::Item {
-                            field: field.to_string(),
-                            value: value.clone(),
-                        },
+                        Segment::Item { keys, index } if keys.is_empty() => Step::Index(*index),
+                        Segment::Item { keys, .. } => Step::Item(keys.iter().cloned().collect()),
+                        Segment::Index(i) => Step::Index(*i),
                     })
                     .collect(),
                 value: v.requested.clone(),
@@ -97,6 +100,7 @@ mod tests {
             declared: None,
             violations: vec![Violation {
                 path: "spec.template.spec.containers[name=web].image".into(),
+                first_difference: None,
                 at: Path::root()
                     .key("spec")
                     .key("containers")
@@ -123,7 +127,7 @@ mod tests {
         let text = serde_json::to_string(&c).expect("json");
         assert_eq!(
             text,
-            r#"{"complete":true,"fields":[{"path":["spec","containers",{"field":"name","value":"web"},"image"],"value":"nginx:1.27"}]}"#
+            r#"{"complete":true,"fields":[{"path":["spec","containers",{"name":"web"},"image"],"value":"nginx:1.27"}]}"#
         );
         assert_eq!(
             serde_json::from_str::<Changes>(&text).expect("reads back"),

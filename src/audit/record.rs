@@ -212,6 +212,7 @@ mod tests {
                 git: Value::String("c2VjcmV0".into()),
                 requested: Some(Value::String("x".repeat(1000))),
                 old: None,
+                first_difference: None,
             }],
             preexisting: Vec::new(),
             mode: Mode::Enforce,

@@ -88,6 +88,7 @@ pub fn run(args: IndexArgs) -> ExitCode {
             "outOfScope": out_of_scope,
             "builds": snapshot.findings.builds,
             "failedBuilds": snapshot.findings.failed_builds,
+            "untracked": untracked(&snapshot),
         });
         println!("{doc}");
         return ExitCode::SUCCESS;
@@ -109,6 +110,10 @@ pub fn run(args: IndexArgs) -> ExitCode {
     }
     for (kind, count) in snapshot.counts_by_kind() {
         println!("  {count:>6}  {kind}");
+    }
+    let untracked = snapshot.untracked().count();
+    if untracked > 0 {
+        println!("untracked: {untracked} declared with generateName (matched by it on CREATE)");
     }
     let mut by_dir = std::collections::BTreeMap::<String, usize>::new();
     for o in snapshot.objects() {
@@ -148,4 +153,22 @@ pub fn run(args: IndexArgs) -> ExitCode {
     }
     println!("took:     {:.1} ms", elapsed.as_secs_f64() * 1000.0);
     ExitCode::SUCCESS
+}
+
+/// Objects Git declares with `generateName` and no name: not keyed by name, so listed apart.
+fn untracked(snapshot: &crate::snapshot::Snapshot) -> Vec<serde_json::Value> {
+    let mut objects: Vec<_> = snapshot.untracked().collect();
+    objects.sort_by(|a, b| (&a.key, &a.file).cmp(&(&b.key, &b.file)));
+    objects
+        .iter()
+        .map(|o| {
+            json!({
+                "group": o.key.group,
+                "kind": o.key.kind,
+                "namespace": o.key.namespace,
+                "generateName": o.value.generate_name().unwrap_or_default(),
+                "file": &*o.file,
+            })
+        })
+        .collect()
 }

@@ -24,6 +24,14 @@ pub fn run(args: ServeArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(EXIT_BAD_INPUT, e),
     };
+    // The comparison's schema is read once, here, so no request waits for it.
+    let started = std::time::Instant::now();
+    let kinds = crate::schema::builtin().kinds().count();
+    tracing::info!(
+        kinds,
+        took_ms = started.elapsed().as_millis() as u64,
+        "Kubernetes schema loaded"
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,37 +1,41 @@
 //! Field paths as people read them (`spec.template.spec.containers[name=web].image`,
-//! `metadata.labels["app.kubernetes.io/name"]`) and as the code walks them.
+//! `ports[containerPort=53,protocol=UDP]`, `metadata.labels["app.kubernetes.io/name"]`) and as
+//! the comparison walks them.
 
-use std::borrow::Cow;
 use std::fmt;
 
-use serde_json::Value;
-
-use super::tree::{Items, Node, Num, View};
+use super::tree::{Node, View};
+use crate::schema::Shape;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
     Key(String),
-    /// An element of a list-map, found by its merge key; `index` is its place in Git's list
-    /// (so ignore patterns may use the index, the key value or `*`).
+    /// An element of a list-map, found by its key fields (a key Git leaves out shown with the
+    /// default the apiserver gives it); `index` is its place in Git's list (so ignore patterns
+    /// may use the index, the key or `*`).
     Item {
-        field: &'static str,
-        value: String,
+        keys: Vec<(String, String)>,
         index: usize,
     },
+    /// An element of an atomic list, by position (inside an atomic value's first difference).
+    Index(usize),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Path(pub Vec<Segment>);
 
-/// A segment as the comparison holds it while walking: borrowed from Git's declaration, so
-/// walking allocates nothing; made into a [`Segment`] only for a difference it reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A segment as the comparison holds it while walking: borrowed from Git's declaration and the
+/// schema, so walking allocates nothing; made into a [`Segment`] only for a difference it
+/// reports (or an ignore pattern to match).
+#[derive(Debug, Clone, Copy)]
 pub enum Step<'a> {
     /// A key as its bytes in the encoded object (made text only for a report).
     Key(&'a [u8]),
+    /// Git's element `element` of a list-map keyed by `keys`, elements of shape `of`.
     Item {
-        field: &'static str,
-        value: Cow<'a, str>,
+        keys: &'a [Box<str>],
+        of: Shape<'a>,
+        element: Node<'a>,
         index: usize,
     },
 }
@@ -41,45 +45,34 @@ impl Step<'_> {
         match self {
             Step::Key(k) => Segment::Key(String::from_utf8_lossy(k).into_owned()),
             Step::Item {
-                field,
-                value,
+                keys,
+                of,
+                element,
                 index,
             } => Segment::Item {
-                field,
-                value: value.to_string(),
+                keys: keys
+                    .iter()
+                    .filter_map(|k| {
+                        let value = element
+                            .get(k)
+                            .filter(|v| !v.is_null())
+                            .or_else(|| of.member(k.as_bytes()).default)?;
+                        Some((k.to_string(), key_text(value)?))
+                    })
+                    .collect(),
                 index: *index,
             },
         }
     }
 }
 
-/// What an ignore pattern sees of a segment, owned or borrowed.
-enum Seen<'s> {
-    Key(&'s [u8]),
-    Item { value: &'s str, index: usize },
-}
-
-impl<'s> From<&'s Segment> for Seen<'s> {
-    fn from(seg: &'s Segment) -> Seen<'s> {
-        match seg {
-            Segment::Key(k) => Seen::Key(k.as_bytes()),
-            Segment::Item { value, index, .. } => Seen::Item {
-                value,
-                index: *index,
-            },
-        }
-    }
-}
-
-impl<'s> From<&'s Step<'_>> for Seen<'s> {
-    fn from(step: &'s Step<'_>) -> Seen<'s> {
-        match step {
-            Step::Key(k) => Seen::Key(k),
-            Step::Item { value, index, .. } => Seen::Item {
-                value,
-                index: *index,
-            },
-        }
+/// A key field's value as text: strings as they are, numbers as JSON writes them.
+pub fn key_text(node: Node) -> Option<String> {
+    match node.view() {
+        View::String(s) => Some(s.to_string()),
+        View::Number(n) => n.to_number().map(|n| n.to_string()),
+        View::Bool(b) => Some(b.to_string()),
+        _ => None,
     }
 }
 
@@ -94,11 +87,11 @@ impl Path {
         Path(p)
     }
 
-    pub fn item(&self, field: &'static str, value: String, index: usize) -> Path {
+    /// A list-map element with one key field.
+    pub fn item(&self, field: &str, value: String, index: usize) -> Path {
         let mut p = self.0.clone();
         p.push(Segment::Item {
-            field,
-            value,
+            keys: vec![(field.to_string(), value)],
             index,
         });
         Path(p)
@@ -117,81 +110,26 @@ impl Path {
             .any(|s| matches!(s, Segment::Key(k) if k == key))
     }
 
-    /// Finds the value at this path in another version of the object (old, new).
-    pub fn resolve<'a>(&self, mut value: &'a Value) -> Option<&'a Value> {
-        for seg in &self.0 {
-            value = match seg {
-                Segment::Key(k) => value.get(k.as_str())?,
-                Segment::Item {
-                    field, value: v, ..
-                } => value
-                    .as_array()?
-                    .iter()
-                    .find(|item| merge_key_value(item, field).as_deref() == Some(v.as_str()))?,
-            };
-        }
-        Some(value)
-    }
-
-    /// [`Path::resolve`] in an encoded object.
-    pub fn resolve_node<'a>(&self, mut node: Node<'a>) -> Option<Node<'a>> {
-        for seg in &self.0 {
-            node = match seg {
-                Segment::Key(k) => node.get(k)?,
-                Segment::Item {
-                    field, value: v, ..
-                } => match node.view() {
-                    View::Array(items) => find_item(items, field, v)?,
-                    _ => return None,
-                },
-            };
-        }
-        Some(node)
-    }
-
-    /// JSON pointer form (merge-keyed items by their key value), for logs and annotations.
+    /// JSON pointer form (list-map elements by their key values, joined with `,`), for logs
+    /// and annotations.
     pub fn pointer(&self) -> String {
         let mut out = String::new();
         for seg in &self.0 {
             out.push('/');
             let raw = match seg {
-                Segment::Key(k) => k.as_str(),
-                Segment::Item { value, .. } => value.as_str(),
+                Segment::Key(k) => k.clone(),
+                Segment::Item { keys, index } if keys.is_empty() => index.to_string(),
+                Segment::Item { keys, .. } => keys
+                    .iter()
+                    .map(|(_, v)| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                Segment::Index(i) => i.to_string(),
             };
             out.push_str(&raw.replace('~', "~0").replace('/', "~1"));
         }
         out
     }
-}
-
-/// The merge key's value of a list element as text (numbers too: `containerPort`).
-pub fn merge_key_value(item: &Value, field: &str) -> Option<String> {
-    match item.get(field)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// [`merge_key_value`] of an encoded element; borrowed unless the key is a number.
-pub fn merge_key_of<'a>(item: Node<'a>, field: &str) -> Option<Cow<'a, str>> {
-    match item.get(field)?.view() {
-        View::String(s) => Some(Cow::Borrowed(s)),
-        View::Number(n) => Some(Cow::Owned(number_text(n))),
-        _ => None,
-    }
-}
-
-/// A number as `serde_json` prints it (`80`, `80.5`, `80.0`), so `80` and `"80"` match as
-/// merge keys either way.
-fn number_text(n: Num) -> String {
-    n.to_number().map(|n| n.to_string()).unwrap_or_default()
-}
-
-/// The first element of `items` whose merge key `field` is `value`.
-pub fn find_item<'a>(items: Items<'a>, field: &str, value: &str) -> Option<Node<'a>> {
-    let mut items = items;
-    items.find(|item| merge_key_of(*item, field).as_deref() == Some(value))
 }
 
 fn is_plain_key(k: &str) -> bool {
@@ -211,14 +149,27 @@ impl fmt::Display for Path {
                     f.write_str(k)?;
                 }
                 Segment::Key(k) => write!(f, "[{}]", serde_json::Value::String(k.clone()))?,
-                Segment::Item { field, value, .. } => write!(f, "[{field}={value}]")?,
+                Segment::Item { keys, index } if keys.is_empty() => write!(f, "[{index}]")?,
+                Segment::Item { keys, .. } => {
+                    f.write_str("[")?;
+                    for (n, (k, v)) in keys.iter().enumerate() {
+                        if n > 0 {
+                            f.write_str(",")?;
+                        }
+                        write!(f, "{k}={v}")?;
+                    }
+                    f.write_str("]")?;
+                }
+                Segment::Index(i) => write!(f, "[{i}]")?,
             }
         }
         Ok(())
     }
 }
 
-/// An `ignore` path: a JSON pointer whose `*` segments match any one segment.
+/// An `ignore` path: a JSON pointer whose `*` segments match any one segment. A list-map
+/// element is matched by its index in Git's list, its key value (one key), its key values
+/// joined with `,`, or `k=v,k2=v2` as paths print it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern(Vec<String>);
 
@@ -235,34 +186,48 @@ impl Pattern {
 
     /// True when the pattern names this path or one of its ancestors.
     pub fn covers(&self, path: &Path) -> bool {
-        self.covers_seen(path.0.len(), path.0.iter().map(Seen::from))
+        if self.0.len() > path.0.len() {
+            return false;
+        }
+        self.0
+            .iter()
+            .zip(&path.0)
+            .all(|(pat, seg)| pat == "*" || segment_matches(pat, seg))
     }
 
     /// [`Pattern::covers`] for the path a walk is at.
     pub fn covers_steps(&self, steps: &[Step<'_>]) -> bool {
-        self.covers_seen(steps.len(), steps.iter().map(Seen::from))
-    }
-
-    fn covers_seen<'s>(&self, len: usize, segments: impl Iterator<Item = Seen<'s>>) -> bool {
-        if self.0.len() > len {
+        if self.0.len() > steps.len() {
             return false;
         }
-        self.0.iter().zip(segments).all(|(pat, seg)| {
+        self.0.iter().zip(steps).all(|(pat, step)| {
             pat == "*"
-                || match seg {
-                    Seen::Key(k) => pat.as_bytes() == k,
-                    Seen::Item { value, index } => {
-                        pat == value || pat.parse::<usize>().ok() == Some(index)
-                    }
+                || match step {
+                    Step::Key(k) => pat.as_bytes() == *k,
+                    item => segment_matches(pat, &item.to_segment()),
                 }
         })
+    }
+}
+
+fn segment_matches(pat: &str, seg: &Segment) -> bool {
+    match seg {
+        Segment::Key(k) => pat == k,
+        Segment::Index(i) => pat.parse::<usize>().ok() == Some(*i),
+        Segment::Item { keys, index } => {
+            if pat.parse::<usize>().ok() == Some(*index) {
+                return true;
+            }
+            let values: Vec<&str> = keys.iter().map(|(_, v)| v.as_str()).collect();
+            let pairs: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            !keys.is_empty() && (pat == values.join(",") || pat == pairs.join(","))
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn display_forms() {
@@ -286,17 +251,16 @@ mod tests {
             r#"metadata.labels["app.kubernetes.io/name"]"#
         );
         assert_eq!(p.pointer(), "/metadata/labels/app.kubernetes.io~1name");
-    }
-
-    #[test]
-    fn resolve_by_merge_key() {
-        let v = json!({"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
-        let p = Path::root()
-            .key("spec")
-            .key("containers")
-            .item("name", "b".into(), 0)
-            .key("image");
-        assert_eq!(p.resolve(&v), Some(&json!("y")));
+        let mut ports = Path::root().key("ports");
+        ports.0.push(Segment::Item {
+            keys: vec![
+                ("containerPort".into(), "53".into()),
+                ("protocol".into(), "UDP".into()),
+            ],
+            index: 1,
+        });
+        assert_eq!(ports.to_string(), "ports[containerPort=53,protocol=UDP]");
+        assert_eq!(ports.pointer(), "/ports/53,UDP");
     }
 
     #[test]
@@ -314,5 +278,17 @@ mod tests {
         assert!(!Pattern::parse("/spec/replicas").covers(&p));
         let l = Path::root().key("metadata").key("annotations").key("a/b");
         assert!(Pattern::parse("/metadata/annotations/a~1b").covers(&l));
+        let mut ports = Path::root().key("ports");
+        ports.0.push(Segment::Item {
+            keys: vec![
+                ("containerPort".into(), "53".into()),
+                ("protocol".into(), "UDP".into()),
+            ],
+            index: 0,
+        });
+        assert!(Pattern::parse("/ports/53,UDP").covers(&ports));
+        assert!(Pattern::parse("/ports/containerPort=53,protocol=UDP").covers(&ports));
+        assert!(Pattern::parse("/ports/0").covers(&ports));
+        assert!(!Pattern::parse("/ports/53").covers(&ports));
     }
 }

@@ -79,6 +79,16 @@ impl Declared {
         &self.0.name
     }
 
+    /// `metadata.generateName`; `None` when absent or empty (read in place: few objects
+    /// have one, so it is not kept beside the name).
+    pub fn generate_name(&self) -> Option<&str> {
+        self.tree()
+            .get("metadata")?
+            .get("generateName")?
+            .as_str()
+            .filter(|g| !g.is_empty())
+    }
+
     /// `metadata.namespace` as written; `None` when absent or empty.
     pub fn namespace(&self) -> Option<&str> {
         Some(&*self.0.namespace).filter(|ns| !ns.is_empty())

@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use crate::drift::path::{merge_key_of, Path, Segment};
+use crate::drift::path::{Path, Segment};
 use crate::drift::tree::{Node, View};
 use crate::yamledit::tree::{Kind, Node as Written};
 
@@ -92,11 +92,11 @@ pub fn line_of(lines: &[u8], root: Node, path: &Path) -> Option<usize> {
                 }
                 found?
             }
-            (Segment::Item { field, value, .. }, View::Array(items)) => {
-                // The first element with the key, as the comparison finds it.
+            // The comparison names Git's element with its place in Git's list.
+            (Segment::Item { index, .. } | Segment::Index(index), View::Array(items)) => {
                 let mut found = None;
-                for item in items {
-                    if merge_key_of(item, field).as_deref() == Some(value.as_str()) {
+                for (i, item) in items.enumerate() {
+                    if i == *index {
                         found = Some(item);
                         break;
                     }

@@ -56,10 +56,14 @@ pub struct FileObjects {
     pub skipped_documents: usize,
 }
 
-/// Is this path a file worth reading as manifests?
+/// Is this path a file worth reading as manifests? The extensions `kubectl apply -f DIR` reads.
 pub fn is_manifest_path(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
-    lower.ends_with(".yaml") || lower.ends_with(".yml")
+    lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json")
+}
+
+fn is_json_path(path: &str) -> bool {
+    path.to_ascii_lowercase().ends_with(".json")
 }
 
 /// Files kustomize reads as its own configuration, never as objects.
@@ -71,17 +75,31 @@ pub fn is_kustomization_file(path: &str) -> bool {
     )
 }
 
+/// The objects of a file in Git.
 pub fn parse_file(source: &str, file: &str, bytes: &[u8]) -> Result<FileObjects, FileError> {
-    parse(source, file, bytes, false)
+    parse_bytes(source, file, bytes, false, false)
 }
 
 /// [`parse_file`] for a manifest file of the repository: each object also keeps the line of
 /// each of its values (see [`lines`](super::lines)), for the denial message's "In Git:" line.
 pub fn parse_manifest(source: &str, file: &str, bytes: &[u8]) -> Result<FileObjects, FileError> {
-    parse(source, file, bytes, true)
+    parse_bytes(source, file, bytes, false, true)
 }
 
-fn parse(source: &str, file: &str, bytes: &[u8], lines: bool) -> Result<FileObjects, FileError> {
+/// The objects of text read as written, folded scalars as the YAML spec reads them (see
+/// [`yaml::parse_rendered_documents`]): kustomize's own output, or a file that its tool applies
+/// without kustomize (an Argo CD plain directory).
+pub fn parse_as_written(source: &str, file: &str, bytes: &[u8]) -> Result<FileObjects, FileError> {
+    parse_bytes(source, file, bytes, true, false)
+}
+
+fn parse_bytes(
+    source: &str,
+    file: &str,
+    bytes: &[u8],
+    as_written: bool,
+    lines: bool,
+) -> Result<FileObjects, FileError> {
     let err = |line: usize, message: String| FileError {
         source: source.to_string(),
         file: file.to_string(),
@@ -109,9 +127,16 @@ fn parse(source: &str, file: &str, bytes: &[u8], lines: bool) -> Result<FileObje
             + 1;
         err(line, format!("not UTF-8: {e}"))
     })?;
-    let docs = yaml::parse_documents(text).map_err(|e| err(e.line, e.message))?;
+    let docs = if is_json_path(file) {
+        json_documents(text)
+    } else if as_written {
+        yaml::parse_rendered_documents(text)
+    } else {
+        yaml::parse_documents(text)
+    }
+    .map_err(|e| err(e.line, e.message))?;
     // A second, positional read of the text; a file it cannot pair keeps no lines.
-    let roots: Option<Vec<crate::yamledit::tree::Node>> = lines
+    let roots: Option<Vec<crate::yamledit::tree::Node>> = (lines && !is_json_path(file))
         .then(|| crate::yamledit::tree::parse(text).ok())
         .flatten()
         .map(|trees| {
@@ -126,7 +151,14 @@ fn parse(source: &str, file: &str, bytes: &[u8], lines: bool) -> Result<FileObje
     let mut out = FileObjects::default();
     for (i, doc) in docs.into_iter().enumerate() {
         let written = roots.as_ref().and_then(|r| r.get(i));
-        collect(doc.value, &file, doc.line, &mut out, written);
+        collect(
+            doc.value,
+            &file,
+            doc.line,
+            &doc.item_lines,
+            &mut out,
+            written,
+        );
     }
     Ok(out)
 }
@@ -134,7 +166,80 @@ fn parse(source: &str, file: &str, bytes: &[u8], lines: bool) -> Result<FileObje
 /// Where a document is written, for the lines of its values.
 type Written<'t> = Option<&'t crate::yamledit::tree::Node>;
 
-fn collect(value: Value, file: &Arc<str>, line: usize, out: &mut FileObjects, written: Written) {
+/// The JSON values of a `.json` manifest (one object, or several one after another, as
+/// kubectl reads a stream), each with the line it starts on.
+fn json_documents(text: &str) -> Result<Vec<yaml::Document>, yaml::YamlError> {
+    let line_at = |offset: usize| {
+        text.as_bytes()[..offset.min(text.len())]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
+    };
+    let mut docs = Vec::new();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut start = 0;
+    while let Some(next) = stream.next() {
+        let value = next.map_err(|e| yaml::YamlError {
+            line: e.line().max(1),
+            message: format!("not valid JSON: {e}"),
+        })?;
+        let begins = start
+            + text
+                .get(start..)
+                .map_or(0, |rest| rest.len() - rest.trim_start().len());
+        start = stream.byte_offset();
+        if value.is_null() {
+            continue;
+        }
+        let item_lines = if value.get("items").is_some_and(Value::is_array) {
+            json_item_lines(text, begins, start, &line_at)
+        } else {
+            Vec::new()
+        };
+        docs.push(yaml::Document {
+            line: line_at(begins),
+            value,
+            item_lines,
+        });
+    }
+    Ok(docs)
+}
+
+/// The line each item of a JSON `List` starts on: the `items` array read again as raw
+/// values, which borrow from the text and so say where they are.
+fn json_item_lines(
+    text: &str,
+    begins: usize,
+    end: usize,
+    line_at: &dyn Fn(usize) -> usize,
+) -> Vec<usize> {
+    #[derive(serde::Deserialize)]
+    struct Items<'a> {
+        #[serde(borrow, default)]
+        items: Vec<&'a serde_json::value::RawValue>,
+    }
+    let Some(doc) = text.get(begins..end) else {
+        return Vec::new();
+    };
+    match serde_json::from_str::<Items>(doc) {
+        Ok(list) => list
+            .items
+            .iter()
+            .map(|item| line_at(item.get().as_ptr() as usize - text.as_ptr() as usize))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn collect(
+    value: Value,
+    file: &Arc<str>,
+    line: usize,
+    item_lines: &[usize],
+    out: &mut FileObjects,
+    written: Written,
+) {
     let api_version = value.get("apiVersion").and_then(Value::as_str);
     let kind = value.get("kind").and_then(Value::as_str);
     let (Some(api_version), Some(kind)) = (api_version, kind) else {
@@ -162,20 +267,24 @@ fn collect(value: Value, file: &Arc<str>, line: usize, out: &mut FileObjects, wr
         if let Value::Object(mut map) = value {
             if let Some(Value::Array(items)) = map.remove("items") {
                 for (i, item) in items.into_iter().enumerate() {
+                    // Each item on its own line where the parser said; the List's otherwise.
+                    let at = item_lines.get(i).copied().unwrap_or(line);
                     let node = item_nodes.and_then(|nodes| nodes.get(i));
-                    collect(item, file, line, out, node);
+                    collect(item, file, at, &[], out, node);
                 }
             }
         }
         return;
     }
-    if value
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .map(str::is_empty)
-        .unwrap_or(true)
-    {
-        // generateName objects cannot be matched to a request by name.
+    let named = |field: &str| {
+        value
+            .get("metadata")
+            .and_then(|m| m.get(field))
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty())
+    };
+    if !named("name") && !named("generateName") {
+        // Neither a name nor a name to generate: nothing a request could be about.
         out.skipped_documents += 1;
         return;
     }

@@ -9,6 +9,8 @@ use serde_json::Value;
 pub struct Document {
     pub line: usize,
     pub value: Value,
+    /// For a document with an `items` list (a `kind: List`): the line each item starts on.
+    pub item_lines: Vec<usize>,
 }
 
 /// A parse error with the 1-based line of the file it points at.
@@ -129,39 +131,91 @@ pub fn on_parser_stack<R: Send>(f: impl FnOnce() -> R + Send) -> std::io::Result
 /// Parses with a stack sized for [`MAX_DEPTH`] (see [`on_parser_stack`]); a panic in the
 /// parser becomes this file's error instead of taking the process down.
 pub fn parse_documents(text: &str) -> Result<Vec<Document>, YamlError> {
+    parse_with(text, Folded::AsKustomize)
+}
+
+/// [`parse_documents`] of text kustomize wrote (a build's output): its folded scalars are
+/// already what it renders, so they are read as the spec says.
+pub fn parse_rendered_documents(text: &str) -> Result<Vec<Document>, YamlError> {
+    parse_with(text, Folded::AsWritten)
+}
+
+/// How folded block scalars are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Folded {
+    /// As kustomize renders them (see [`super::folded`]): a file in Git, which Flux applies
+    /// through kustomize.
+    AsKustomize,
+    AsWritten,
+}
+
+fn parse_with(text: &str, folded: Folded) -> Result<Vec<Document>, YamlError> {
     let failed = |message: &str| YamlError {
         line: 1,
         message: message.to_string(),
     };
     let parsed = on_parser_stack(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse_documents_here(text)))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            parse_documents_here(text, folded)
+        }))
     })
     .map_err(|e| failed(&format!("cannot start the YAML parser: {e}")))?;
     parsed.map_err(|_| failed("the YAML parser failed on this file"))?
 }
 
-fn parse_documents_here(text: &str) -> Result<Vec<Document>, YamlError> {
+fn parse_documents_here(text: &str, folded: Folded) -> Result<Vec<Document>, YamlError> {
     let mut docs = Vec::new();
     for (offset, chunk) in split_documents(text) {
         if chunk.trim().is_empty() || is_only_comments(chunk) {
             continue;
         }
-        let value: Value = serde_saphyr::from_str_with_options(chunk, options()).map_err(|e| {
-            let (line, message) = message_of(&e);
-            YamlError {
-                line: offset + line,
-                message,
-            }
-        })?;
+        let mut value: Value =
+            serde_saphyr::from_str_with_options(chunk, options()).map_err(|e| {
+                let (line, message) = message_of(&e);
+                YamlError {
+                    line: offset + line,
+                    message,
+                }
+            })?;
         if value.is_null() {
             continue;
         }
+        if folded == Folded::AsKustomize {
+            super::folded::as_kustomize_renders(chunk, &mut value);
+        }
+        let item_lines = if value.get("items").is_some_and(Value::is_array) {
+            item_lines(chunk)
+                .into_iter()
+                .map(|line| offset + line)
+                .collect()
+        } else {
+            Vec::new()
+        };
         docs.push(Document {
             line: offset + first_content_line(chunk),
             value: normalize_numbers(value),
+            item_lines,
         });
     }
     Ok(docs)
+}
+
+/// The line (in `chunk`) each element of its `items` sequence starts on, read with the
+/// parser's spans; empty when it cannot say.
+fn item_lines(chunk: &str) -> Vec<usize> {
+    #[derive(serde::Deserialize)]
+    struct Items {
+        #[serde(default)]
+        items: Vec<serde_saphyr::Spanned<serde::de::IgnoredAny>>,
+    }
+    match serde_saphyr::from_str_with_options::<Items>(chunk, options()) {
+        Ok(list) => list
+            .items
+            .iter()
+            .map(|item| item.referenced.line() as usize)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 fn is_only_comments(chunk: &str) -> bool {

@@ -164,12 +164,10 @@ fn finish(
             Some(options) => postbuild::substitute(doc, options)?,
             None => std::borrow::Cow::Borrowed(doc),
         };
-        let parsed =
-            parse::parse_file(&source.name, &build.info.dir, doc.as_bytes()).map_err(|e| {
-                BuildError::Output {
-                    line: e.line,
-                    message: e.message,
-                }
+        let parsed = parse::parse_as_written(&source.name, &build.info.dir, doc.as_bytes())
+            .map_err(|e| BuildError::Output {
+                line: e.line,
+                message: e.message,
             })?;
         skipped_documents += parsed.skipped_documents;
         for raw in parsed.objects {
@@ -223,8 +221,9 @@ pub fn parse_manifest(source: &str, path: &str, bytes: &[u8]) -> Result<FileObje
     if path.ends_with(".json") {
         if let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(bytes) {
             let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
-            return parse::parse_file(source, path, list.to_string().as_bytes());
+            return parse::parse_as_written(source, path, list.to_string().as_bytes());
         }
     }
-    parse::parse_file(source, path, bytes)
+    // Argo CD reads a plain directory's YAML itself (no kustomize): folded scalars as written.
+    parse::parse_as_written(source, path, bytes)
 }

@@ -121,6 +121,10 @@ fn identical_once(
         let name = &outcomes[i].build.name;
         let mut notes = Vec::new();
         objects[i].retain(|o| {
+            // A `generateName` object has no key to share: each is its own.
+            if o.value.name().is_empty() {
+                return true;
+            }
             let k = key(o);
             match first.get(&k) {
                 Some((by, value)) if *value == o.value => {
@@ -172,7 +176,7 @@ pub fn settle(
         let mut owner: HashMap<ObjectKey, usize> = HashMap::new();
         let mut conflict = None;
         'builds: for &i in &order {
-            for raw in &objects[i] {
+            for raw in objects[i].iter().filter(|o| !o.value.name().is_empty()) {
                 let k = key(raw);
                 if plain.contains(&k) {
                     conflict = Some((None, i, k));

@@ -10,6 +10,7 @@ use super::report::{ListError, ObjectReport, PathDiff, Report, State};
 use crate::admission::annotate::is_own_annotation;
 use crate::config::Mode;
 use crate::drift::{self, FieldDiff, Node};
+use crate::kinds::Catalog;
 use crate::manifest::{DeclaredObject, ObjectKey};
 use crate::policy::Policy;
 use crate::snapshot::Snapshot;
@@ -20,12 +21,19 @@ use crate::snapshot::Snapshot;
 ///
 /// Every scan comparison goes through here, so pointing the scan at another comparison is a
 /// change to this function alone.
-pub fn live_diffs(declared: &DeclaredObject, live: Node<'_>, policy: &Policy) -> Vec<FieldDiff> {
+pub fn live_diffs(
+    declared: &DeclaredObject,
+    live: Node<'_>,
+    policy: &Policy,
+    catalog: &Catalog,
+) -> Vec<FieldDiff> {
     let opts = drift::Options {
         ignore: policy.ignores_for(&declared.key),
         compare_secret_data: policy.compare_secret_data,
     };
-    drift::diff_nodes(&declared.key.kind, declared.value.tree(), live, &opts)
+    let key = &declared.key;
+    let shape = catalog.shape(&key.group, declared.version(), &key.kind);
+    drift::diff_nodes(shape, &key.kind, declared.value.tree(), live, &opts)
         .into_iter()
         .filter(|d| !is_own_annotation(&d.path))
         .collect()
@@ -131,14 +139,15 @@ impl<'s> Scanner<'s> {
             let tree = live
                 .tree_for(declared.value.tree())
                 .map_err(|e| format!("{key}: {e}"))?;
-            let paths: Vec<PathDiff> = live_diffs(declared, tree.root(), self.policy)
-                .into_iter()
-                .map(|d| PathDiff {
-                    path: d.path.to_string(),
-                    git: d.git,
-                    live: d.actual,
-                })
-                .collect();
+            let paths: Vec<PathDiff> =
+                live_diffs(declared, tree.root(), self.policy, &self.snapshot.catalog)
+                    .into_iter()
+                    .map(|d| PathDiff {
+                        path: d.path.to_string(),
+                        git: d.git,
+                        live: d.actual,
+                    })
+                    .collect();
             let state = if paths.is_empty() {
                 State::InSync
             } else {

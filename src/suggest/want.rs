@@ -87,9 +87,11 @@ pub fn steps(path: &Path) -> Vec<Step> {
         .iter()
         .map(|segment| match segment {
             Segment::Key(k) => Step::Key(k.clone()),
-            Segment::Item { field, value, .. } => {
-                Step::Select(vec![(field.to_string(), value.clone())])
-            }
+            // Git's element by its key fields (a key Git leaves out shows the apiserver's
+            // default, which `Select` matches an absent field with); without keys, by place.
+            Segment::Item { keys, index } if keys.is_empty() => Step::Index(*index),
+            Segment::Item { keys, .. } => Step::Select(keys.clone()),
+            Segment::Index(i) => Step::Index(*i),
         })
         .collect()
 }
@@ -265,9 +267,10 @@ pub fn from_record(record: &Record) -> Result<Option<Target>, Declined> {
                 .iter()
                 .map(|s| match s {
                     changes::Step::Key(k) => Step::Key(k.clone()),
-                    changes::Step::Item { field, value } => {
-                        Step::Select(vec![(field.clone(), value.clone())])
+                    changes::Step::Item(keys) => {
+                        Step::Select(keys.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                     }
+                    changes::Step::Index(i) => Step::Index(*i),
                 })
                 .collect(),
             value: f.value.clone(),

@@ -215,7 +215,11 @@ fn rules_come_from_what_git_declares() {
                 "v1alpha1".into(),
                 s(&["widgets", "widgets/scale"])
             ),
-            ("example.org".into(), "v2".into(), s(&["gadgets"])),
+            (
+                "example.org".into(),
+                "v2".into(),
+                s(&["gadgets", "gadgets/scale"])
+            ),
         ]
     );
     assert_eq!(reg.warnings.len(), 2, "{:?}", reg.warnings);

@@ -59,14 +59,28 @@ fn key_text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
+/// Whether `item` is the element the key fields name. A key field the element leaves out
+/// matches any value: the comparison shows it with the default the apiserver gives it
+/// (`protocol: TCP`), which Git need not write; one key field at least must be written.
 fn selects(item: &Value, fields: &[(String, String)]) -> bool {
-    fields
-        .iter()
-        .all(|(k, v)| item.get(k).and_then(key_text).as_deref() == Some(v.as_str()))
+    let mut written = 0;
+    for (k, v) in fields {
+        match item.get(k) {
+            None | Some(Value::Null) => {}
+            Some(value) => {
+                if key_text(value).as_deref() != Some(v.as_str()) {
+                    return false;
+                }
+                written += 1;
+            }
+        }
+    }
+    written > 0
 }
 
 /// Index of the element `step` names in `items`.

@@ -409,3 +409,64 @@ fn identical_declarations_are_one_and_differing_ones_fail_the_newer() {
     );
     Snapshot::build(vec![state]).expect("x keeps its last good objects, no duplicate");
 }
+
+/// Folded block scalars (`>`) with more-indented lines: a plain file must read as
+/// `kubectl kustomize` renders it (what Flux applies), which is not the YAML spec's value
+/// (go-yaml v3's folded emitter adds a line break before each more-indented line).
+#[test]
+fn folded_scalars_read_as_kustomize_renders_them() {
+    if !kubectl() {
+        return;
+    }
+    let long = "word ".repeat(30);
+    let config = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: folded\ndata:\n\
+         \x20 a: >\n    first line\n    same paragraph\n\n      more indented\n      again\n    back\n\n    after blank\n\
+         \x20 b: >-\n    x\n      y\n    z\n\
+         \x20 c: |\n    literal\n      kept\n\
+         \x20 d: >+\n    keep\n\n\
+         \x20 e: >\n    a\n     \n      b\n\
+         \x20 f: >\n    a\n    \tb\n\
+         \x20 g: >\n    a\n      {long}\n    b\n\
+         \x20 h: >\n    {long}\n    b\n"
+    );
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        args:\n        - >\n          run\n            --flag\n        env:\n        - name: X\n          value: >\n            one\n              two\n";
+    let (_tmp, repo) = new_repo();
+    write_and_commit(
+        &repo,
+        &[
+            ("plain/config.yaml", config.as_str()),
+            ("plain/deployment.yaml", deployment),
+            ("rendered/config.yaml", config.as_str()),
+            ("rendered/deployment.yaml", deployment),
+            (
+                "rendered/kustomization.yaml",
+                "resources: [config.yaml, deployment.yaml]\n",
+            ),
+        ],
+        "folded",
+    );
+    let plain = read(
+        &source(&repo, "main", &["plain"], json!({})),
+        &mut Declarer::default(),
+    )
+    .expect("reads");
+    let rendered = read(
+        &source(&repo, "main", &["rendered"], json!({})),
+        &mut Declarer::default(),
+    )
+    .expect("renders");
+    let (plain, rendered) = (keyed(&plain.objects), keyed(&rendered.objects));
+    assert_eq!(plain.len(), 2);
+    for ((.., p), (.., r)) in plain.iter().zip(&rendered) {
+        assert_eq!(p, r, "plain file vs kubectl kustomize");
+    }
+    // The cluster holds kustomize's string, one line break more than the spec's.
+    let (deployment, config) = (&rendered[0].4, &rendered[1].4);
+    assert_eq!(config["data"]["b"], "x\n\n  y\nz");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["args"][0],
+        "run\n\n  --flag\n"
+    );
+    assert_eq!(config["data"]["c"], "literal\n  kept\n");
+}

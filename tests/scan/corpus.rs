@@ -290,7 +290,8 @@ fn multi_tenancy_dump_reports_each_injected_drift_and_nothing_else() {
             &[
                 &format!("{c}.image"),
                 &format!("{c}.args"),
-                &format!("{c}.env[name=RUNTIME_NAMESPACE].valueFrom.fieldRef.fieldPath"),
+                // fieldRef is an atomic unit (ObjectFieldSelector, +structType=atomic).
+                &format!("{c}.env[name=RUNTIME_NAMESPACE].valueFrom.fieldRef"),
                 &format!("{c}.securityContext.readOnlyRootFilesystem"),
             ],
         ),
