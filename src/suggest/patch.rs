@@ -99,9 +99,23 @@ fn put(body: &mut Value, expected: &Value, path: &[Step], new: Option<Value>) {
             let Some(items) = body.as_array_mut() else {
                 return;
             };
-            // The element as the patch names it: its key fields as the object types them.
-            let keyed: Map<String, Value> = fields
+            // The element as the patch names it: the key fields the object writes, typed as it
+            // types them (a key the comparison shows with its default is not written).
+            let written: Vec<&(String, String)> = fields
                 .iter()
+                .filter(|(f, _)| {
+                    element_expected
+                        .as_ref()
+                        .is_some_and(|e| e.get(f).is_some())
+                })
+                .collect();
+            let named = if written.is_empty() {
+                fields.iter().collect()
+            } else {
+                written
+            };
+            let keyed: Map<String, Value> = named
+                .into_iter()
                 .map(|(f, v)| {
                     let typed = element_expected
                         .as_ref()
@@ -246,36 +260,51 @@ pub fn text(doc: &Value) -> String {
     render::block(doc, 0, render::Layout::default()).join("\n") + "\n"
 }
 
-/// JSON 6902 `remove` operations for removed fields, their paths resolved in `rendered` (list
-/// elements by their index there). A strategic-merge `null` is not reliable for this:
-/// kustomize writes a label set to `null` as the string `"null"`.
-pub fn removals(rendered: &Value, changes: &[FieldChange]) -> Result<Value, Error> {
+/// Whether a change goes in JSON 6902 operations rather than a strategic merge: a removal (a
+/// strategic-merge `null` is not reliable: kustomize writes a label set to `null` as the
+/// string `"null"`), and a map written whole (an atomic one, a `LabelSelector`, which a
+/// strategic merge would merge into the old one instead of replacing).
+pub fn needs_operation(change: &FieldChange) -> bool {
+    !matches!(&change.value, Some(v) if !v.is_object())
+}
+
+/// JSON 6902 operations for changes: `remove` for a removed field, `replace` (or `add` where
+/// the field is new) for one written whole; paths resolved in `rendered`, list elements by
+/// their index there.
+pub fn operations(rendered: &Value, changes: &[FieldChange]) -> Result<Value, Error> {
     let mut ops = Vec::new();
     for change in changes {
         let mut pointer = String::new();
-        let mut at = rendered;
-        for step in &change.path {
+        let mut at = Some(rendered);
+        let mut exists = true;
+        for (i, step) in change.path.iter().enumerate() {
+            let last = i + 1 == change.path.len();
             let (segment, next) = match (step, at) {
-                (Step::Key(k), Value::Object(m)) => {
+                (Step::Key(k), Some(Value::Object(m))) => {
                     (k.replace('~', "~0").replace('/', "~1"), m.get(k))
                 }
-                (_, Value::Array(items)) => match value::find(items, step) {
+                (_, Some(Value::Array(items))) => match value::find(items, step) {
                     Some(i) => (i.to_string(), items.get(i)),
                     None => (String::new(), None),
                 },
                 _ => (String::new(), None),
             };
-            let Some(next) = next else {
+            if next.is_none() && !(last && matches!(step, Step::Key(_))) {
                 return Err(Error::Declined(vec![format!(
                     "{}: not in the rendered object",
                     change.display()
                 )]));
-            };
+            }
+            exists = next.is_some();
             pointer.push('/');
             pointer.push_str(&segment);
             at = next;
         }
-        ops.push(json!({"op": "remove", "path": pointer}));
+        ops.push(match &change.value {
+            None => json!({"op": "remove", "path": pointer}),
+            Some(v) if exists => json!({"op": "replace", "path": pointer, "value": v}),
+            Some(v) => json!({"op": "add", "path": pointer, "value": v}),
+        });
     }
     Ok(Value::Array(ops))
 }
@@ -289,7 +318,7 @@ pub fn write_ops(
     name: &str,
     ops: &Value,
 ) -> Result<String, Error> {
-    let stem = format!("{}-{}-removals", name, key.kind.to_ascii_lowercase());
+    let stem = format!("{}-{}-operations", name, key.kind.to_ascii_lowercase());
     let mut file_name = format!("{stem}.yaml");
     let mut n = 2;
     while files.exists(&crate::render::plan::join(&overlay.dir, &file_name)) {

@@ -207,9 +207,13 @@ fn write_patches(
     in_patch: &[FieldChange],
     in_flux_patch: &[FieldChange],
 ) -> Result<(), Error> {
-    // Values set go in a strategic-merge patch, fields removed in JSON 6902 operations.
+    // Values set go in a strategic-merge patch; fields removed and maps written whole in JSON
+    // 6902 operations.
     let split = |changes: &[FieldChange]| -> (Vec<FieldChange>, Vec<FieldChange>) {
-        changes.iter().cloned().partition(|c| c.value.is_some())
+        changes
+            .iter()
+            .cloned()
+            .partition(|c| !patch::needs_operation(c))
     };
     if !in_patch.is_empty() {
         let Some(overlay) = &ctx.overlay else {
@@ -218,25 +222,25 @@ fn write_patches(
                 .err()
                 .unwrap_or_else(|| Error::Declined(Vec::new())));
         };
-        let (sets, removals) = split(in_patch);
+        let (sets, operations) = split(in_patch);
         if !sets.is_empty() {
             let body = patch::body(ctx.key, expected, &sets);
             patch::write(files, overlay, ctx.key, &ctx.api_version, name, &body)?;
         }
-        if !removals.is_empty() {
-            let ops = patch::removals(&ctx.pre, &removals)?;
+        if !operations.is_empty() {
+            let ops = patch::operations(&ctx.pre, &operations)?;
             patch::write_ops(files, overlay, ctx.key, name, &ops)?;
         }
     }
     if !in_flux_patch.is_empty() {
-        let (sets, removals) = split(in_flux_patch);
+        let (sets, operations) = split(in_flux_patch);
         let mut documents = Vec::new();
         if !sets.is_empty() {
             let body = patch::body(ctx.key, expected, &sets);
             documents.push(patch::document(ctx.key, &ctx.api_version, name, &body));
         }
-        if !removals.is_empty() {
-            documents.push(patch::removals(&ctx.pre, &removals)?);
+        if !operations.is_empty() {
+            documents.push(patch::operations(&ctx.pre, &operations)?);
         }
         let mut list = ctx
             .flux
