@@ -231,6 +231,24 @@ fn edit_entry(
     })
 }
 
+/// Takes entry `index` out of a kustomization's `field` list (the list goes when empty).
+pub fn drop_entry(files: &mut Files, file: &str, field: &str, index: usize) -> Result<(), Error> {
+    edit_kustomization(files, file, |doc| {
+        let emptied = match doc.get_mut(field).and_then(Value::as_array_mut) {
+            Some(list) if index < list.len() => {
+                list.remove(index);
+                list.is_empty()
+            }
+            _ => false,
+        };
+        if emptied {
+            if let Some(map) = doc.as_object_mut() {
+                map.shift_remove(field);
+            }
+        }
+    })
+}
+
 fn add_entry(files: &mut Files, file: &str, field: &str, entry: Value) -> Result<(), Error> {
     edit_kustomization(files, file, |doc| {
         match doc.get_mut(field).and_then(Value::as_array_mut) {

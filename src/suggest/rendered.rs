@@ -163,6 +163,18 @@ fn try_plan(
             }
             Action::OverlayPatch => in_patch.push(change.clone()),
             Action::FluxPatch => in_flux_patch.push(change.clone()),
+            // A value an entry sets, removed: the entry goes, and the overlay removes the
+            // value the base has (the entry's transformer runs after the overlay's patches).
+            Action::ReplicasEntry { file, index } | Action::ImageEntry { file, index }
+                if change.value.is_none() =>
+            {
+                let field = match action {
+                    Action::ReplicasEntry { .. } => "replicas",
+                    _ => "images",
+                };
+                actions::drop_entry(files, file, field, *index).map_err(|e| e.to_string())?;
+                in_patch.push(change.clone());
+            }
             other => actions::apply(ctx, files, change, other).map_err(|e| e.to_string())?,
         }
     }

@@ -348,3 +348,61 @@ fn generated_edits_round_trip_on_overlays() {
     }
     assert!(changed >= 10, "only {changed} edits made a change");
 }
+
+/// Every declared field of the production Deployment removed, one at a time: each goes where
+/// its value comes from (an `images:` or `replicas:` entry dropped, with the base's value
+/// removed in the overlay; an atomic selector written whole by a JSON 6902 `replace`, which a
+/// strategic merge would merge into the old one), and staging renders as before.
+#[test]
+fn each_declared_field_removed_round_trips() {
+    if !kubectl() {
+        return;
+    }
+    let repo = fixture();
+    let base = repo.git(&["rev-parse", "HEAD"]);
+    let (prod, stage) = (production(repo.path()), staging(repo.path()));
+    let web = ObjectKey::new("apps", "Deployment", "shop", "web");
+    let git = declared(&load(&prod), &web);
+    let mut all = Vec::new();
+    super::plain::paths(&git, &mut Vec::new(), &mut all);
+    let (mut removed, mut checked) = (0, 0);
+    for (path, _) in all.iter().filter(|(p, _)| p.len() >= 2) {
+        repo.git(&["reset", "-q", "--hard", &base]);
+        repo.git(&["clean", "-qfd"]);
+        let r = review(
+            "UPDATE",
+            "alice@example.com",
+            &edited(&live(&git), path, None),
+            &live(&git),
+        );
+        let shown = value::display(path);
+        let d = match round_trip_watching(repo.path(), &prod, &r, std::slice::from_ref(&stage)) {
+            Ok(Trip::Changed(s)) => s.diff(),
+            other => panic!("{shown} removed: {other:?}"),
+        };
+        removed += 1;
+        checked += 1;
+        match shown.as_str() {
+            "spec.replicas" => assert!(
+                d.contains("-replicas:\n-- name: web\n-  count: 5\n")
+                    && d.contains("op: remove")
+                    && d.contains("path: /spec/replicas"),
+                "{shown}: {d}"
+            ),
+            "spec.template.spec.containers[name=web].image" => assert!(
+                d.contains("-images:\n-- name: nginx\n") && d.contains("op: remove"),
+                "{shown}: {d}"
+            ),
+            "spec.selector.matchLabels.app" => assert!(
+                d.contains("op: replace") && d.contains("path: /spec/selector"),
+                "{shown}: {d}"
+            ),
+            _ => checked -= 1,
+        }
+    }
+    assert!(removed >= 20, "only {removed} fields removed");
+    assert_eq!(
+        checked, 3,
+        "the entry and atomic cases were not among the fields"
+    );
+}
