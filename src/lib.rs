@@ -49,6 +49,7 @@ pub mod snapshot;
 pub mod sources;
 pub mod status;
 pub mod sync;
+pub mod text;
 pub mod tls;
 pub mod tree;
 pub mod webhook_config;

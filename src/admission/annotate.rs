@@ -67,7 +67,7 @@ pub fn drift_value(decision: &Decision) -> String {
         let fits = out.len() + sep.len() + p.len() + if rest > 1 { more.len() } else { 0 };
         if fits > MAX_DRIFT_VALUE {
             if out.is_empty() {
-                out = respond::shorten(p, MAX_DRIFT_VALUE - more.len());
+                out = crate::text::shorten(p, MAX_DRIFT_VALUE - more.len());
                 if rest > 1 {
                     out.push_str(&format!(" (+{} more)", rest - 1));
                 }

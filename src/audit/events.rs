@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::metrics::{AuditMetrics, EventResult};
-use crate::admission::respond::shorten;
+use crate::text::shorten;
 
 pub const REASON: &str = "DriftBlocked";
 const COMPONENT: &str = "driftgate";

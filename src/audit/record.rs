@@ -5,7 +5,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::admission::respond::shorten;
+use crate::text::shorten;
 use crate::admission::{Decision, Endpoint, RequestInfo, Verdict};
 
 /// Longest value kept for Git's, the old and the requested value of a path.
