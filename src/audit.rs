@@ -70,11 +70,7 @@ impl Auditor {
         let events = config
             .events
             .then(|| events::Events::start(replica.clone(), metrics));
-        let from = if config.from == "mutate" {
-            Endpoint::Mutate
-        } else {
-            Endpoint::Validate
-        };
+        let from = config.from;
         (
             Auditor {
                 sink,

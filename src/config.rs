@@ -82,6 +82,25 @@ pub enum Render {
     Kustomize,
 }
 
+/// A webhook endpoint: `/validate` decides, `/mutate` only annotates. A config value too:
+/// `audit.from` names the one whose decisions are recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Endpoint {
+    #[default]
+    Validate,
+    Mutate,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Validate => "validate",
+            Endpoint::Mutate => "mutate",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub enum NotReady {
@@ -277,8 +296,8 @@ pub struct Audit {
     #[serde(default = "default_retention", with = "duration")]
     pub retention: Duration,
     /// Which endpoint writes records: `validate` (default) or `mutate` (no validating webhook).
-    #[serde(default = "default_audit_from")]
-    pub from: String,
+    #[serde(default)]
+    pub from: Endpoint,
     /// Emit a Kubernetes Warning Event per blocked edit (needs cluster credentials).
     #[serde(default)]
     pub events: bool,
@@ -293,7 +312,7 @@ impl Default for Audit {
             url: None,
             stdout: false,
             retention: default_retention(),
-            from: default_audit_from(),
+            from: Endpoint::default(),
             events: false,
             queue: default_queue(),
         }
@@ -302,9 +321,6 @@ impl Default for Audit {
 
 fn default_retention() -> Duration {
     Duration::from_secs(30 * 24 * 3600)
-}
-fn default_audit_from() -> String {
-    "validate".into()
 }
 fn default_queue() -> usize {
     4096
@@ -557,12 +573,6 @@ impl Config {
             return Err(Error::Invalid(
                 "scan.interval must be more than zero (leave it out for no periodic scan)".into(),
             ));
-        }
-        if self.audit.from != "validate" && self.audit.from != "mutate" {
-            return Err(Error::Invalid(format!(
-                "audit.from: {:?} is not one of validate, mutate",
-                self.audit.from
-            )));
         }
         Ok(())
     }

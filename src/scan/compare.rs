@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::live::LiveObject;
 use super::report::{ListError, ObjectReport, PathDiff, Report, State};
-use crate::admission::annotate::is_own_annotation;
+use crate::admission::marks::is_own_annotation;
 use crate::config::Mode;
 use crate::drift::{self, FieldDiff, Node};
 use crate::kinds::Catalog;

@@ -18,9 +18,8 @@ use axum::Router;
 use http_body_util::{BodyExt as _, Limited};
 
 use super::AppState;
-use crate::admission::{self, review_json, Review};
-use crate::config::NotReady;
-use crate::metrics::{Endpoint, EndpointLabels, Operation, Outcome, RequestLabels};
+use crate::admission::{self, Endpoint};
+use crate::metrics::{EndpointLabels, Operation, Outcome, RequestLabels};
 
 pub fn tls_router(state: AppState) -> Router {
     Router::new()
@@ -136,65 +135,21 @@ async fn answer(
 ) -> Result<(serde_json::Value, Operation, Outcome), RejectError> {
     let body = read_body(headers, body, state.max_body_bytes, state.body_read_timeout).await?;
     let Some(snapshot) = state.live.load() else {
-        // The mutating webhook never blocks: before the first snapshot it allows, unmarked.
-        let policy = match endpoint {
-            Endpoint::Validate => state.not_ready,
-            Endpoint::Mutate => NotReady::Allow,
+        let unready = admission::before_ready(endpoint, &body, state.not_ready, &state.policy)?;
+        let outcome = if unready.bypassed {
+            Outcome::Allowed
+        } else {
+            Outcome::NotReady
         };
-        return not_ready(&body, policy, &state.policy);
+        return Ok((unready.review, Operation::parse(&unready.operation), outcome));
     };
-    let which = match endpoint {
-        Endpoint::Validate => admission::Endpoint::Validate,
-        Endpoint::Mutate => admission::Endpoint::Mutate,
-    };
-    let outcome = admission::evaluate(which, &body, &snapshot, &state.policy)?;
+    let outcome = admission::evaluate(endpoint, &body, &snapshot, &state.policy)?;
     if let Some(auditor) = &state.auditor {
-        auditor.observe(which, &outcome);
+        auditor.observe(endpoint, &outcome);
     }
     Ok((
         outcome.review,
         Operation::parse(&outcome.decision.operation),
         outcome.decision.verdict.into(),
-    ))
-}
-
-/// Before the first snapshot there is nothing to compare with. `deny` (the default) refuses
-/// with 503 so a starting replica never lets an edit through unchecked.
-/// The GitOps controller is never held up by it: bypass needs no snapshot.
-fn not_ready(
-    body: &[u8],
-    not_ready: NotReady,
-    policy: &crate::policy::Policy,
-) -> Result<(serde_json::Value, Operation, Outcome), RejectError> {
-    let review = Review::parse(body)?;
-    let request = &review.request;
-    let mut response = admission::Response::allow(&request.uid);
-    if policy.is_bypassed(&request.user_info, &[]) {
-        return Ok((
-            review_json(review.version, &response),
-            Operation::parse(&request.operation),
-            Outcome::Allowed,
-        ));
-    }
-    let message = "driftgate has not loaded Git yet";
-    match not_ready {
-        NotReady::Deny => {
-            response.allowed = false;
-            response.status = Some(admission::wire::Status {
-                code: 503,
-                message: format!("{message}; try again shortly"),
-                reason: Some("ServiceUnavailable".into()),
-            });
-        }
-        NotReady::Allow => {
-            response.warnings.push(format!(
-                "{message}: allowed without a check (server.notReady: allow)"
-            ));
-        }
-    }
-    Ok((
-        review_json(review.version, &response),
-        Operation::parse(&request.operation),
-        Outcome::NotReady,
     ))
 }
