@@ -35,6 +35,7 @@ pub mod config;
 pub mod declare;
 pub mod demo;
 pub mod drift;
+pub mod encoded;
 pub mod findings;
 pub mod git;
 pub mod kinds;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::tree::{Node, View};
+use crate::encoded::{Node, View};
 use crate::schema::Shape;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

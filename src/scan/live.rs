@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::drift::tree::{Member, Node, Tree};
+use crate::encoded::{Member, Node, Tree};
 use crate::manifest::{split_api_version, ObjectKey};
 
 /// A live object. Its content stays text (or the `Value` a YAML dump gave) until
