@@ -262,10 +262,15 @@ fn init_logging(filter: &str, json: bool) {
     }
 }
 
-/// Prints an error and returns the exit code for it.
-pub fn fail(code: u8, err: impl std::fmt::Display) -> ExitCode {
-    eprintln!("driftgate: {err}");
+/// Prints a message and returns the exit code for it.
+pub fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("driftgate: {message}");
     ExitCode::from(code)
+}
+
+/// Prints an error with its causes (see [`crate::text::chain`]) and returns the exit code for it.
+pub fn fail_error(code: u8, error: &(dyn std::error::Error + 'static)) -> ExitCode {
+    fail(code, crate::text::chain(error))
 }
 
 pub fn main() -> ExitCode {
@@ -296,6 +301,6 @@ fn demo() -> ExitCode {
     match runtime.block_on(crate::demo::run()) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => fail(1, "an outcome of the tour was not the expected one"),
-        Err(e) => fail(1, e),
+        Err(e) => fail_error(1, &e),
     }
 }

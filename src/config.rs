@@ -136,7 +136,7 @@ pub struct Source {
     /// (`flux` means `flux-system/flux-system`, the one `flux bootstrap` creates); `argocd`
     /// follows Argo CD Applications from the root ones in `paths`.
     #[serde(default)]
-    pub discover: Option<String>,
+    pub discover: Option<Discover>,
     /// Other URLs of this repository (the one Argo CD Applications name, when driftgate reads
     /// a mirror or a local clone).
     #[serde(default)]
@@ -171,6 +171,55 @@ pub struct Source {
     /// Let kustomizations reference remote bases (URLs). Off: a build must come from this commit.
     #[serde(default)]
     pub allow_remote_bases: bool,
+}
+
+/// `sources[].discover`: which GitOps objects in the repository say what it builds.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Discover {
+    /// Flux Kustomizations that sync from the `GitRepository` standing for this repository:
+    /// `flux` names `flux-system/flux-system` (what `flux bootstrap` creates),
+    /// `flux:NAMESPACE/NAME` another.
+    Flux { namespace: String, name: String },
+    /// Argo CD Applications, from the root ones in `paths`.
+    Argocd,
+}
+
+/// A `discover` value that is none of the known ones.
+#[derive(Debug, thiserror::Error)]
+#[error("discover: {0:?} is not `flux`, `flux:NAMESPACE/NAME` or `argocd`")]
+pub struct BadDiscover(String);
+
+impl TryFrom<String> for Discover {
+    type Error = BadDiscover;
+
+    fn try_from(text: String) -> Result<Discover, BadDiscover> {
+        let found = match text.trim() {
+            "argocd" => Some(Discover::Argocd),
+            "flux" => Some(Discover::Flux {
+                namespace: "flux-system".into(),
+                name: "flux-system".into(),
+            }),
+            other => other
+                .strip_prefix("flux:")
+                .and_then(|rest| rest.split_once('/'))
+                .filter(|(ns, name)| !ns.is_empty() && !name.is_empty())
+                .map(|(ns, name)| Discover::Flux {
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
+                }),
+        };
+        found.ok_or(BadDiscover(text))
+    }
+}
+
+impl From<Discover> for String {
+    fn from(discover: Discover) -> String {
+        match discover {
+            Discover::Argocd => "argocd".into(),
+            Discover::Flux { namespace, name } => format!("flux:{namespace}/{name}"),
+        }
+    }
 }
 
 /// Which GitOps controller object says what was applied.
@@ -528,14 +577,6 @@ impl Config {
                     source.name
                 )));
             }
-            if let Some(discover) = &source.discover {
-                if discover.trim() != "argocd" && parse_discover(discover).is_none() {
-                    return Err(Error::Invalid(format!(
-                        "sources[{}].discover: {discover:?} is not `flux`, `flux:NAMESPACE/NAME` or `argocd`",
-                        source.name
-                    )));
-                }
-            }
             if source.timeout.is_zero() {
                 return Err(Error::Invalid(format!(
                     "sources[{}].timeout must be more than zero",
@@ -575,19 +616,6 @@ impl Config {
             ));
         }
         Ok(())
-    }
-}
-
-/// The `GitRepository` (namespace, name) that `discover: flux` (or `flux:NAMESPACE/NAME`) says
-/// stands for the source; `None` for anything else.
-pub fn parse_discover(discover: &str) -> Option<(String, String)> {
-    match discover.trim() {
-        "flux" => Some(("flux-system".into(), "flux-system".into())),
-        other => {
-            let rest = other.strip_prefix("flux:")?;
-            let (ns, name) = rest.split_once('/')?;
-            (!ns.is_empty() && !name.is_empty()).then(|| (ns.to_string(), name.to_string()))
-        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::server::{AppState, Options, Server};
 use crate::snapshot::Live;
-use crate::status::SyncStatus;
+use crate::sync::status::SyncStatus;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -23,7 +23,7 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] crate::config::Error),
     #[error(transparent)]
-    Load(#[from] crate::sources::Error),
+    Load(#[from] crate::sync::Error),
     #[error(transparent)]
     Server(#[from] crate::server::Error),
     #[error("request failed: {0}")]
@@ -103,7 +103,7 @@ pub async fn run() -> Result<bool, Error> {
     config.server.key_file = certs.key.clone();
 
     let load_config = config.clone();
-    let snapshot = tokio::task::spawn_blocking(move || crate::sources::load_once(&load_config))
+    let snapshot = tokio::task::spawn_blocking(move || crate::sync::load_once(&load_config))
         .await
         .map_err(|e| Error::Setup(e.to_string()))??;
     let live = Arc::new(Live::new());

@@ -30,7 +30,7 @@ use crate::config::{Config, NotReady};
 use crate::metrics::{Metrics, ReloadLabels, ReloadResult};
 use crate::policy::Policy;
 use crate::snapshot::Live;
-use crate::status::SyncStatus;
+use crate::sync::status::SyncStatus;
 use crate::tls::{self, Reloader};
 
 pub use admin::admin_router;

@@ -75,10 +75,7 @@ mod tests {
         );
         // A message that already prints its source does not get it twice.
         let e = Outer::Printed(refused());
-        assert_eq!(
-            chain(&e).to_string(),
-            "cannot connect: Connection refused"
-        );
+        assert_eq!(chain(&e).to_string(), "cannot connect: Connection refused");
     }
 
     #[test]

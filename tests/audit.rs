@@ -44,7 +44,7 @@ impl Fleet {
             "test",
         )
         .expect("config");
-        let snapshot = driftgate::sources::load_once(&config).expect("loads");
+        let snapshot = driftgate::sync::load_once(&config).expect("loads");
         Fleet {
             _repo: repo,
             snapshot,

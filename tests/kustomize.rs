@@ -6,11 +6,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use driftgate::config::Source;
-use driftgate::declare::Declarer;
 use driftgate::git;
 use driftgate::manifest::parse::{self, RawObject};
 use driftgate::render::Limits;
 use driftgate::snapshot::{Snapshot, SourceState};
+use driftgate::sync::declare::{self, Declarer};
+use driftgate::sync::remote::local_path;
 use serde_json::{json, Value};
 
 fn kubectl() -> bool {
@@ -100,10 +101,10 @@ fn source(url: &Path, git_ref: &str, paths: &[&str], extra: Value) -> Source {
     serde_json::from_value(value).expect("valid source")
 }
 
-fn read(source: &Source, declarer: &mut Declarer) -> Result<SourceState, git::Error> {
-    let path = git::local_path(&source.url).expect("local");
-    let repo = git::open(source, &path)?;
-    git::read_repo(&repo, source, declarer)
+fn read(source: &Source, declarer: &mut Declarer) -> Result<SourceState, driftgate::sync::Error> {
+    let path = local_path(&source.url).expect("local");
+    let repo = git::open(&path).expect("opens");
+    declare::at_ref(&repo, source, declarer)
 }
 
 /// (apiVersion, kind, namespace, name) → object, sorted, for comparing renders.

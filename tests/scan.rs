@@ -102,7 +102,7 @@ impl Fleet {
             ..Default::default()
         };
         let config = args.load().expect("config");
-        let snapshot = driftgate::sources::load_once(&config).expect("loads");
+        let snapshot = driftgate::sync::load_once(&config).expect("loads");
         assert!(snapshot.errors.is_empty(), "{:?}", snapshot.errors);
         let mut objects: Vec<_> = snapshot.objects().collect();
         objects.sort_by(|a, b| a.key.cmp(&b.key));

@@ -17,7 +17,7 @@ use axum::http::{Request, StatusCode};
 use driftgate::config::Config;
 use driftgate::server::{self, AppState, Options, Server};
 use driftgate::snapshot::Live;
-use driftgate::status::SyncStatus;
+use driftgate::sync::status::SyncStatus;
 use driftgate::tls::certs::{self, Authority};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
@@ -118,7 +118,7 @@ fn state(config: &Config, loaded: bool) -> AppState {
     let live = Arc::new(Live::new());
     let status = Arc::new(SyncStatus::new(["fleet"]));
     if loaded {
-        let snapshot = driftgate::sources::load_once(config).expect("loads");
+        let snapshot = driftgate::sync::load_once(config).expect("loads");
         for rev in &snapshot.revisions {
             status.succeeded(&rev.source, &rev.label());
         }

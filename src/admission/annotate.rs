@@ -12,8 +12,8 @@ use json_patch::{AddOperation, Patch, PatchOperation};
 use serde_json::{Map, Value};
 
 use super::decide::{Decision, Reason, Verdict};
-use super::respond;
 pub use super::marks::{DRIFT, DRIFT_BY, DRIFT_REVISION};
+use super::respond;
 use super::wire::{Request, Response};
 use crate::config::Mode;
 

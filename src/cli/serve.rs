@@ -5,14 +5,14 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::{fail, ServeArgs, EXIT_BAD_INPUT};
+use super::{fail, fail_error, ServeArgs, EXIT_BAD_INPUT};
 use crate::audit::Auditor;
 use crate::config::Config;
 use crate::scan::periodic::{Latest, Periodic};
 use crate::server::{self, AppState, Options, Server};
 use crate::snapshot::Live;
-use crate::status::SyncStatus;
 use crate::sync::engine::Parts;
+use crate::sync::status::SyncStatus;
 use crate::sync::{hook, Syncer};
 use crate::tls;
 
@@ -22,7 +22,7 @@ const AUDIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 pub fn run(args: ServeArgs) -> ExitCode {
     let config = match config(&args) {
         Ok(c) => c,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
     // The comparison's schema is read once, here, so no request waits for it.
     let started = std::time::Instant::now();
@@ -129,7 +129,7 @@ async fn serve(config: Config) -> ExitCode {
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(1, e),
+        Err(e) => fail_error(1, &e),
     }
 }
 
@@ -142,7 +142,7 @@ fn startup_failure(e: server::Error) -> ExitCode {
         // Its messages name the setting themselves.
         server::Error::AdminAuth(_) => "",
     };
-    fail(EXIT_BAD_INPUT, format!("{key}{e}"))
+    fail(EXIT_BAD_INPUT, format!("{key}{}", crate::text::chain(&e)))
 }
 
 /// Completes on SIGTERM (what the kubelet sends) or ctrl-c.

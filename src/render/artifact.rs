@@ -142,7 +142,7 @@ pub fn find(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::EntryKind;
+    use crate::git::EntryKind;
     use gix::ObjectId;
 
     fn inputs(paths: &[&str]) -> Inputs {

@@ -141,7 +141,11 @@ async fn answer(
         } else {
             Outcome::NotReady
         };
-        return Ok((unready.review, Operation::parse(&unready.operation), outcome));
+        return Ok((
+            unready.review,
+            Operation::parse(&unready.operation),
+            outcome,
+        ));
     };
     let outcome = admission::evaluate(endpoint, &body, &snapshot, &state.policy)?;
     if let Some(auditor) = &state.auditor {

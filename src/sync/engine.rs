@@ -12,9 +12,10 @@ use super::changes::{self, Changes};
 use super::metrics::SyncMetrics;
 use super::report;
 use super::source::{Outcome, SourceSync};
+use super::status::SyncStatus;
+use super::Error;
 use crate::config::Config;
 use crate::snapshot::{Live, Snapshot, SourceDelta, SourceState};
-use crate::status::SyncStatus;
 
 /// Wakes the source threads: a generation bumped by "sync now", and the stop flag.
 #[derive(Debug, Default)]
@@ -326,7 +327,7 @@ impl Worker {
                         let merged = merge_delta(shared, &self.sync.source, *delta);
                         (merged, revision, commit, reparsed, None)
                     }
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(e),
                 };
                 match merged {
                     Ok(changes) => {
@@ -341,7 +342,7 @@ impl Worker {
                     }
                     Err(e) => {
                         self.sync.mark_unserved();
-                        Err(format!("source {name}: snapshot not updated: {e}"))
+                        Err(e)
                     }
                 }
             }));
@@ -355,9 +356,10 @@ impl Worker {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Err(format!(
-                "source {name}: the sync attempt panicked: {message}"
-            ))
+            Err(Error::Panicked {
+                source_name: name.clone(),
+                message,
+            })
         });
         let seconds = started.elapsed().as_secs_f64();
         report::attempt(&shared.status, &shared.metrics, &name, seconds, result)
@@ -370,15 +372,20 @@ fn merge_delta(
     shared: &Shared,
     source: &crate::config::Source,
     delta: SourceDelta,
-) -> Result<Changes, crate::snapshot::Error> {
+) -> Result<Changes, Error> {
     let _serialised = lock(&shared.good);
     let file_errors = delta.errors.len();
     let Some(old) = shared.live.load() else {
-        return Err(crate::snapshot::Error::NoBasis {
+        return Err(Error::NoBasis {
             source_name: source.name.clone(),
         });
     };
-    let (snapshot, touched) = old.apply(&source.name, &source.default_namespace, delta)?;
+    let (snapshot, touched) = old
+        .apply(&source.name, &source.default_namespace, delta)
+        .map_err(|e| Error::Snapshot {
+            source_name: source.name.clone(),
+            source: e,
+        })?;
     let changes = Changes {
         file_errors,
         ..changes::count_keys(&old, &snapshot, &source.name, &touched)
@@ -408,11 +415,7 @@ fn warn_guessed_plurals(shared: &Shared, snapshot: &Snapshot) {
 /// Stores `state` as the source's last good state and, once every source has one, builds and
 /// swaps in the merged snapshot. A snapshot that cannot be built (a key declared twice) leaves
 /// the previous state and snapshot in place.
-fn merge(
-    shared: &Shared,
-    index: usize,
-    state: SourceState,
-) -> Result<Changes, crate::snapshot::Error> {
+fn merge(shared: &Shared, index: usize, state: SourceState) -> Result<Changes, Error> {
     let mut good = lock(&shared.good);
     let name = state.name.clone();
     let objects = state.objects.len();
@@ -462,7 +465,10 @@ fn merge(
             if let Some(slot) = good.get_mut(index) {
                 *slot = previous;
             }
-            Err(e)
+            Err(Error::Snapshot {
+                source_name: name,
+                source: e,
+            })
         }
     }
 }
