@@ -216,12 +216,12 @@ impl Catalog {
                 namespaced: *namespaced,
             });
         }
-        for (group, kind, plural, namespaced) in gitops::COMMON {
+        for (group, kind, plural, namespaced) in gitops::common() {
             catalog.add(Resource {
                 group: group.to_string(),
                 plural: plural.to_string(),
                 kind: kind.to_string(),
-                namespaced: *namespaced,
+                namespaced,
             });
         }
         catalog
