@@ -96,12 +96,12 @@ pub fn observe(scanner: &Scanner, tally: &mut Tally, object: &live::LiveObject) 
     match scanner.observe(object) {
         Ok(Some(found)) => tally.add(found),
         Ok(None) => {}
-        Err(message) => tally.error(report::ListError {
+        Err(unreadable) => tally.error(report::ListError {
             group: object.key.group.clone(),
             version: object.version.clone(),
             kind: object.key.kind.clone(),
             namespace: object.key.namespace.clone(),
-            message,
+            message: crate::text::chain(&unreadable).to_string(),
         }),
     }
 }

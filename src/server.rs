@@ -306,7 +306,10 @@ async fn watch_certs(mut reloader: Reloader, interval: Duration, metrics: Arc<Me
                 ReloadResult::Reloaded
             }
             tls::reload::Poll::Rejected(e) => {
-                tracing::error!("serving certificate not reloaded, the old one stays: {e}");
+                tracing::error!(
+                    "serving certificate not reloaded, the old one stays: {}",
+                    crate::text::chain(&e)
+                );
                 ReloadResult::Rejected
             }
         };

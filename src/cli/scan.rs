@@ -52,7 +52,7 @@ fn from_cluster(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| cluster::Error::Runtime(e.to_string()))?;
+        .map_err(cluster::Error::Runtime)?;
     let report = runtime.block_on(async {
         let client = cluster::client(None).await?;
         cluster::scan(&client, snapshot, policy, unmanaged).await

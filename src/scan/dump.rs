@@ -76,7 +76,11 @@ pub fn read(path: &Path, sink: &mut dyn FnMut(LiveObject)) -> Result<Stats, Erro
                 stats.objects += 1;
                 sink(object);
             }
-            Err(why) => stats.skipped.push(format!("{}: {why}", file.display())),
+            Err(why) => {
+                stats
+                    .skipped
+                    .push(format!("{}: {}", file.display(), crate::text::chain(&why)))
+            }
         };
         read_file(&file, &mut on_item)?;
     }

@@ -30,7 +30,7 @@ pub fn builtin() -> &'static Schema {
     BUILTIN.get_or_init(|| match load_builtin() {
         Ok(schema) => schema,
         Err(e) => {
-            tracing::error!("{e}");
+            tracing::error!("{}", crate::text::chain(&e));
             Schema::default()
         }
     })

@@ -33,8 +33,8 @@ pub fn tls_router(state: AppState) -> Router {
 pub enum RejectError {
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
-    #[error("cannot read the request body: {0}")]
-    Read(String),
+    #[error("cannot read the request body")]
+    Read(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the request body did not arrive within {deadline:?}")]
     Timeout { deadline: Duration },
     #[error("not an AdmissionReview: {0}")]
@@ -59,7 +59,8 @@ impl IntoResponse for RejectError {
             RejectError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             RejectError::Read(_) | RejectError::Invalid(_) => StatusCode::BAD_REQUEST,
         };
-        (status, format!("driftgate: {self}\n")).into_response()
+        let message = format!("driftgate: {}\n", crate::text::chain(&self));
+        (status, message).into_response()
     }
 }
 
@@ -87,7 +88,7 @@ pub async fn read_body(
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             Err(RejectError::TooLarge { limit })
         }
-        Err(e) => Err(RejectError::Read(e.to_string())),
+        Err(e) => Err(RejectError::Read(e)),
     }
 }
 
@@ -106,7 +107,7 @@ async fn handle(endpoint: Endpoint, state: &AppState, headers: &HeaderMap, body:
             (axum::Json(review).into_response(), operation, outcome)
         }
         Err(e) => {
-            tracing::debug!("rejected: {e}");
+            tracing::debug!("rejected: {}", crate::text::chain(&e));
             let outcome = e.outcome();
             (e.into_response(), Operation::Other, outcome)
         }
