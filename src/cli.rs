@@ -10,6 +10,7 @@ use crate::config::{self, Config};
 
 pub mod certs;
 pub mod check;
+pub mod demo;
 pub mod index;
 pub mod report;
 pub mod scan;
@@ -286,21 +287,6 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Certs(args) => certs::run(args),
         Command::WebhookConfig(args) => webhook_config::run(args),
-        Command::Demo(_) => demo(),
-    }
-}
-
-fn demo() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => return fail(1, format!("cannot start the runtime: {e}")),
-    };
-    match runtime.block_on(crate::demo::run()) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => fail(1, "an outcome of the tour was not the expected one"),
-        Err(e) => fail_error(1, &e),
+        Command::Demo(args) => demo::run(args),
     }
 }

@@ -29,10 +29,10 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod app;
 pub mod audit;
 pub mod cli;
 pub mod config;
-pub mod demo;
 pub mod drift;
 pub mod encoded;
 pub mod findings;

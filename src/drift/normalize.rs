@@ -8,7 +8,7 @@ use crate::schema::Leaf;
 use crate::encoded::{Kind, Node, Num, View};
 
 /// Parses a Kubernetes quantity (`500m`, `1Gi`, `1e3`, `2`) into its value.
-pub fn parse_quantity(s: &str) -> Option<f64> {
+fn parse_quantity(s: &str) -> Option<f64> {
     let s = s.trim();
     if s.is_empty() {
         return None;
