@@ -4,7 +4,7 @@
 //! the rest of driftgate reads settings, never strings to check. The bottom layer: it imports
 //! nothing of driftgate.
 //!
-//! Parts: [`source`] (`sources[]`), [`server`] (`server`), [`admin_auth`]
+//! Parts: `source` (`sources[]`), `server` (`server`), `admin_auth`
 //! (`server.adminAuth`), [`duration`], [`yaml`] (reading the file).
 
 use std::path::{Path, PathBuf};

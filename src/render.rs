@@ -6,7 +6,12 @@
 //! read (written from the object database, never a worktree). Those same inputs key a cache, so a
 //! sync that does not touch a kustomization's inputs does not run kustomize again.
 //!
-//! - [`plan`]: which directories are kustomization roots, which files stay plain, and the inputs
+//! A renderer is a step of the declare stage (`sync::declare`), called in two steps so data
+//! flows one way: [`plan()`] reads the tree and says which files stay plain; the declare stage
+//! parses those with its own cache; the plan's `build` adds what the builds declare. Nothing
+//! here imports the declare stage or calls back into it.
+//!
+//! - [`plan`](mod@plan): which directories are kustomization roots, which files stay plain, and the inputs
 //!   (trees and blobs, `../` bases included) each build reads.
 //! - [`auto`]: `render: auto|kustomize`: the configured paths' kustomization roots and files.
 //! - [`flux`]: `discover: flux`, following Flux `Kustomization` objects declared in the repository.
@@ -24,7 +29,8 @@
 //! keeps its own last good objects, marked stale, and every other build advances; on a first load
 //! it declares nothing and the source still loads. The failure is named in `errors` (at the
 //! Kustomization's or Application's file and line) and in the findings. Only what makes the
-//! whole source meaningless (a configured path missing, a bad `discover`) fails the source.
+//! whole source meaningless (a configured path missing, a `discover` path that is a file) fails
+//! the source.
 
 pub mod argocd;
 pub mod artifact;

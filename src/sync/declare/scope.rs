@@ -102,7 +102,7 @@ fn unsafe_component(path: &str) -> Option<&str> {
         .find(|c| c.is_empty() || *c == "." || *c == ".." || c.eq_ignore_ascii_case(".git"))
 }
 
-/// Drops entries under a path git would refuse (see [`unsafe_component`]); the manifests among
+/// Drops entries under a path git would refuse (see `unsafe_component`); the manifests among
 /// them are reported, so a crafted commit shows in the snapshot's errors.
 pub fn refuse_unsafe(entries: Vec<TreeEntry>, source: &Source) -> (Vec<TreeEntry>, Vec<FileError>) {
     let mut refused = Vec::new();
