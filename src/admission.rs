@@ -8,6 +8,8 @@ pub mod respond;
 pub mod wire;
 
 pub use decide::{decide, Decision, Reason, Verdict, Violation};
+/// The message a person is shown for a decision with violations (the denial, a warning, an Event).
+pub use respond::message;
 pub use wire::{review_json, Response, Review, ReviewVersion};
 
 use crate::config::NotReady;
