@@ -23,8 +23,9 @@
 //! 3. declare: [`sync::declare`] decides plain or rendered, whole or delta: plain files through
 //!    its parse cache, or [`render`] (kustomize overlays, Flux `Kustomization`s, Argo CD
 //!    `Application`s, each build standing alone);
-//! 4. snapshot: [`sync::engine`] merges the sources' states (or applies the delta) into a
-//!    [`snapshot::Snapshot`] and swaps it in atomically. [`sync::status`] says how each source
+//! 4. snapshot: [`sync::merge`] merges the sources' states (or applies the delta) into a
+//!    [`snapshot::Snapshot`] and swaps it in atomically; [`sync::engine`] runs the stages on a
+//!    thread per source. [`sync::status`] says how each source
 //!    did, for `/readyz`; [`sync::once`] runs the same stages once for the commands.
 //!
 //! The request side, one way, no I/O:

@@ -8,11 +8,12 @@
 //! 2. **read**: [`crate::git`]: trees, blobs and diffs at that commit, nothing else.
 //! 3. **declare**: [`declare`]: plain files through a parse cache, or a renderer
 //!    ([`crate::render`]: kustomize, Flux, Argo CD); a whole state, or a delta from the last.
-//! 4. **snapshot**: [`engine`] merges every source's state (or applies the delta) into a
+//! 4. **snapshot**: [`merge`] merges every source's state (or applies the delta) into a
 //!    [`crate::snapshot::Snapshot`] and swaps it into the live pointer atomically.
 //!
 //! [`source`] runs stages 1 to 3 for one source (one attempt); [`engine`] runs the attempts on
-//! blocking threads and owns stage 4; [`once`] is the same pipeline run once (`check`, `index`).
+//! blocking threads and hands their results to stage 4; [`once`] is the same pipeline run once
+//! (`check`, `index`).
 //! Around them: [`schedule`] (when a source polls next), [`changes`] (what a revision changed, for
 //! the log), [`report`] (status, metrics and logs of an attempt), [`status`] (per-source status
 //! for `/readyz`), [`metrics`], and [`hook`] (`POST /sync`, GitHub signatures checked).
@@ -24,6 +25,7 @@ pub mod credentials;
 pub mod declare;
 pub mod engine;
 pub mod hook;
+pub mod merge;
 pub mod metrics;
 pub mod once;
 pub mod pin;

@@ -25,6 +25,8 @@ impl std::fmt::Display for YamlError {
     }
 }
 
+impl std::error::Error for YamlError {}
+
 /// Deepest nesting accepted; real Kubernetes objects stay far below 64.
 pub const MAX_DEPTH: usize = 128;
 

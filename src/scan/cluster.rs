@@ -10,6 +10,7 @@ use kube::core::params::ListParams;
 
 use super::compare::{Found, Scanner, Tally};
 use super::dump::read_page;
+use super::failure::{ApiFailure, Unlisted};
 use super::live::ItemDefaults;
 use super::report::{ListError, Report};
 use crate::manifest::ObjectKey;
@@ -31,49 +32,6 @@ pub enum Error {
     Client(#[source] kube::Error),
     #[error("cannot start the scan's runtime")]
     Runtime(#[source] std::io::Error),
-}
-
-/// A kube error as the report shows it: the apiserver's own message for an API error.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiFailure {
-    #[error("{message} ({code})")]
-    Answered { code: u16, message: String },
-    #[error("cannot build the request")]
-    Request(#[source] kube::core::request::Error),
-    #[error(transparent)]
-    Other(kube::Error),
-}
-
-impl From<kube::Error> for ApiFailure {
-    fn from(e: kube::Error) -> ApiFailure {
-        match e {
-            kube::Error::Api(status) if !status.message.is_empty() => ApiFailure::Answered {
-                code: status.code,
-                message: status.message.clone(),
-            },
-            e => ApiFailure::Other(e),
-        }
-    }
-}
-
-/// Why a kind cannot be listed: its text goes into the report's errors.
-#[derive(Debug, thiserror::Error)]
-pub enum Unlisted {
-    #[error("the kind's resource is not known")]
-    Unknown,
-    #[error("the cluster serves no {kind} in {api_version}")]
-    NotServed { kind: String, api_version: String },
-    #[error("discovery of {api_version}")]
-    Discovery {
-        api_version: String,
-        /// Shared: one discovery request answers for every kind of its group-version.
-        #[source]
-        source: std::sync::Arc<ApiFailure>,
-    },
-    #[error(transparent)]
-    Api(#[from] ApiFailure),
-    #[error("not a LIST response")]
-    NotAList(#[source] serde_json::Error),
 }
 
 /// A client from the given configuration, or inferred as kubectl does: the in-cluster service

@@ -382,9 +382,9 @@ fn read_yaml(path: &Path, text: &str, on_item: &mut OnItem) -> Result<(), Error>
                 path: path.to_path_buf(),
                 source,
             })?
-            .map_err(|e| Error::Yaml {
+            .map_err(|source| Error::Yaml {
                 path: path.to_path_buf(),
-                message: e.to_string(),
+                source,
             })?;
     for doc in documents {
         match doc.value {

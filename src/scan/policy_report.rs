@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
-use super::cluster::ApiFailure;
+use super::failure::ApiFailure;
 use super::report::{ObjectReport, Report, State};
 
 pub const API_VERSION: &str = "wgpolicyk8s.io/v1alpha2";
