@@ -45,12 +45,13 @@ pub use once::load_once;
 /// it is shown (see [`crate::text::chain`]).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Getting the commit: the cache, the remote, its transport or credentials.
+    /// Getting the commit: the cache, the remote, its transport or credentials. Boxed: a
+    /// fetch error carries URLs and what ssh said, and this error travels by value.
     #[error("source {source_name}")]
     Fetch {
         source_name: String,
         #[source]
-        source: remote::Error,
+        source: Box<remote::Error>,
     },
     /// `revisionFrom`: the applied revision could not be read.
     #[error("source {source_name}")]

@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 /// A config file that does not parse, shown as `line N: what is wrong`. The parser's own text
 /// (its location, a snippet, advice to a developer) is reshaped here, so it is not a `source`.
 #[derive(Debug)]
-pub struct Syntax(serde_saphyr::Error);
+/// Boxed: the parser's error is large, and config errors travel by value.
+pub struct Syntax(Box<serde_saphyr::Error>);
 
 impl std::fmt::Display for Syntax {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -39,5 +40,5 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, Syntax> {
         strict_booleans: true,
         legacy_octal_numbers: true,
     };
-    serde_saphyr::from_str_with_options::<T>(text, options).map_err(Syntax)
+    serde_saphyr::from_str_with_options::<T>(text, options).map_err(|e| Syntax(Box::new(e)))
 }

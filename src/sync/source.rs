@@ -155,7 +155,7 @@ impl SourceSync {
         let name = &self.source.name;
         let fetch = |source| Error::Fetch {
             source_name: name.clone(),
-            source,
+            source: Box::new(source),
         };
         match &self.location {
             Location::Local(path) => {
