@@ -97,19 +97,6 @@ impl Path {
         Path(p)
     }
 
-    pub fn last_key(&self) -> Option<&str> {
-        match self.0.last() {
-            Some(Segment::Key(k)) => Some(k),
-            _ => None,
-        }
-    }
-
-    pub fn has_key(&self, key: &str) -> bool {
-        self.0
-            .iter()
-            .any(|s| matches!(s, Segment::Key(k) if k == key))
-    }
-
     /// JSON pointer form (list-map elements by their key values, joined with `,`), for logs
     /// and annotations.
     pub fn pointer(&self) -> String {
