@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tokio::sync::OnceCell;
 
 use super::report::{self, Report};
-use super::store::{Store, Target};
+use super::store::{self, Store, Target};
 
 /// HTML another part adds to the `/report` page (the drift scan's section), made per request;
 /// `None` adds nothing. The audit side knows nothing of what it shows.
@@ -51,14 +51,13 @@ impl Reader {
         self
     }
 
-    async fn store(&self) -> Result<&Store, String> {
+    async fn store(&self) -> Result<&Store, store::Error> {
         let Some(target) = &self.target else {
-            return Err("no audit trail is configured (audit.path or audit.url)".into());
+            return Err(store::Error::NotConfigured);
         };
         self.store
             .get_or_try_init(|| Store::open_existing(target))
             .await
-            .map_err(|e| e.to_string())
     }
 }
 
@@ -88,8 +87,10 @@ async fn build(reader: &Reader, q: &ReportQuery) -> Result<Report, Response> {
         q.limit.as_deref(),
         now,
     )
-    .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()).into_response())?;
-    let unavailable = |message: String| {
+    .map_err(|e| (StatusCode::BAD_REQUEST, crate::text::chain(&e).to_string()).into_response())?;
+    let unavailable = |error: store::Error| {
+        // Shown twice, in the log and the answer: the text is made once, here.
+        let message = crate::text::chain(&error).to_string();
         tracing::warn!(error = %message, "audit report: trail unavailable");
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -104,10 +105,7 @@ async fn build(reader: &Reader, q: &ReportQuery) -> Result<Report, Response> {
         }
     }
     let store = reader.store().await.map_err(unavailable)?;
-    let records = store
-        .query(&filter)
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
+    let records = store.query(&filter).await.map_err(unavailable)?;
     Ok(Report::build(records, &filter, now))
 }
 
