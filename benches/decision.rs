@@ -11,7 +11,7 @@
 //!
 //! Where an in-sync UPDATE's time goes (perf, after issue 7's rework): about a third decoding
 //! the envelope (serde_json stepping over both objects' text), a third encoding the fields Git
-//! declares from the request's object into `drift::tree` form, a third the walk. Git's
+//! declares from the request's object into the `encoded` form, a third the walk. Git's
 //! declaration is read in place and no `serde_json::Value` is built for an in-sync request.
 //!
 //! Run: `cargo bench --bench decision` (all), `cargo bench --bench decision -- 100000` (one size).

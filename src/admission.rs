@@ -3,31 +3,21 @@
 pub mod annotate;
 pub mod decide;
 pub mod fields;
+pub mod marks;
 pub mod respond;
 pub mod wire;
 
 pub use decide::{decide, Decision, Reason, Verdict, Violation};
+/// The message a person is shown for a decision with violations (the denial, a warning, an Event).
+pub use respond::message;
 pub use wire::{review_json, Response, Review, ReviewVersion};
 
+use crate::config::NotReady;
 use crate::policy::{Policy, UserInfo};
 use crate::snapshot::Snapshot;
 
 /// Which webhook answered: the validating one decides, the mutating one only annotates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Endpoint {
-    Validate,
-    Mutate,
-}
-
-impl Endpoint {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Endpoint::Validate => "validate",
-            Endpoint::Mutate => "mutate",
-        }
-    }
-}
+pub use crate::config::Endpoint;
 
 /// Who asked for what, kept beside a decision that is audited (the decision itself only knows
 /// the object key).
@@ -108,6 +98,57 @@ pub fn evaluate(
         decision,
         request,
     })
+}
+
+/// The answer before the first snapshot: there is nothing to compare with. `/validate` follows
+/// `server.notReady`: `deny` (the default) refuses with 503 so a starting replica never lets an
+/// edit through unchecked; `/mutate` never blocks and allows, unmarked. The GitOps controller is
+/// never held up: bypass needs no snapshot.
+pub fn before_ready(
+    endpoint: Endpoint,
+    body: &[u8],
+    not_ready: NotReady,
+    policy: &Policy,
+) -> Result<Unready, wire::Error> {
+    let review = Review::parse(body)?;
+    let request = &review.request;
+    let mut response = Response::allow(&request.uid);
+    let bypassed = policy.is_bypassed(&request.user_info, &[]);
+    let not_ready = match endpoint {
+        Endpoint::Validate => not_ready,
+        Endpoint::Mutate => NotReady::Allow,
+    };
+    let message = "driftgate has not loaded Git yet";
+    match not_ready {
+        _ if bypassed => {}
+        NotReady::Deny => {
+            response.allowed = false;
+            response.status = Some(wire::Status {
+                code: 503,
+                message: format!("{message}; try again shortly"),
+                reason: Some("ServiceUnavailable".into()),
+            });
+        }
+        NotReady::Allow => {
+            response.warnings.push(format!(
+                "{message}: allowed without a check (server.notReady: allow)"
+            ));
+        }
+    }
+    Ok(Unready {
+        review: review_json(review.version, &response),
+        operation: request.operation.clone(),
+        bypassed,
+    })
+}
+
+/// An answer given before the first snapshot.
+#[derive(Debug)]
+pub struct Unready {
+    pub review: serde_json::Value,
+    pub operation: String,
+    /// The requester is bypassed: allowed as it would be with a snapshot.
+    pub bypassed: bool,
 }
 
 /// What `/validate` and `check` answer for one review body: the whole AdmissionReview JSON and

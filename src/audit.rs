@@ -21,7 +21,7 @@ pub use record::{Record, RecordViolation};
 pub use sink::{Sink, SinkOptions};
 pub use store::{Filter, Store, Target};
 
-use crate::admission::{respond, Endpoint, Outcome, Verdict};
+use crate::admission::{self, Endpoint, Outcome, Verdict};
 use crate::config;
 
 /// The server's one handle on auditing: decides which endpoint records, stamps the replica,
@@ -71,11 +71,7 @@ impl Auditor {
         let events = config
             .events
             .then(|| events::Events::start(replica.clone(), metrics));
-        let from = if config.from == "mutate" {
-            Endpoint::Mutate
-        } else {
-            Endpoint::Validate
-        };
+        let from = config.from;
         (
             Auditor {
                 sink,
@@ -121,7 +117,7 @@ impl Auditor {
                         .map(|k| k.namespace.clone())
                         .unwrap_or(info.namespace.clone()),
                     name: key.map(|k| k.name.clone()).unwrap_or(info.name.clone()),
-                    message: respond::message(decision, &info.user.username, &info.uid),
+                    message: admission::message(decision, &info.user.username, &info.uid),
                 });
             }
         }

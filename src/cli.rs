@@ -10,6 +10,7 @@ use crate::config::{self, Config};
 
 pub mod certs;
 pub mod check;
+pub mod demo;
 pub mod index;
 pub mod report;
 pub mod scan;
@@ -299,10 +300,15 @@ fn init_logging(filter: &str, json: bool) {
     }
 }
 
-/// Prints an error and returns the exit code for it.
-pub fn fail(code: u8, err: impl std::fmt::Display) -> ExitCode {
-    eprintln!("driftgate: {err}");
+/// Prints a message and returns the exit code for it.
+pub fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("driftgate: {message}");
     ExitCode::from(code)
+}
+
+/// Prints an error with its causes (see [`crate::text::chain`]) and returns the exit code for it.
+pub fn fail_error(code: u8, error: &(dyn std::error::Error + 'static)) -> ExitCode {
+    fail(code, crate::text::chain(error))
 }
 
 pub fn main() -> ExitCode {
@@ -319,21 +325,6 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Certs(args) => certs::run(args),
         Command::WebhookConfig(args) => webhook_config::run(args),
-        Command::Demo(_) => demo(),
-    }
-}
-
-fn demo() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => return fail(1, format!("cannot start the runtime: {e}")),
-    };
-    match runtime.block_on(crate::demo::run()) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => fail(1, "an outcome of the tour was not the expected one"),
-        Err(e) => fail(1, e),
+        Command::Demo(args) => demo::run(args),
     }
 }

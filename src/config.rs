@@ -1,25 +1,41 @@
 //! The configuration file (`driftgate.yaml`): plain structs, camelCase keys as in Kubernetes,
 //! unknown keys rejected so a typo is a startup error and never a silently ignored setting.
+//! Each value is parsed into its type here (durations, modes, `discover`, `audit.from`), so
+//! the rest of driftgate reads settings, never strings to check. The bottom layer: it imports
+//! nothing of driftgate.
+//!
+//! Parts: `source` (`sources[]`), `server` (`server`), `admin_auth`
+//! (`server.adminAuth`), [`duration`], [`yaml`] (reading the file).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 mod admin_auth;
+pub mod duration;
+mod server;
+mod source;
+pub mod yaml;
 
 pub use admin_auth::{AdminAuth, AdminAuthMode};
+pub use server::{NotReady, Server};
+pub use source::{BadDiscover, Discover, PinKind, Render, RevisionFrom, Source};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read config {path}: {source}")]
+    #[error("cannot read config {path}")]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("config {path}: {message}")]
-    Parse { path: String, message: String },
+    #[error("config {path}")]
+    Parse {
+        path: String,
+        #[source]
+        source: yaml::Syntax,
+    },
     #[error("config: {0}")]
     Invalid(String),
 }
@@ -72,131 +88,23 @@ pub enum Preset {
     Kubernetes,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub enum Render {
-    /// Directories holding a kustomization are rendered, everything else is read as plain YAML.
+/// A webhook endpoint: `/validate` decides, `/mutate` only annotates. A config value too:
+/// `audit.from` names the one whose decisions are recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Endpoint {
     #[default]
-    Auto,
-    Plain,
-    Kustomize,
+    Validate,
+    Mutate,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub enum NotReady {
-    /// Before the first snapshot, deny: a webhook that allows everything while it starts is a hole.
-    #[default]
-    Deny,
-    Allow,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Source {
-    pub name: String,
-    /// https, git, ssh, file URL or a local path.
-    pub url: String,
-    /// Branch, tag or full commit id; `HEAD` (the default) follows the repository's HEAD.
-    #[serde(default = "default_ref", rename = "ref")]
-    pub git_ref: String,
-    /// Sub-trees to read; empty means the whole tree.
-    #[serde(default)]
-    pub paths: Vec<String>,
-    #[serde(default = "default_namespace")]
-    pub default_namespace: String,
-    #[serde(default = "default_interval", with = "duration")]
-    pub interval: Duration,
-    #[serde(default)]
-    pub render: Render,
-    /// Command that renders a kustomization directory (the directory is appended).
-    #[serde(default = "default_kustomize")]
-    pub kustomize_command: Vec<String>,
-    /// `flux` reads Flux Kustomizations declared in the repository to find what to render;
-    /// `flux:NAMESPACE/NAME` names the GitRepository that stands for this repository
-    /// (`flux` means `flux-system/flux-system`, the one `flux bootstrap` creates); `argocd`
-    /// follows Argo CD Applications from the root ones in `paths`.
-    #[serde(default)]
-    pub discover: Option<String>,
-    /// Other URLs of this repository (the one Argo CD Applications name, when driftgate reads
-    /// a mirror or a local clone).
-    #[serde(default)]
-    pub aliases: Vec<String>,
-    /// Pin the revision to what the GitOps controller applied (see README).
-    #[serde(default)]
-    pub revision_from: Option<RevisionFrom>,
-    /// File holding an HTTPS token (a mounted Secret), sent as the password of `username`.
-    #[serde(default)]
-    pub token_file: Option<PathBuf>,
-    /// Environment variable holding an HTTPS token, when no `tokenFile` is given.
-    #[serde(default)]
-    pub token_env: Option<String>,
-    /// User name sent with the token (GitHub accepts any; GitLab wants `oauth2`).
-    #[serde(default = "default_token_user")]
-    pub username: String,
-    /// SSH private key for `ssh://` URLs (a mounted Secret); default: the system ssh's own config.
-    #[serde(default)]
-    pub ssh_key_file: Option<PathBuf>,
-    /// The host keys trusted for `ssh://` URLs, in `known_hosts` format (a mounted ConfigMap).
-    /// Replaces the system's known hosts; the host key is always checked, never added.
-    #[serde(default)]
-    pub known_hosts_file: Option<PathBuf>,
-    /// PEM bundle of CA certificates trusted for `https://` URLs in addition to the system
-    /// roots (a Git host with a private CA).
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// How long a fetch waits for the remote to connect or to send anything more before the
-    /// attempt fails; a remote that stalls must not hold the source's thread.
-    #[serde(default = "default_timeout", with = "duration")]
-    pub timeout: Duration,
-    /// Let kustomizations reference remote bases (URLs). Off: a build must come from this commit.
-    #[serde(default)]
-    pub allow_remote_bases: bool,
-}
-
-/// Which GitOps controller object says what was applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-pub enum PinKind {
-    /// Flux `Kustomization`: `.status.lastAppliedRevision`.
-    Kustomization,
-    /// Flux `GitRepository`: `.status.artifact.revision`.
-    GitRepository,
-    /// Argo CD `Application`: `.status.sync.revision`.
-    Application,
-}
-
-/// `sources[].revisionFrom`: compare against the commit this object reports as applied, not the
-/// branch tip, so a commit Git has but the cluster does not yet is not enforced early.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RevisionFrom {
-    pub kind: PinKind,
-    pub name: String,
-    pub namespace: String,
-    /// Overrides the API version read (`kustomize.toolkit.fluxcd.io/v1`,
-    /// `source.toolkit.fluxcd.io/v1`, `argoproj.io/v1alpha1` by default).
-    #[serde(default)]
-    pub api_version: Option<String>,
-}
-
-fn default_token_user() -> String {
-    "git".into()
-}
-
-fn default_ref() -> String {
-    "HEAD".into()
-}
-fn default_namespace() -> String {
-    "default".into()
-}
-fn default_interval() -> Duration {
-    Duration::from_secs(30)
-}
-fn default_timeout() -> Duration {
-    Duration::from_secs(60)
-}
-fn default_kustomize() -> Vec<String> {
-    vec!["kubectl".into(), "kustomize".into()]
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Validate => "validate",
+            Endpoint::Mutate => "mutate",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -277,8 +185,8 @@ pub struct Audit {
     #[serde(default = "default_retention", with = "duration")]
     pub retention: Duration,
     /// Which endpoint writes records: `validate` (default) or `mutate` (no validating webhook).
-    #[serde(default = "default_audit_from")]
-    pub from: String,
+    #[serde(default)]
+    pub from: Endpoint,
     /// Emit a Kubernetes Warning Event per blocked edit (needs cluster credentials).
     #[serde(default)]
     pub events: bool,
@@ -293,7 +201,7 @@ impl Default for Audit {
             url: None,
             stdout: false,
             retention: default_retention(),
-            from: default_audit_from(),
+            from: Endpoint::default(),
             events: false,
             queue: default_queue(),
         }
@@ -303,85 +211,8 @@ impl Default for Audit {
 fn default_retention() -> Duration {
     Duration::from_secs(30 * 24 * 3600)
 }
-fn default_audit_from() -> String {
-    "validate".into()
-}
 fn default_queue() -> usize {
     4096
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Server {
-    #[serde(default = "default_listen")]
-    pub listen: String,
-    #[serde(default = "default_admin_listen")]
-    pub admin_listen: String,
-    #[serde(default = "default_cert")]
-    pub cert_file: PathBuf,
-    #[serde(default = "default_key")]
-    pub key_file: PathBuf,
-    /// Require client certificates signed by this CA on the TLS port.
-    #[serde(default)]
-    pub client_ca_file: Option<PathBuf>,
-    #[serde(default)]
-    pub not_ready: NotReady,
-    /// Shared secret for `POST /sync` (GitHub `X-Hub-Signature-256`).
-    #[serde(default)]
-    pub sync_secret: Option<String>,
-    /// How long SIGTERM waits for in-flight requests.
-    #[serde(default = "default_grace", with = "duration")]
-    pub shutdown_grace: Duration,
-    /// Largest request body accepted; an UPDATE carries two objects of up to 3 MiB.
-    #[serde(default = "default_max_body")]
-    pub max_body_bytes: usize,
-    /// Open connections on the TLS port; at the bound the oldest idle one is closed to admit a
-    /// new one (see SECURITY.md).
-    #[serde(default = "default_max_connections")]
-    pub max_connections: usize,
-    /// Who may read `/report` and `/api/*` on the admin port.
-    #[serde(default)]
-    pub admin_auth: AdminAuth,
-}
-
-impl Default for Server {
-    fn default() -> Self {
-        Server {
-            listen: default_listen(),
-            admin_listen: default_admin_listen(),
-            cert_file: default_cert(),
-            key_file: default_key(),
-            client_ca_file: None,
-            not_ready: NotReady::default(),
-            sync_secret: None,
-            shutdown_grace: default_grace(),
-            max_body_bytes: default_max_body(),
-            max_connections: default_max_connections(),
-            admin_auth: AdminAuth::default(),
-        }
-    }
-}
-
-fn default_listen() -> String {
-    "0.0.0.0:8443".into()
-}
-fn default_admin_listen() -> String {
-    "0.0.0.0:8080".into()
-}
-fn default_cert() -> PathBuf {
-    "certs/tls.crt".into()
-}
-fn default_key() -> PathBuf {
-    "certs/tls.key".into()
-}
-fn default_grace() -> Duration {
-    Duration::from_secs(20)
-}
-fn default_max_body() -> usize {
-    8 * 1024 * 1024
-}
-fn default_max_connections() -> usize {
-    1024
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -491,11 +322,10 @@ impl Config {
 
     /// Parses and validates; `origin` names the file in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Config> {
-        let config: Config =
-            crate::manifest::yaml::from_str_config(text).map_err(|message| Error::Parse {
-                path: origin.to_string(),
-                message,
-            })?;
+        let config: Config = yaml::from_str(text).map_err(|source| Error::Parse {
+            path: origin.to_string(),
+            source,
+        })?;
         config.validate()?;
         Ok(config)
     }
@@ -511,14 +341,6 @@ impl Config {
                     "sources: the name {:?} is used twice",
                     source.name
                 )));
-            }
-            if let Some(discover) = &source.discover {
-                if discover.trim() != "argocd" && parse_discover(discover).is_none() {
-                    return Err(Error::Invalid(format!(
-                        "sources[{}].discover: {discover:?} is not `flux`, `flux:NAMESPACE/NAME` or `argocd`",
-                        source.name
-                    )));
-                }
             }
             if source.timeout.is_zero() {
                 return Err(Error::Invalid(format!(
@@ -538,7 +360,7 @@ impl Config {
                 "server.maxConnections must be more than zero".into(),
             ));
         }
-        self.server.admin_auth.validate().map_err(Error::Invalid)?;
+        self.server.admin_auth.validate()?;
         for ignore in &self.ignore {
             for p in &ignore.paths {
                 if !p.starts_with('/') {
@@ -558,65 +380,38 @@ impl Config {
                 "scan.interval must be more than zero (leave it out for no periodic scan)".into(),
             ));
         }
-        if self.audit.from != "validate" && self.audit.from != "mutate" {
-            return Err(Error::Invalid(format!(
-                "audit.from: {:?} is not one of validate, mutate",
-                self.audit.from
-            )));
-        }
         Ok(())
     }
 }
 
-/// The `GitRepository` (namespace, name) that `discover: flux` (or `flux:NAMESPACE/NAME`) says
-/// stands for the source; `None` for anything else.
-pub fn parse_discover(discover: &str) -> Option<(String, String)> {
-    match discover.trim() {
-        "flux" => Some(("flux-system".into(), "flux-system".into())),
-        other => {
-            let rest = other.strip_prefix("flux:")?;
-            let (ns, name) = rest.split_once('/')?;
-            (!ns.is_empty() && !name.is_empty()).then(|| (ns.to_string(), name.to_string()))
-        }
-    }
-}
-
-/// Durations as Kubernetes writes them (`30s`, `5m`, `1h30m`, `30d`).
-pub mod duration {
+#[cfg(test)]
+mod tests {
     use super::*;
 
-    pub fn parse(text: &str) -> Result<Duration, String> {
-        humantime::parse_duration(text.trim()).map_err(|e| format!("bad duration {text:?}: {e}"))
+    fn shown(text: &str) -> String {
+        let error = Config::from_yaml(text, "c.yaml").expect_err("refused");
+        crate::text::chain(&error).to_string()
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        parse(&text).map_err(serde::de::Error::custom)
-    }
-
-    pub fn serialize<S: serde::Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*value).to_string())
-    }
-
-    /// An optional duration (`scan.interval`): absent or `null` is `None`.
-    pub mod optional {
-        use super::*;
-
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-            match Option::<String>::deserialize(d)? {
-                Some(text) => parse(&text).map(Some).map_err(serde::de::Error::custom),
-                None => Ok(None),
-            }
-        }
-
-        pub fn serialize<S: serde::Serializer>(
-            value: &Option<Duration>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
-            match value {
-                Some(v) => super::serialize(v, s),
-                None => s.serialize_none(),
-            }
-        }
+    #[test]
+    fn values_parse_into_their_types() {
+        let config =
+            Config::from_yaml("audit: {from: mutate, retention: 2d}\n", "c.yaml").expect("config");
+        assert_eq!(config.audit.from, Endpoint::Mutate);
+        assert_eq!(config.audit.retention, Duration::from_secs(2 * 24 * 3600));
+        assert_eq!(Config::default().audit.from, Endpoint::Validate);
+        let error = shown("sources: []\naudit: {from: both}\n");
+        assert!(error.starts_with("config c.yaml: line 2: "), "{error}");
+        assert!(error.contains("both"), "{error}");
+        let error = shown("audit:\n  retention: soon\n");
+        assert!(
+            error.contains("line 2") && error.contains("bad duration \"soon\""),
+            "{error}"
+        );
+        let error = shown("modee: warn\n");
+        assert!(
+            error.contains("line 1") && error.contains("modee"),
+            "{error}"
+        );
     }
 }

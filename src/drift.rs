@@ -8,8 +8,6 @@ mod lists;
 pub mod normalize;
 pub mod path;
 mod secret;
-pub mod tree;
 
 pub use compare::{diff, diff_nodes, diff_update, needs_old, FieldDiff, Options, Within};
 pub use path::{Path, Pattern};
-pub use tree::{Node, Tree};

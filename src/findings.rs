@@ -61,13 +61,6 @@ impl Findings {
         self.failed_builds.extend(other.failed_builds);
     }
 
-    /// Drops what one source contributed (a delta replaces that source's findings).
-    pub fn retain_other_sources(&mut self, source: &str) {
-        self.notes.retain(|n| n.source != source);
-        self.out_of_scope.retain(|o| o.source != source);
-        self.failed_builds.retain(|f| f.source != source);
-    }
-
     pub fn is_empty(&self) -> bool {
         self.builds == 0
             && self.notes.is_empty()

@@ -27,20 +27,8 @@ macro_rules! label_value {
     };
 }
 
-#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
-pub enum Endpoint {
-    Validate,
-    Mutate,
-}
-
-impl Endpoint {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Endpoint::Validate => "validate",
-            Endpoint::Mutate => "mutate",
-        }
-    }
-}
+/// The label is the admission layer's own endpoint type.
+pub use crate::admission::Endpoint;
 label_value!(Endpoint);
 
 /// The request's operation, folded to the ones the API knows.

@@ -6,7 +6,12 @@
 //! read (written from the object database, never a worktree). Those same inputs key a cache, so a
 //! sync that does not touch a kustomization's inputs does not run kustomize again.
 //!
-//! - [`plan`]: which directories are kustomization roots, which files stay plain, and the inputs
+//! A renderer is a step of the declare stage (`sync::declare`), called in two steps so data
+//! flows one way: [`plan()`] reads the tree and says which files stay plain; the declare stage
+//! parses those with its own cache; the plan's `build` adds what the builds declare. Nothing
+//! here imports the declare stage or calls back into it.
+//!
+//! - [`plan`](mod@plan): which directories are kustomization roots, which files stay plain, and the inputs
 //!   (trees and blobs, `../` bases included) each build reads.
 //! - [`auto`]: `render: auto|kustomize`: the configured paths' kustomization roots and files.
 //! - [`flux`]: `discover: flux`, following Flux `Kustomization` objects declared in the repository.
@@ -24,7 +29,8 @@
 //! keeps its own last good objects, marked stale, and every other build advances; on a first load
 //! it declares nothing and the source still loads. The failure is named in `errors` (at the
 //! Kustomization's or Application's file and line) and in the findings. Only what makes the
-//! whole source meaningless (a configured path missing, a bad `discover`) fails the source.
+//! whole source meaningless (a configured path missing, a `discover` path that is a file) fails
+//! the source.
 
 pub mod argocd;
 pub mod artifact;
@@ -44,12 +50,9 @@ pub mod settle;
 
 use std::time::Duration;
 
-use gix::ObjectId;
-
-use crate::config::{Render, Source};
-use crate::manifest::parse::FileError;
+use crate::config::{Discover, Source};
+use crate::git::{ReadBlob, TreeEntry};
 use crate::snapshot::{SourceRevision, SourceState};
-use crate::tree::{TreeEntry, TreeFile};
 
 use plan::TreeIndex;
 
@@ -60,11 +63,6 @@ pub enum Error {
     MissingPath { source_name: String, path: String },
     #[error("source {source_name}: {dir}: render: kustomize, but the directory holds no kustomization file")]
     NotAKustomization { source_name: String, dir: String },
-    #[error("source {source_name}: discover: {discover:?} is not `flux`, `flux:NAMESPACE/NAME` or `argocd`")]
-    BadDiscover {
-        source_name: String,
-        discover: String,
-    },
     #[error(
         "source {source_name}: discover: {discover} reads directories, and {path:?} is a file"
     )]
@@ -103,62 +101,77 @@ pub struct Renderer {
     pub memory: settle::Memory,
 }
 
-/// Does this source need the rendering path, or is every file plain YAML?
-pub fn applies(source: &Source) -> bool {
-    source.render != Render::Plain || source.discover.is_some()
-}
-
-/// What rendering needs from whoever reads the source: the parse cache for the files a plan
-/// leaves plain (the `declare` module's), and the rendering memory kept beside it.
-pub trait Reader {
-    fn renderer(&mut self) -> &mut Renderer;
-
-    /// The state of plain files, each parsed (or taken from the cache) and kept stale while it
-    /// does not parse.
-    fn plain(
-        &mut self,
-        source: &Source,
-        revision: SourceRevision,
-        files: &[TreeFile],
-        errors: Vec<FileError>,
-        read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
-    ) -> SourceState;
-}
-
 /// The commit (hex) a revision name resolves to in the source's repository, if any.
 pub type Resolve<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// The source's state at a revision, rendering what its mode asks for.
-pub fn declare(
-    source: &Source,
-    revision: SourceRevision,
-    entries: &[TreeEntry],
-    reader: &mut dyn Reader,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
-    resolve: Resolve<'_>,
-) -> Result<SourceState> {
+/// A source that renders, planned: the first step of reading it. Data flows one way: the plan
+/// says which files stay plain, the declare stage parses them with its own cache, and the plan's
+/// `build` adds what the builds declare.
+#[derive(Debug)]
+pub enum Plan {
+    /// `render: auto|kustomize`: plain files beside kustomization roots.
+    Files(auto::Plan),
+    /// `discover`: every object comes from the builds the GitOps objects name.
+    Discover(Discovery),
+}
+
+/// Plans a source's tree at a revision.
+pub fn plan(source: &Source, entries: &[TreeEntry], read: &ReadBlob<'_>) -> Result<Plan> {
     let index = TreeIndex::new(entries);
     let scope = scope_paths(source, &index)?;
-    reader.renderer().cache.begin();
-    let mut state = match source.discover.as_deref().map(str::trim) {
-        Some("argocd") => {
-            let renderer = reader.renderer();
-            argocd::declare(source, revision, &index, &scope, renderer, read, resolve)?
-        }
-        Some(discover) => {
-            let renderer = reader.renderer();
-            flux::declare(source, discover, revision, &index, &scope, renderer, read)?
-        }
-        None => auto::declare(source, revision, &index, &scope, reader, read)?,
-    };
-    reader.renderer().cache.finish();
+    Ok(match &source.discover {
+        None => Plan::Files(auto::Plan::new(source, index, scope, read)?),
+        Some(discover) => Plan::Discover(Discovery {
+            discover: discover.clone(),
+            index,
+            scope,
+        }),
+    })
+}
+
+/// `discover: flux` or `discover: argocd`, planned.
+#[derive(Debug)]
+pub struct Discovery {
+    discover: Discover,
+    index: TreeIndex,
+    scope: Vec<String>,
+}
+
+impl Discovery {
+    /// The source's state: what the builds the GitOps objects name declare.
+    pub fn build(
+        self,
+        source: &Source,
+        revision: SourceRevision,
+        renderer: &mut Renderer,
+        read: &ReadBlob<'_>,
+        resolve: Resolve<'_>,
+    ) -> Result<SourceState> {
+        let (index, scope) = (&self.index, &self.scope);
+        renderer.cache.begin();
+        let state = match &self.discover {
+            Discover::Argocd => {
+                argocd::declare(source, revision, index, scope, renderer, read, resolve)?
+            }
+            Discover::Flux { namespace, name } => {
+                let repo = (namespace.clone(), name.clone());
+                flux::declare(source, &repo, revision, index, scope, renderer, read)?
+            }
+        };
+        Ok(finish(renderer, state))
+    }
+}
+
+/// Ends a render: the cache drops what this revision did not use, and notes read in order.
+fn finish(renderer: &mut Renderer, mut state: SourceState) -> SourceState {
+    renderer.cache.finish();
     let findings = &mut state.findings;
     findings
         .notes
         .sort_by(|a, b| (&a.file, a.line, &a.message).cmp(&(&b.file, b.line, &b.message)));
     findings.notes.dedup();
     findings.out_of_scope.dedup();
-    Ok(state)
+    state
 }
 
 /// The configured paths, cleaned; the whole tree (`""`) when none.

@@ -4,11 +4,13 @@
 //! paginated LISTs) → [`compare`] (each object matched with Git's declaration and compared as
 //! `/validate` compares a CREATE of it) → a [`report::Report`] → a format ([`report`]'s table
 //! and JSON, [`html`]) or, in `serve`, [`periodic`] scans that publish it at `/api/drift`
-//! ([`http`]), in metrics ([`metrics`]) and as PolicyReports ([`policy_report`]).
+//! ([`http`]), in metrics ([`metrics`]) and as PolicyReports ([`policy_report`]). What could
+//! not be read is reported, not fatal ([`failure`]).
 
 pub mod cluster;
 pub mod compare;
 pub mod dump;
+pub mod failure;
 pub mod html;
 pub mod http;
 pub mod live;
@@ -39,8 +41,12 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    #[error("{path}: {message}")]
-    Yaml { path: PathBuf, message: String },
+    #[error("{path}")]
+    Yaml {
+        path: PathBuf,
+        #[source]
+        source: crate::manifest::yaml::YamlError,
+    },
     #[error("{0}: no .json, .yaml or .yml file to read objects from")]
     NoDump(PathBuf),
     #[error(transparent)]
@@ -96,12 +102,12 @@ pub fn observe(scanner: &Scanner, tally: &mut Tally, object: &live::LiveObject) 
     match scanner.observe(object) {
         Ok(Some(found)) => tally.add(found),
         Ok(None) => {}
-        Err(message) => tally.error(report::ListError {
+        Err(unreadable) => tally.error(report::ListError {
             group: object.key.group.clone(),
             version: object.version.clone(),
             kind: object.key.kind.clone(),
             namespace: object.key.namespace.clone(),
-            message,
+            message: crate::text::chain(&unreadable).to_string(),
         }),
     }
 }

@@ -13,7 +13,7 @@ pub mod crd;
 
 use std::collections::HashMap;
 
-use crate::drift::tree::{Node, Tree};
+use crate::encoded::{Node, Tree};
 
 pub use builtin::{builtin, load_builtin, Error};
 

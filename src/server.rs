@@ -30,7 +30,7 @@ use crate::config::{Config, NotReady};
 use crate::metrics::{Metrics, ReloadLabels, ReloadResult};
 use crate::policy::Policy;
 use crate::snapshot::Live;
-use crate::status::SyncStatus;
+use crate::sync::status::SyncStatus;
 use crate::tls::{self, Reloader};
 
 pub use admin::admin_router;
@@ -55,8 +55,8 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What every handler shares. Cheap to clone (all `Arc`s); other parts (audit) can wrap it in
-/// their own state and add routes with [`Server::merge_tls`] / [`Server::merge_admin`].
+/// What every handler shares. Cheap to clone (all `Arc`s); other parts (sync, scan) add their
+/// routes to the admin port with [`Server::merge_admin`].
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The declared state; the sync loop stores new snapshots here, handlers only load.
@@ -192,12 +192,6 @@ impl Server {
         })
     }
 
-    /// Adds routes to the TLS port (e.g. `POST /mutate`).
-    pub fn merge_tls(mut self, routes: Router) -> Server {
-        self.tls_router = self.tls_router.merge(routes);
-        self
-    }
-
     /// Adds routes to the admin port (e.g. `GET /report`).
     pub fn merge_admin(mut self, routes: Router) -> Server {
         self.admin_router = self.admin_router.merge(routes);
@@ -310,7 +304,10 @@ async fn watch_certs(mut reloader: Reloader, interval: Duration, metrics: Arc<Me
                 ReloadResult::Reloaded
             }
             tls::reload::Poll::Rejected(e) => {
-                tracing::error!("serving certificate not reloaded, the old one stays: {e}");
+                tracing::error!(
+                    "serving certificate not reloaded, the old one stays: {}",
+                    crate::text::chain(&e)
+                );
                 ReloadResult::Rejected
             }
         };
@@ -320,19 +317,4 @@ async fn watch_certs(mut reloader: Reloader, interval: Duration, metrics: Arc<Me
             .get_or_create(&ReloadLabels { result })
             .inc();
     }
-}
-
-/// Binds, serves until `shutdown`, drains. The whole server for callers that need no extra
-/// routes or test settings.
-pub async fn run(
-    config: &Config,
-    live: Arc<Live>,
-    status: Arc<SyncStatus>,
-    shutdown: impl Future<Output = ()>,
-) -> Result<()> {
-    let state = AppState::new(config, live, status);
-    Server::bind(config, state, Options::for_config(config))
-        .await?
-        .serve(shutdown)
-        .await
 }

@@ -26,8 +26,6 @@ pub enum Error {
         first: String,
         second: String,
     },
-    #[error("source {source_name}: no snapshot to apply a delta to")]
-    NoBasis { source_name: String },
 }
 
 /// The commit a source was read at.

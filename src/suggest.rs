@@ -43,19 +43,52 @@ pub mod want;
 use crate::config::Config;
 use crate::manifest::{ObjectKey, Origin};
 use crate::snapshot::Snapshot;
-use crate::sources::Builds;
+use crate::sync::Builds;
 
 use repo::{Checkout, FileChange, Files};
 pub use want::{Declined, FieldChange, Target, Want};
 
+/// Why no change was made. `Declined` carries the reasons a person reads (what was tried and
+/// why it would not do); the rest keep their causes.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}")]
-    Source(String),
+    #[error("no source named {0:?} in the config")]
+    NoSource(String),
+    #[error("source {0}: not loaded yet")]
+    NotRead(String),
+    #[error("Git is not loaded yet")]
+    NotLoaded,
+    #[error("source {source_name}: revision {commit} is not a commit id")]
+    Revision {
+        source_name: String,
+        commit: String,
+        #[source]
+        source: gix::Error,
+    },
+    #[error("source {source_name}")]
+    Git {
+        source_name: String,
+        #[source]
+        source: crate::git::Error,
+    },
+    #[error("source {source_name}")]
+    Cache {
+        source_name: String,
+        #[source]
+        source: Box<crate::sync::remote::Error>,
+    },
+    /// Reading the sources again (the command's load, the admin port's revisions).
+    #[error(transparent)]
+    Load(#[from] Box<crate::sync::Error>),
+    #[error("{path}: not UTF-8 text")]
+    NotText { path: String },
     #[error(transparent)]
     Input(#[from] Declined),
     #[error("cannot suggest a change:\n  {}", .0.join("\n  "))]
     Declined(Vec<String>),
+    /// A changed path that does not fit Git's value (a list where Git has a scalar).
+    #[error("cannot suggest a change:\n  {0}")]
+    Path(#[from] crate::yamledit::value::PathError),
     #[error("{key} is not declared in {file} at this revision")]
     NotFound { key: String, file: String },
     #[error("{file}: {source}")]
@@ -64,8 +97,18 @@ pub enum Error {
         #[source]
         source: crate::yamledit::Error,
     },
-    #[error("{0}")]
-    Apply(String),
+    /// A build rendered again (to learn where values come from, or to check a plan).
+    #[error("{build}")]
+    Render {
+        build: String,
+        #[source]
+        source: Box<build::Error>,
+    },
+    /// A plan that does not render as asked.
+    #[error(transparent)]
+    Mismatch(#[from] verify::Mismatch),
+    #[error(transparent)]
+    Apply(#[from] apply::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -203,11 +246,10 @@ pub fn suggest(
 /// Consequences a diff does not show.
 fn notes(checkout: &Checkout, snapshot: &Snapshot, target: &Target) -> Vec<String> {
     let key = &target.key;
-    let repo = checkout
-        .source
-        .discover
-        .as_deref()
-        .and_then(crate::render::flux::parse_discover);
+    let repo = match &checkout.source.discover {
+        Some(crate::config::Discover::Flux { namespace, name }) => Some((namespace, name)),
+        _ => None,
+    };
     let value = snapshot.get(key).and_then(|d| d.value.parse().ok());
     let text = |p: &str| {
         value
@@ -221,8 +263,8 @@ fn notes(checkout: &Checkout, snapshot: &Snapshot, target: &Target) -> Vec<Strin
         && key.kind == "Kustomization"
         && repo.is_some_and(|(ns, name)| {
             text("/spec/sourceRef/kind").unwrap_or("GitRepository".into()) == "GitRepository"
-                && text("/spec/sourceRef/name") == Some(name)
-                && text("/spec/sourceRef/namespace").unwrap_or(key.namespace.clone()) == ns
+                && text("/spec/sourceRef/name").as_ref() == Some(name)
+                && text("/spec/sourceRef/namespace").unwrap_or(key.namespace.clone()) == *ns
         });
     let changes_spec = matches!(target.want, Want::Delete)
         || matches!(&target.want, Want::Fields(c) if c.iter().any(|c| {

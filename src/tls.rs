@@ -40,10 +40,23 @@ pub enum Error {
         #[source]
         source: rustls::Error,
     },
-    #[error("client CA {path}: {message}")]
-    ClientCa { path: PathBuf, message: String },
+    #[error("client CA {path}")]
+    ClientCa {
+        path: PathBuf,
+        #[source]
+        source: ClientCaError,
+    },
     #[error("TLS configuration: {0}")]
     Config(#[source] rustls::Error),
+}
+
+/// What is wrong with a client CA file's certificates.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientCaError {
+    #[error(transparent)]
+    Certificate(#[from] rustls::Error),
+    #[error(transparent)]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -72,7 +85,7 @@ pub fn server_config(
                 .build()
                 .map_err(|e| Error::ClientCa {
                     path: path.to_path_buf(),
-                    message: e.to_string(),
+                    source: e.into(),
                 })?;
             builder.with_client_cert_verifier(verifier)
         }
@@ -92,7 +105,7 @@ fn client_roots(path: &Path) -> Result<RootCertStore> {
     for cert in certs {
         roots.add(cert).map_err(|e| Error::ClientCa {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            source: e.into(),
         })?;
     }
     Ok(roots)

@@ -2,7 +2,7 @@
 //! server keeps serving afterwards.
 //!
 //! - [`body`]: hostile AdmissionReview bodies through the decision (`admission::validate`).
-//! - [`git`]: hostile manifests, alone (`parse_file`) and in a real repository (`git::read_repo`).
+//! - [`git`]: hostile manifests, alone (`parse_file`) and in a real repository (`sync::declare::at_ref`).
 //! - [`fuzz`]: proptest-generated reviews and JSON pairs (bounded case counts, seconds).
 //! - [`conn`]: the TLS server itself: bodies over the wire, slow clients, idle connections, TLS
 //!   garbage and plain HTTP on the TLS port.

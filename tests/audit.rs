@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{deployment, deployment_review, driftgate, yaml_to_json, GitRepo};
+use common::{deployment, deployment_review, driftgate, stdout_json, yaml_to_json, GitRepo};
 use driftgate::admission::{self, Endpoint, Outcome};
 use driftgate::audit::metrics::DropReason;
 use driftgate::audit::{AuditMetrics, Auditor, Filter, Record, Sink, SinkOptions, Store, Target};
@@ -44,7 +44,7 @@ impl Fleet {
             "test",
         )
         .expect("config");
-        let snapshot = driftgate::sources::load_once(&config).expect("loads");
+        let snapshot = driftgate::sync::load_once(&config).expect("loads");
         Fleet {
             _repo: repo,
             snapshot,
@@ -229,12 +229,7 @@ fn report_json(audit: &str, extra: &[&str]) -> Value {
         .args(extra)
         .output()
         .expect("report runs");
-    assert!(
-        out.status.success(),
-        "report failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+    stdout_json(&out, 0)
 }
 
 async fn body_text(response: axum::response::Response) -> String {

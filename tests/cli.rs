@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{deployment, deployment_review, driftgate, yaml_to_json, GitRepo};
+use common::{deployment, deployment_review, driftgate, stdout_json, yaml_to_json, GitRepo};
 use serde_json::Value;
 
 fn index_json(args: &[&str]) -> Value {
@@ -12,12 +12,7 @@ fn index_json(args: &[&str]) -> Value {
         .args(args)
         .output()
         .expect("runs");
-    assert!(
-        out.status.success(),
-        "index failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is exactly one JSON document")
+    stdout_json(&out, 0)
 }
 
 fn names(index: &Value) -> Vec<String> {
@@ -157,13 +152,7 @@ fn check_answers_like_validate_with_exit_codes() {
         .arg(&review_path)
         .output()
         .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let review: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let review = stdout_json(&out, 3);
     assert_eq!(review["apiVersion"], "admission.k8s.io/v1");
     assert_eq!(review["kind"], "AdmissionReview");
     assert_eq!(
@@ -216,8 +205,8 @@ fn check_answers_like_validate_with_exit_codes() {
         )
         .expect("write");
     let out = child.wait_with_output().expect("waits");
-    assert_eq!(out.status.code(), Some(0), "warn mode allows");
-    let review: Value = serde_json::from_slice(&out.stdout).expect("json");
+    // Warn mode allows: exit 0.
+    let review = stdout_json(&out, 0);
     assert!(review["response"]["warnings"]
         .to_string()
         .contains("spec.replicas"));

@@ -4,6 +4,8 @@
 //! fail-closed webhook from taking a cluster down (`overlays`). Then `driftgate webhook-config`
 //! on a real Git repository (`webhook_config`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

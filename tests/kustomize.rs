@@ -1,71 +1,21 @@
 //! Rendering kustomize overlays and following Flux Kustomizations, against real git repositories
 //! (made with the git CLI, or cloned from the corpus bundles) and the real `kubectl kustomize`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{clone_bundle, corpus_bundle, git, kubectl};
 use driftgate::config::Source;
-use driftgate::declare::Declarer;
 use driftgate::git;
 use driftgate::manifest::parse::{self, RawObject};
 use driftgate::render::Limits;
 use driftgate::snapshot::{Snapshot, SourceState};
+use driftgate::sync::declare::{self, Declarer};
+use driftgate::sync::remote::local_path;
 use serde_json::{json, Value};
-
-fn kubectl() -> bool {
-    let ok = Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("notice: kubectl is not installed; skipping this test");
-    }
-    ok
-}
-
-fn corpus_bundle(name: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus/gitops")
-        .join(format!("{name}.bundle"));
-    if !path.exists() {
-        eprintln!("notice: {} is absent; skipping this test", path.display());
-        return None;
-    }
-    Some(path)
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=driftgate",
-            "-c",
-            "user.email=driftgate@example.com",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn clone_bundle(bundle: &Path, into: &Path) -> PathBuf {
-    let dest = into.join("repo");
-    git(
-        into,
-        &["clone", "-q", &bundle.display().to_string(), "repo"],
-    );
-    dest
-}
 
 /// A repository made of `files`, committed; returns the commit id.
 fn write_and_commit(dir: &Path, files: &[(&str, &str)], message: &str) -> String {
@@ -100,10 +50,10 @@ fn source(url: &Path, git_ref: &str, paths: &[&str], extra: Value) -> Source {
     serde_json::from_value(value).expect("valid source")
 }
 
-fn read(source: &Source, declarer: &mut Declarer) -> Result<SourceState, git::Error> {
-    let path = git::local_path(&source.url).expect("local");
-    let repo = git::open(source, &path)?;
-    git::read_repo(&repo, source, declarer)
+fn read(source: &Source, declarer: &mut Declarer) -> Result<SourceState, driftgate::sync::Error> {
+    let path = local_path(&source.url).expect("local");
+    let repo = git::open(&path).expect("opens");
+    declare::at_ref(&repo, source, declarer)
 }
 
 /// (apiVersion, kind, namespace, name) → object, sorted, for comparing renders.

@@ -60,7 +60,7 @@ pub fn world() -> World {
         "test",
     )
     .expect("config");
-    let snapshot = driftgate::sources::load_once(&config).expect("loads");
+    let snapshot = driftgate::sync::load_once(&config).expect("loads");
     assert!(snapshot.errors.is_empty(), "{:?}", snapshot.errors);
     World {
         repo,

@@ -36,7 +36,7 @@ fn world() -> World {
         "test",
     )
     .expect("config");
-    let snapshot = driftgate::sources::load_once(&config).expect("loads");
+    let snapshot = driftgate::sync::load_once(&config).expect("loads");
     assert!(snapshot.errors.is_empty(), "{:?}", snapshot.errors);
     World {
         _repo: repo,

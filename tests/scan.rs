@@ -26,40 +26,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::driftgate;
+use common::{driftgate, git, kubectl};
 use serde_json::{json, Value};
-
-fn kubectl() -> bool {
-    let ok = Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("notice: kubectl is not installed; skipping this test");
-    }
-    ok
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=driftgate",
-            "-c",
-            "user.email=driftgate@example.com",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// A corpus repository checked out, what it declares at the chosen paths, and a directory
 /// for dumps.
@@ -74,21 +42,9 @@ struct Fleet {
 impl Fleet {
     /// Clones `NAME.bundle`, adds `extra` files in one commit, and loads what `paths` declare.
     fn from_corpus(name: &str, paths: &[&str], extra: &[(&str, &str)]) -> Option<Fleet> {
-        let corpus = common::corpus_dir()?;
-        let bundle = corpus.join("gitops").join(format!("{name}.bundle"));
+        let bundle = common::corpus_bundle(name)?;
         let tmp = tempfile::tempdir().expect("tmp");
-        git(
-            tmp.path(),
-            &[
-                "clone",
-                "-q",
-                "-b",
-                "main",
-                &bundle.display().to_string(),
-                "repo",
-            ],
-        );
-        let checkout = tmp.path().join("repo");
+        let checkout = common::clone_bundle(&bundle, tmp.path());
         if !extra.is_empty() {
             for (file, text) in extra {
                 std::fs::write(checkout.join(file), text).expect("write");
@@ -102,7 +58,7 @@ impl Fleet {
             ..Default::default()
         };
         let config = args.load().expect("config");
-        let snapshot = driftgate::sources::load_once(&config).expect("loads");
+        let snapshot = driftgate::sync::load_once(&config).expect("loads");
         assert!(snapshot.errors.is_empty(), "{:?}", snapshot.errors);
         let mut objects: Vec<_> = snapshot.objects().collect();
         objects.sort_by(|a, b| a.key.cmp(&b.key));

@@ -7,17 +7,18 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode};
+use common::git;
 use driftgate::config::Config;
 use driftgate::server::{self, AppState, Options, Server};
 use driftgate::snapshot::Live;
-use driftgate::status::SyncStatus;
+use driftgate::sync::status::SyncStatus;
 use driftgate::tls::certs::{self, Authority};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
@@ -28,18 +29,6 @@ use tower::ServiceExt as _;
 const NAME: &str = "driftgate.driftgate-system.svc";
 
 // ---------------------------------------------------------------- fixtures
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(["-c", "init.defaultBranch=main"])
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .status()
-        .expect("git runs");
-    assert!(status.success(), "git {args:?}");
-}
 
 /// A repository declaring a namespace, a Deployment and a ConfigMap.
 fn make_repo(dir: &Path) -> PathBuf {
@@ -118,7 +107,7 @@ fn state(config: &Config, loaded: bool) -> AppState {
     let live = Arc::new(Live::new());
     let status = Arc::new(SyncStatus::new(["fleet"]));
     if loaded {
-        let snapshot = driftgate::sources::load_once(config).expect("loads");
+        let snapshot = driftgate::sync::load_once(config).expect("loads");
         for rev in &snapshot.revisions {
             status.succeeded(&rev.source, &rev.label());
         }

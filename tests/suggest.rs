@@ -28,7 +28,7 @@ pub fn config(repo: &Path, paths: &[&str], extra: &str) -> Config {
 }
 
 pub fn load(config: &Config) -> Snapshot {
-    driftgate::sources::load_once(config).expect("loads")
+    driftgate::sync::load_once(config).expect("loads")
 }
 
 /// The plural resource of the kinds these tests use.
@@ -175,7 +175,7 @@ pub fn round_trip_watching(
     watch: &[Config],
 ) -> Result<Trip, String> {
     let watched: Vec<Snapshot> = watch.iter().map(load).collect();
-    let (before, builds) = driftgate::sources::load_with_builds(config).expect("loads");
+    let (before, builds) = driftgate::sync::load_with_builds(config).expect("loads");
     let first = decision(review, &before, config);
     let target = want::from_review(review.to_string().as_bytes(), &before, config)
         .map_err(|e| e.to_string())?;

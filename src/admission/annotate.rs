@@ -12,34 +12,14 @@ use json_patch::{AddOperation, Patch, PatchOperation};
 use serde_json::{Map, Value};
 
 use super::decide::{Decision, Reason, Verdict};
+pub use super::marks::{DRIFT, DRIFT_BY, DRIFT_REVISION};
 use super::respond;
 use super::wire::{Request, Response};
 use crate::config::Mode;
-use crate::drift::path::{Path, Segment};
-
-/// The drifting paths, comma-separated.
-pub const DRIFT: &str = "driftgate.io/drift";
-/// The revision the object was compared with.
-pub const DRIFT_REVISION: &str = "driftgate.io/drift-revision";
-/// The user who introduced the drift.
-pub const DRIFT_BY: &str = "driftgate.io/drift-by";
-
-const OWN: [&str; 3] = [DRIFT, DRIFT_REVISION, DRIFT_BY];
 
 /// Longest `driftgate.io/drift` value: readable in `kubectl describe`, far below the 256 KiB
 /// the apiserver allows for all annotations together.
 const MAX_DRIFT_VALUE: usize = 1000;
-
-/// True for `metadata.annotations["driftgate.io/drift…"]`: the marks driftgate itself adds are
-/// never drift, or an annotated object would be blocked (or re-annotated) for carrying them.
-pub fn is_own_annotation(path: &Path) -> bool {
-    match path.0.as_slice() {
-        [Segment::Key(m), Segment::Key(a), Segment::Key(k)] => {
-            m == "metadata" && a == "annotations" && OWN.contains(&k.as_str())
-        }
-        _ => false,
-    }
-}
 
 /// The mutating endpoint never denies: what `/validate` would deny is let through and marked.
 pub fn as_annotate(decision: &mut Decision) {
@@ -67,7 +47,7 @@ pub fn drift_value(decision: &Decision) -> String {
         let fits = out.len() + sep.len() + p.len() + if rest > 1 { more.len() } else { 0 };
         if fits > MAX_DRIFT_VALUE {
             if out.is_empty() {
-                out = respond::shorten(p, MAX_DRIFT_VALUE - more.len());
+                out = crate::text::shorten(p, MAX_DRIFT_VALUE - more.len());
                 if rest > 1 {
                     out.push_str(&format!(" (+{} more)", rest - 1));
                 }
@@ -262,19 +242,5 @@ mod tests {
         let value = drift_value(&decision(&[long.as_str(), "b"]));
         assert!(value.chars().count() <= MAX_DRIFT_VALUE, "{}", value.len());
         assert!(value.ends_with("(+1 more)"), "{value}");
-    }
-
-    #[test]
-    fn own_annotations_are_recognised() {
-        let own = Path::root()
-            .key("metadata")
-            .key("annotations")
-            .key(DRIFT_BY);
-        assert!(is_own_annotation(&own));
-        let other = Path::root()
-            .key("metadata")
-            .key("annotations")
-            .key("driftgate.io/break-glass");
-        assert!(!is_own_annotation(&other));
     }
 }

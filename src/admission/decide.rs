@@ -249,7 +249,7 @@ fn compare_declared(
     let mut best: Option<(Compared, &Arc<DeclaredObject>)> = None;
     for declared in candidates {
         let Some(compared) = fields::compare(req, snapshot, declared, &opts, |path| {
-            super::annotate::is_own_annotation(path)
+            super::marks::is_own_annotation(path)
         })?
         else {
             // A scale of an object whose replicas Git leaves to others.

@@ -5,7 +5,8 @@
 use serde_json::Value;
 
 use super::wire::{Error, Request};
-use crate::drift::{self, FieldDiff, Node, Tree};
+use crate::drift::{self, FieldDiff};
+use crate::encoded::{Node, Tree};
 use crate::manifest::DeclaredObject;
 use crate::schema::{self, Shape};
 use crate::snapshot::Snapshot;

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::decide::{Decision, Reason, Verdict, Violation};
 use super::wire::{Response, Status};
+use crate::text::shorten;
 
 /// Most violations listed in one message; the rest are counted.
 const MAX_LISTED: usize = 6;
@@ -34,14 +35,6 @@ pub fn short_value(value: Option<&Value>) -> String {
     }
     let cut: String = text.chars().take(MAX_VALUE - 2).collect();
     format!("{cut}…{close}")
-}
-
-pub fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    format!("{cut}…")
 }
 
 fn object_label(decision: &Decision) -> String {

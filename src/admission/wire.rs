@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::drift::tree::{Member, Node, Tree};
+use crate::encoded::{Member, Node, Tree};
 use crate::policy::UserInfo;
 
 #[derive(Debug, thiserror::Error)]

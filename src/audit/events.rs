@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::metrics::{AuditMetrics, EventResult};
-use crate::admission::respond::shorten;
+use crate::text::shorten;
 
 pub const REASON: &str = "DriftBlocked";
 const COMPONENT: &str = "driftgate";
@@ -155,7 +155,7 @@ impl Events {
             let client = match kube::Client::try_default().await {
                 Ok(client) => Some(client),
                 Err(e) => {
-                    tracing::error!(error = %e, "audit.events: no Kubernetes credentials; Events are not emitted");
+                    tracing::error!(error = %crate::text::chain(&e), "audit.events: no Kubernetes credentials; Events are not emitted");
                     None
                 }
             };
@@ -211,7 +211,7 @@ async fn emit_loop(
             Ok(_) => metrics.count_event(EventResult::Sent),
             Err(e) => {
                 metrics.count_event(EventResult::Failed);
-                tracing::warn!(error = %e, object = %edit.object_key(), "cannot create the DriftBlocked Event");
+                tracing::warn!(error = %crate::text::chain(&e), object = %edit.object_key(), "cannot create the DriftBlocked Event");
             }
         }
     }

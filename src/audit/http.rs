@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 
 use super::record::Record;
 use super::report::{self, Report};
-use super::store::{Store, Target};
+use super::store::{self, Store, Target};
 
 /// HTML another part adds to the `/report` page (the drift scan's section), made per request;
 /// `None` adds nothing. The audit side knows nothing of what it shows.
@@ -37,7 +37,10 @@ impl std::fmt::Debug for Section {
 pub struct Suggester(pub Arc<SuggestFn>);
 
 /// A recorded blocked edit to its diff (`None`: nothing to change), or why there is none.
-pub type SuggestFn = dyn Fn(&Record) -> Result<Option<String>, String> + Send + Sync;
+pub type SuggestFn = dyn Fn(&Record) -> Result<Option<String>, SuggestError> + Send + Sync;
+
+/// Why a suggester made no diff, with its causes (shown with [`crate::text::chain`]).
+pub type SuggestError = Box<dyn std::error::Error + Send + Sync>;
 
 impl std::fmt::Debug for Suggester {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -77,14 +80,13 @@ impl Reader {
         self
     }
 
-    async fn store(&self) -> Result<&Store, String> {
+    async fn store(&self) -> Result<&Store, store::Error> {
         let Some(target) = &self.target else {
-            return Err("no audit trail is configured (audit.path or audit.url)".into());
+            return Err(store::Error::NotConfigured);
         };
         self.store
             .get_or_try_init(|| Store::open_existing(target))
             .await
-            .map_err(|e| e.to_string())
     }
 }
 
@@ -146,9 +148,11 @@ async fn suggestion(
         })?
         .ok_or_else(|| plain(StatusCode::NOT_FOUND, format!("no record {id}")))?;
     let for_blocking = record.clone();
-    let outcome = tokio::task::spawn_blocking(move || (suggester.0)(&for_blocking))
-        .await
-        .unwrap_or_else(|e| Err(format!("the suggestion failed: {e}")));
+    let outcome = match tokio::task::spawn_blocking(move || (suggester.0)(&for_blocking)).await {
+        Ok(Ok(diff)) => Ok(diff),
+        Ok(Err(e)) => Err(crate::text::chain(e.as_ref()).to_string()),
+        Err(e) => Err(format!("the suggestion failed: {}", crate::text::chain(&e))),
+    };
     Ok((record, outcome))
 }
 
@@ -200,8 +204,10 @@ async fn build(reader: &Reader, q: &ReportQuery) -> Result<Report, Response> {
         q.limit.as_deref(),
         now,
     )
-    .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()).into_response())?;
-    let unavailable = |message: String| {
+    .map_err(|e| (StatusCode::BAD_REQUEST, crate::text::chain(&e).to_string()).into_response())?;
+    let unavailable = |error: store::Error| {
+        // Shown twice, in the log and the answer: the text is made once, here.
+        let message = crate::text::chain(&error).to_string();
         tracing::warn!(error = %message, "audit report: trail unavailable");
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -216,10 +222,7 @@ async fn build(reader: &Reader, q: &ReportQuery) -> Result<Report, Response> {
         }
     }
     let store = reader.store().await.map_err(unavailable)?;
-    let records = store
-        .query(&filter)
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
+    let records = store.query(&filter).await.map_err(unavailable)?;
     Ok(Report::build(records, &filter, now))
 }
 

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::changes::Changes;
-use crate::admission::respond::shorten;
 use crate::admission::{Decision, Endpoint, RequestInfo, Verdict};
+use crate::text::shorten;
 
 /// Longest value kept for Git's, the old and the requested value of a path.
 const MAX_VALUE: usize = 200;

@@ -288,7 +288,7 @@ impl Report {
                 r.user.clone(),
                 r.operation.clone(),
                 r.object(),
-                crate::admission::respond::shorten(&paths.join(","), 60),
+                crate::text::shorten(&paths.join(","), 60),
             ]);
         }
         let mut widths = [0usize; 6];

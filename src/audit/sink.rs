@@ -225,7 +225,7 @@ impl Writer {
             })
             .await;
             if let Ok(Err(e)) = written {
-                tracing::warn!(error = %e, "audit: cannot write records to stdout");
+                tracing::warn!(error = %crate::text::chain(&e), "audit: cannot write records to stdout");
             }
         }
         let Some(target) = self.options.target.clone() else {
@@ -339,7 +339,9 @@ impl Writer {
                 self.metrics.pruned.inc_by(n);
                 tracing::info!(removed = n, before = %cutoff, "audit: retention pruned old records");
             }
-            Err(e) => tracing::warn!(error = %e, "audit: retention pruning failed"),
+            Err(e) => {
+                tracing::warn!(error = %crate::text::chain(&e), "audit: retention pruning failed")
+            }
         }
     }
 }
@@ -350,7 +352,7 @@ fn log_record(record: &Record) {
             tracing::warn!(target: "driftgate::audit", record = %json, "audit record (log only)")
         }
         Err(e) => {
-            tracing::warn!(target: "driftgate::audit", error = %e, uid = %record.uid, "audit record (log only)")
+            tracing::warn!(target: "driftgate::audit", error = %crate::text::chain(&e), uid = %record.uid, "audit record (log only)")
         }
     }
 }

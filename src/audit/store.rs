@@ -34,6 +34,8 @@ pub enum Error {
     },
     #[error("audit trail {target}: the file does not exist")]
     Missing { target: String },
+    #[error("no audit trail is configured (audit.path or audit.url)")]
+    NotConfigured,
     #[error("cannot migrate the audit trail {target}: {source}")]
     Migrate {
         target: String,

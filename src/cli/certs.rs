@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use super::{fail, CertsArgs};
+use super::{fail_error, CertsArgs};
 use crate::tls::certs;
 
 pub fn run(args: CertsArgs) -> ExitCode {
@@ -18,6 +18,6 @@ pub fn run(args: CertsArgs) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(e) => fail(1, e),
+        Err(e) => fail_error(1, &e),
     }
 }

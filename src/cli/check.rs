@@ -3,15 +3,15 @@
 use std::io::Read as _;
 use std::process::ExitCode;
 
-use super::{fail, CheckArgs, EXIT_BAD_INPUT, EXIT_DENIED};
+use super::{fail, fail_error, CheckArgs, EXIT_BAD_INPUT, EXIT_DENIED};
 use crate::admission::{self, Verdict};
 use crate::policy::Policy;
-use crate::sources;
+use crate::sync;
 
 pub fn run(args: CheckArgs) -> ExitCode {
     let config = match args.source.load() {
         Ok(c) => c,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
     let body = if args.review == "-" {
         let mut buf = Vec::new();
@@ -28,9 +28,9 @@ pub fn run(args: CheckArgs) -> ExitCode {
             Err(e) => return fail(EXIT_BAD_INPUT, format!("cannot read {}: {e}", args.review)),
         }
     };
-    let snapshot = match sources::load_once(&config) {
+    let snapshot = match sync::load_once(&config) {
         Ok(s) => s,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
     for err in &snapshot.errors {
         tracing::warn!(file = %err.file, line = err.line, "skipped: {}", err.message);

@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::{fail, IndexArgs, EXIT_BAD_INPUT};
+use super::{fail_error, IndexArgs, EXIT_BAD_INPUT};
 use crate::findings::Note;
 use crate::manifest::Origin;
 use crate::snapshot::Snapshot;
-use crate::sources;
+use crate::sync;
 
 /// What the sources decided, and the kinds whose plural resource is a guess.
 fn notes(snapshot: &Snapshot) -> Vec<Note> {
@@ -39,12 +39,12 @@ fn notes(snapshot: &Snapshot) -> Vec<Note> {
 pub fn run(args: IndexArgs) -> ExitCode {
     let config = match args.source.load() {
         Ok(c) => c,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
     let started = Instant::now();
-    let snapshot = match sources::load_once(&config) {
+    let snapshot = match sync::load_once(&config) {
         Ok(s) => s,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
     let elapsed = started.elapsed();
     if args.json {

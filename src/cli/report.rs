@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use k8s_openapi::jiff::Timestamp;
 
-use super::{fail, ReportArgs, EXIT_BAD_INPUT};
+use super::{fail, fail_error, ReportArgs, EXIT_BAD_INPUT};
 use crate::audit::report::{self, Format, Report};
 use crate::audit::{html, Store, Target};
 
 pub fn run(args: ReportArgs) -> ExitCode {
     let format: Format = match args.format.parse() {
         Ok(f) => f,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
     let now = Timestamp::now();
     let filter = match report::filter(
@@ -25,20 +25,22 @@ pub fn run(args: ReportArgs) -> ExitCode {
         now,
     ) {
         Ok(f) => f,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return fail(1, e),
+        Err(e) => return fail_error(1, &e),
     };
     let target = Target::parse(&args.audit);
     let store = match runtime.block_on(Store::open_existing(&target)) {
         Ok(store) => store,
-        Err(e @ crate::audit::store::Error::Missing { .. }) => return fail(EXIT_BAD_INPUT, e),
-        Err(e) => return fail(1, e),
+        Err(e @ crate::audit::store::Error::Missing { .. }) => {
+            return fail_error(EXIT_BAD_INPUT, &e)
+        }
+        Err(e) => return fail_error(1, &e),
     };
     let result: anyhow::Result<Report> = runtime.block_on(async {
         let records = store

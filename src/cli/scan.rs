@@ -4,19 +4,19 @@
 
 use std::process::ExitCode;
 
-use super::{fail, ScanArgs, ScanFormat, EXIT_BAD_INPUT};
+use super::{fail, fail_error, ScanArgs, ScanFormat, EXIT_BAD_INPUT};
 use crate::policy::Policy;
 use crate::scan::{self, cluster, Report};
-use crate::sources;
+use crate::sync;
 
 pub fn run(args: ScanArgs) -> ExitCode {
     let config = match args.source.load() {
         Ok(c) => c,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
-    let snapshot = match sources::load_once(&config) {
+    let snapshot = match sync::load_once(&config) {
         Ok(s) => s,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
     for err in &snapshot.errors {
         tracing::warn!(file = %err.file, line = err.line, "skipped: {}", err.message);
@@ -28,7 +28,7 @@ pub fn run(args: ScanArgs) -> ExitCode {
     };
     let report = match report {
         Ok(r) => r,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
     for note in &report.notes {
         tracing::warn!("{note}");
@@ -52,7 +52,7 @@ fn from_cluster(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| cluster::Error::Runtime(e.to_string()))?;
+        .map_err(cluster::Error::Runtime)?;
     let report = runtime.block_on(async {
         let client = cluster::client(None).await?;
         cluster::scan(&client, snapshot, policy, unmanaged).await

@@ -1,28 +1,18 @@
-//! `driftgate serve`: the config with flags laid over it, the server bound (with `POST /sync`
-//! on the admin port), Git followed by the sync threads, and SIGTERM / ctrl-c as the shutdown
-//! input.
+//! `driftgate serve`: the config with flags laid over it, the application built and run
+//! ([`crate::app`]), and SIGTERM / ctrl-c as the shutdown input.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use super::{fail, ServeArgs, EXIT_BAD_INPUT};
-use crate::audit::Auditor;
+use super::{fail, fail_error, ServeArgs, EXIT_BAD_INPUT};
+use crate::app::App;
 use crate::config::Config;
-use crate::scan::periodic::{Latest, Periodic};
-use crate::server::{self, AppState, Options, Server};
-use crate::snapshot::Live;
-use crate::status::SyncStatus;
-use crate::sync::engine::Parts;
-use crate::sync::{hook, Syncer};
+use crate::server::{self, Options};
 use crate::tls;
-
-/// How long shutdown waits for queued audit records to be written.
-const AUDIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn run(args: ServeArgs) -> ExitCode {
     let config = match config(&args) {
         Ok(c) => c,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
     // The comparison's schema is read once, here, so no request waits for it.
     let started = std::time::Instant::now();
@@ -74,68 +64,13 @@ fn config(args: &ServeArgs) -> Result<Config, crate::config::Error> {
 }
 
 async fn serve(config: Config) -> ExitCode {
-    let live = Arc::new(Live::new());
-    let status = Arc::new(SyncStatus::new(
-        config.sources.iter().map(|s| s.name.clone()),
-    ));
-    let mut state = AppState::new(&config, live.clone(), status.clone());
-    let (auditor, audit_writer) = Auditor::start(&config.audit, state.metrics.audit.clone());
-    state.auditor = Some(auditor);
-    // Drift scans run beside the webhook on a thread of their own (`scan.interval`).
-    let latest = Arc::new(Latest::new(config.scan.interval.is_some()));
-    let section_source = latest.clone();
-    state.report_section = Some(crate::audit::http::Section(Arc::new(move || {
-        crate::scan::http::report_section(&section_source)
-    })));
-    // A blocked edit's Git change, made on demand for the report from the revisions served.
-    let (suggest_config, suggest_live) = (config.clone(), live.clone());
-    state.suggester = Some(crate::audit::http::Suggester(Arc::new(move |record| {
-        let snapshot = suggest_live.load().ok_or("Git is not loaded yet")?;
-        crate::suggest::for_record(&suggest_config, &snapshot, record).map_err(|e| e.to_string())
-    })));
-    let periodic = Periodic {
-        settings: config.scan.clone(),
-        live: live.clone(),
-        policy: state.policy.clone(),
-        latest: latest.clone(),
-        metrics: state.metrics.scan.clone(),
-        kube_config: None,
-    };
-    let parts = Parts {
-        status: Some(status),
-        metrics: Some(state.metrics.sync.clone()),
-        ..Parts::default()
-    };
-    let syncer = Syncer::with_parts(&config, live, parts);
-    let sync_route = hook::router(syncer.trigger(), config.server.sync_secret.as_deref());
-    let server = match Server::bind(&config, state, Options::for_config(&config)).await {
-        Ok(s) => s
-            .merge_admin(sync_route)
-            .merge_admin(crate::scan::http::router(latest)),
+    let app = match App::build(&config, Options::for_config(&config)).await {
+        Ok(app) => app,
         Err(e) => return startup_failure(e),
     };
-    // Git is followed on blocking threads of its own; requests only ever load `live`.
-    let sync = match syncer.start() {
-        Ok(handle) => handle,
-        Err(e) => return fail(1, format!("cannot start the sync threads: {e}")),
-    };
-    let scans = match periodic.start() {
-        Ok(handle) => handle,
-        Err(e) => return fail(1, format!("cannot start the drift scan thread: {e}")),
-    };
-    let result = server.serve(shutdown_signal()).await;
-    drop(scans);
-    drop(sync);
-    // Every handle on the auditor is gone with the server: the writer drains its queue.
-    if tokio::time::timeout(AUDIT_FLUSH, audit_writer)
-        .await
-        .is_err()
-    {
-        tracing::warn!(within = ?AUDIT_FLUSH, "audit records still queued at exit were not written");
-    }
-    match result {
+    match app.run(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(1, e),
+        Err(e) => fail_error(1, &e),
     }
 }
 
@@ -148,7 +83,7 @@ fn startup_failure(e: server::Error) -> ExitCode {
         // Its messages name the setting themselves.
         server::Error::AdminAuth(_) => "",
     };
-    fail(EXIT_BAD_INPUT, format!("{key}{e}"))
+    fail(EXIT_BAD_INPUT, format!("{key}{}", crate::text::chain(&e)))
 }
 
 /// Completes on SIGTERM (what the kubelet sends) or ctrl-c.

@@ -4,36 +4,57 @@
 use std::io::Read as _;
 use std::process::ExitCode;
 
-use super::{fail, SuggestArgs, EXIT_BAD_INPUT};
+use super::{fail, fail_error, SuggestArgs, EXIT_BAD_INPUT};
 use crate::audit::{Store, Target as Trail};
 use crate::config::Config;
 use crate::snapshot::Snapshot;
-use crate::sources;
 use crate::suggest::{self, want, Error, Target};
+use crate::sync;
 
 /// Exit code when no change can be written (the reasons are printed).
 const EXIT_DECLINED: u8 = 1;
 
-fn read_input(arg: &str) -> Result<Vec<u8>, String> {
+/// What is wrong with the input (exit 2).
+#[derive(Debug, thiserror::Error)]
+enum InputError {
+    #[error("cannot read {0}")]
+    Read(String, #[source] std::io::Error),
+    #[error("the object is not UTF-8 text")]
+    NotText,
+    #[error(transparent)]
+    Declined(#[from] want::Declined),
+    #[error("give --review, --object or --id")]
+    NoInput,
+    #[error("--id needs the audit trail: give --audit FILE|URL or a config with audit.path or audit.url")]
+    NoTrail,
+    #[error("cannot start the runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error(transparent)]
+    Trail(#[from] crate::audit::store::Error),
+    #[error("{trail}: no record {id}")]
+    NoRecord { trail: String, id: String },
+}
+
+fn read_input(arg: &str) -> Result<Vec<u8>, InputError> {
     if arg == "-" {
         let mut buf = Vec::new();
         std::io::stdin()
             .read_to_end(&mut buf)
-            .map_err(|e| format!("cannot read stdin: {e}"))?;
+            .map_err(|e| InputError::Read("stdin".into(), e))?;
         Ok(buf)
     } else {
-        std::fs::read(arg).map_err(|e| format!("cannot read {arg}: {e}"))
+        std::fs::read(arg).map_err(|e| InputError::Read(arg.to_string(), e))
     }
 }
 
 pub fn run(args: SuggestArgs) -> ExitCode {
     let config = match args.source.load() {
         Ok(c) => c,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
-    let (snapshot, builds) = match sources::load_with_builds(&config) {
+    let (snapshot, builds) = match sync::load_with_builds(&config) {
         Ok(loaded) => loaded,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
     let target = match target(&args, &config, &snapshot) {
         Ok(Some(t)) => t,
@@ -44,12 +65,14 @@ pub fn run(args: SuggestArgs) -> ExitCode {
             );
             return ExitCode::SUCCESS;
         }
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
     let suggestion = match suggest::suggest(&config, &snapshot, &builds, &target) {
         Ok(s) => s,
-        Err(e @ (Error::Input(_) | Error::NotFound { .. })) => return fail(EXIT_BAD_INPUT, e),
-        Err(e) => return fail(EXIT_DECLINED, e),
+        Err(e @ (Error::Input(_) | Error::NotFound { .. })) => {
+            return fail_error(EXIT_BAD_INPUT, &e)
+        }
+        Err(e) => return fail_error(EXIT_DECLINED, &e),
     };
     if suggestion.is_empty() {
         println!(
@@ -67,7 +90,7 @@ pub fn run(args: SuggestArgs) -> ExitCode {
     }
     if let Some(dir) = &args.write {
         if let Err(e) = suggest::apply::write(&suggestion, dir) {
-            return fail(EXIT_DECLINED, e);
+            return fail_error(EXIT_DECLINED, &e);
         }
         eprintln!("driftgate: applied to {}", dir.display());
     }
@@ -81,7 +104,7 @@ pub fn run(args: SuggestArgs) -> ExitCode {
                 .sources
                 .iter()
                 .find(|s| s.name == suggestion.source)
-                .and_then(|s| crate::git::local_path(&s.url))
+                .and_then(|s| crate::sync::remote::local_path(&s.url))
             {
                 Some(path) => path,
                 None => {
@@ -98,7 +121,7 @@ pub fn run(args: SuggestArgs) -> ExitCode {
                 &id[..id.len().min(12)],
                 repo.display()
             ),
-            Err(e) => return fail(EXIT_DECLINED, e),
+            Err(e) => return fail_error(EXIT_DECLINED, &e),
         }
     }
     ExitCode::SUCCESS
@@ -109,43 +132,46 @@ fn target(
     args: &SuggestArgs,
     config: &Config,
     snapshot: &Snapshot,
-) -> Result<Option<Target>, String> {
+) -> Result<Option<Target>, InputError> {
     if let Some(review) = &args.review {
         let body = read_input(review)?;
-        return want::from_review(&body, snapshot, config).map_err(|e| e.to_string());
+        return Ok(want::from_review(&body, snapshot, config)?);
     }
     if let Some(object) = &args.object {
         let bytes = read_input(object)?;
-        let text =
-            String::from_utf8(bytes).map_err(|_| "the object is not UTF-8 text".to_string())?;
-        let value = want::parse_object(&text).map_err(|e| e.to_string())?;
-        return want::from_object(value, snapshot, config).map_err(|e| e.to_string());
+        let text = String::from_utf8(bytes).map_err(|_| InputError::NotText)?;
+        let value = want::parse_object(&text)?;
+        return Ok(want::from_object(value, snapshot, config)?);
     }
     if let Some(id) = &args.id {
         return from_audit(args.audit.as_deref(), id, config);
     }
-    Err("give --review, --object or --id".into())
+    Err(InputError::NoInput)
 }
 
 /// A recorded blocked edit, read from `--audit` (or the config's `audit.path`/`audit.url`).
-fn from_audit(audit: Option<&str>, id: &str, config: &Config) -> Result<Option<Target>, String> {
+fn from_audit(
+    audit: Option<&str>,
+    id: &str,
+    config: &Config,
+) -> Result<Option<Target>, InputError> {
     let trail = match audit {
         Some(text) => Trail::parse(text),
-        None => crate::audit::target(&config.audit)
-            .ok_or("--id needs the audit trail: give --audit FILE|URL or a config with audit.path or audit.url")?,
+        None => crate::audit::target(&config.audit).ok_or(InputError::NoTrail)?,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        .map_err(InputError::Runtime)?;
     let record = runtime.block_on(async {
-        let store = Store::open_existing(&trail)
-            .await
-            .map_err(|e| e.to_string())?;
-        let record = store.get(id).await.map_err(|e| e.to_string());
+        let store = Store::open_existing(&trail).await?;
+        let record = store.get(id).await;
         store.close().await;
         record
     })?;
-    let record = record.ok_or_else(|| format!("{}: no record {id}", trail.redacted()))?;
-    want::from_record(&record).map_err(|e| e.to_string())
+    let record = record.ok_or_else(|| InputError::NoRecord {
+        trail: trail.redacted(),
+        id: id.to_string(),
+    })?;
+    Ok(want::from_record(&record)?)
 }

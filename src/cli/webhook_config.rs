@@ -2,33 +2,33 @@
 
 use std::process::ExitCode;
 
-use super::{fail, WebhookConfigArgs, WebhookFormat, EXIT_BAD_INPUT};
+use super::{fail_error, WebhookConfigArgs, WebhookFormat, EXIT_BAD_INPUT};
 use crate::policy::Policy;
-use crate::sources;
+use crate::sync;
 use crate::webhook_config::{self, Registration, Target};
 
 pub fn run(args: WebhookConfigArgs) -> ExitCode {
     let config = match args.source.load() {
         Ok(c) => c,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
     let ca_pem = match webhook_config::read_ca(&args.ca) {
         Ok(pem) => pem,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
     let target = match &args.url {
         Some(url) => match Target::url(url) {
             Ok(t) => t,
-            Err(e) => return fail(EXIT_BAD_INPUT, e),
+            Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
         },
         None => Target::Service {
             name: args.service.clone(),
             namespace: args.namespace.clone(),
         },
     };
-    let snapshot = match sources::load_once(&config) {
+    let snapshot = match sync::load_once(&config) {
         Ok(s) => s,
-        Err(e) => return fail(EXIT_BAD_INPUT, e),
+        Err(e) => return fail_error(EXIT_BAD_INPUT, &e),
     };
     for err in &snapshot.errors {
         tracing::warn!(file = %err.file, line = err.line, "skipped: {}", err.message);
@@ -47,6 +47,6 @@ pub fn run(args: WebhookConfigArgs) -> ExitCode {
             print!("{text}");
             ExitCode::SUCCESS
         }
-        Err(e) => fail(1, e),
+        Err(e) => fail_error(1, &e),
     }
 }

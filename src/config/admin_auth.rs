@@ -68,14 +68,15 @@ pub struct AdminAuth {
 impl AdminAuth {
     /// Settings that would be silently ignored, or a mode that cannot work, are errors: an
     /// operator who wrote `tokenFile` expects it to be checked.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), super::Error> {
+        let invalid = |message: String| Err(super::Error::Invalid(message));
         match (self.mode, &self.token_file) {
             (AdminAuthMode::Token, None) => {
-                return Err("server.adminAuth.tokenFile is required with mode: token".into())
+                return invalid("server.adminAuth.tokenFile is required with mode: token".into())
             }
             (AdminAuthMode::Token, Some(_)) => {}
             (mode, Some(_)) => {
-                return Err(format!(
+                return invalid(format!(
                     "server.adminAuth.tokenFile is only read with mode: token (mode is {})",
                     mode.as_str()
                 ))
@@ -83,7 +84,7 @@ impl AdminAuth {
             (_, None) => {}
         }
         if self.protect_metrics && self.mode == AdminAuthMode::None {
-            return Err(
+            return invalid(
                 "server.adminAuth.protectMetrics needs mode: token or kubernetes (mode is none)"
                     .into(),
             );
@@ -96,8 +97,14 @@ impl AdminAuth {
 mod tests {
     use crate::config::Config;
 
-    fn parse(server: &str) -> Result<Config, String> {
-        Config::from_yaml(&format!("server:\n{server}"), "test").map_err(|e| e.to_string())
+    fn parse(server: &str) -> Result<Config, crate::config::Error> {
+        Config::from_yaml(&format!("server:\n{server}"), "test")
+    }
+
+    /// The error of a config that must be refused, as the command line shows it.
+    fn refused(server: &str) -> String {
+        let error = parse(server).expect_err("refused");
+        crate::text::chain(&error).to_string()
     }
 
     #[test]
@@ -122,18 +129,18 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_key_and_line() {
-        let err = parse("  listen: 127.0.0.1:0\n  adminAuth:\n    mode: sometimes\n").unwrap_err();
+        let err = refused("  listen: 127.0.0.1:0\n  adminAuth:\n    mode: sometimes\n");
         assert!(
             err.contains("line 4") && err.contains("server.adminAuth.mode: \"sometimes\""),
             "{err}"
         );
-        let err = parse("  adminAuth:\n    mode: token\n    tokenfile: /x\n").unwrap_err();
+        let err = refused("  adminAuth:\n    mode: token\n    tokenfile: /x\n");
         assert!(err.contains("line 4") && err.contains("tokenfile"), "{err}");
-        let err = parse("  adminAuth: {mode: token}\n").unwrap_err();
+        let err = refused("  adminAuth: {mode: token}\n");
         assert!(err.contains("server.adminAuth.tokenFile"), "{err}");
-        let err = parse("  adminAuth: {mode: kubernetes, tokenFile: /x}\n").unwrap_err();
+        let err = refused("  adminAuth: {mode: kubernetes, tokenFile: /x}\n");
         assert!(err.contains("server.adminAuth.tokenFile"), "{err}");
-        let err = parse("  adminAuth: {protectMetrics: true}\n").unwrap_err();
+        let err = refused("  adminAuth: {protectMetrics: true}\n");
         assert!(err.contains("server.adminAuth.protectMetrics"), "{err}");
     }
 }

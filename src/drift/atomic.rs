@@ -14,7 +14,7 @@ use crate::schema::{Kind, Leaf, Shape};
 
 use super::normalize::{is_zero, leaf_equal, numbers_equal};
 use super::path::Segment;
-use super::tree::{Lookup, Node, RawEntries, View};
+use crate::encoded::{Lookup, Node, RawEntries, View};
 
 fn present(node: Option<Node>) -> Option<Node> {
     node.filter(|n| !n.is_null())
@@ -247,7 +247,7 @@ fn first_change_at(
 mod tests {
     use super::*;
     use crate::drift::path::Path;
-    use crate::drift::tree::Tree;
+    use crate::encoded::Tree;
     use crate::schema;
     use serde_json::json;
 

@@ -15,7 +15,7 @@ use crate::schema::{self, Field, Kind, ListKind, Shape};
 use super::atomic::{self, Difference};
 use super::normalize::{is_zero, leaf_equal};
 use super::path::{Path, Pattern, Step};
-use super::tree::{self, Entries, Node, Tree, View};
+use crate::encoded::{self, Entries, Node, Tree, View};
 
 /// One declared field whose requested value differs from Git.
 #[derive(Debug, Clone, PartialEq)]
@@ -292,7 +292,7 @@ impl<'o, 'g, 'r> Walk<'o, 'g, 'r> {
         if self.mode == Mode::Update
             && self.unchanged == 0
             && old.is_some_and(|o| o.same(new))
-            && matches!(git.kind(), tree::Kind::Object | tree::Kind::Array)
+            && matches!(git.kind(), encoded::Kind::Object | encoded::Kind::Array)
         {
             self.unchanged += 1;
             self.value(field, git, Some(new), None);
@@ -301,7 +301,7 @@ impl<'o, 'g, 'r> Walk<'o, 'g, 'r> {
         }
         let shape = field.shape;
         // The tag alone tells a leaf: its text is decoded only when it differs.
-        if !matches!(git.kind(), tree::Kind::Object | tree::Kind::Array) {
+        if !matches!(git.kind(), encoded::Kind::Object | encoded::Kind::Array) {
             let leaf = match shape.kind() {
                 Kind::Leaf(leaf) => Some(leaf),
                 _ => None,

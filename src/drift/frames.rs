@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::compare::Walk;
-use super::tree::{self, Node, View};
+use crate::encoded::{self, Node, View};
 
 /// Where one request object's members are.
 pub(super) enum Frame<'r> {
@@ -21,7 +21,7 @@ impl<'r> Walk<'_, '_, 'r> {
     pub(super) fn open(&mut self, object: Option<Node<'r>>) -> Frame<'r> {
         let start = self.members.len();
         match object.map(Node::view) {
-            Some(View::Object(entries)) if entries.len() > tree::SCAN_LIMIT => {
+            Some(View::Object(entries)) if entries.len() > encoded::SCAN_LIMIT => {
                 // Later members replace earlier ones, as `serde_json` keeps repeated keys.
                 Frame::Hashed(entries.raw().collect())
             }

@@ -13,7 +13,7 @@ use crate::schema::{Field, List, Shape};
 use super::atomic;
 use super::compare::Walk;
 use super::path::Step;
-use super::tree::{Items, Node, View};
+use crate::encoded::{Items, Node, View};
 
 /// Most key fields a list-map is matched by (Kubernetes uses two at most); a list with more is
 /// compared whole.

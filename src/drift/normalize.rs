@@ -5,10 +5,10 @@
 
 use crate::schema::Leaf;
 
-use super::tree::{Kind, Node, Num, View};
+use crate::encoded::{Kind, Node, Num, View};
 
 /// Parses a Kubernetes quantity (`500m`, `1Gi`, `1e3`, `2`) into its value.
-pub fn parse_quantity(s: &str) -> Option<f64> {
+fn parse_quantity(s: &str) -> Option<f64> {
     let s = s.trim();
     if s.is_empty() {
         return None;
@@ -113,7 +113,7 @@ pub fn key_equal(a: Option<Node>, b: Option<Node>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drift::tree::Tree;
+    use crate::encoded::Tree;
     use serde_json::{json, Value};
 
     fn eq(leaf: Option<Leaf>, a: Value, b: Value) -> bool {

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::tree::{Node, View};
+use crate::encoded::{Node, View};
 use crate::schema::Shape;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,19 +95,6 @@ impl Path {
             index,
         });
         Path(p)
-    }
-
-    pub fn last_key(&self) -> Option<&str> {
-        match self.0.last() {
-            Some(Segment::Key(k)) => Some(k),
-            _ => None,
-        }
-    }
-
-    pub fn has_key(&self, key: &str) -> bool {
-        self.0
-            .iter()
-            .any(|s| matches!(s, Segment::Key(k) if k == key))
     }
 
     /// JSON pointer form (list-map elements by their key values, joined with `,`), for logs

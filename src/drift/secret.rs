@@ -7,7 +7,7 @@ use super::atomic;
 use super::compare::{present, FieldDiff, Mode, Walk};
 use super::normalize::leaf_equal;
 use super::path::Step;
-use super::tree::{Node, Tree, View};
+use crate::encoded::{Node, Tree, View};
 
 impl<'g, 'r> Walk<'_, 'g, 'r> {
     /// The apiserver folds `stringData` into base64 `data`; Git's plain text is compared with

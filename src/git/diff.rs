@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use gix::bstr::ByteSlice;
 use gix::ObjectId;
 
-use super::{kind_of, EntryKind};
+use super::{kind_of, EntryKind, Error, Result};
 
 /// One side of a changed path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,22 +27,18 @@ pub struct Change {
 }
 
 /// Every non-directory path whose entry differs between the trees `old` and `new`.
-pub fn changes(
-    repo: &gix::Repository,
-    old: ObjectId,
-    new: ObjectId,
-) -> Result<Vec<Change>, String> {
+pub fn changes(repo: &gix::Repository, old: ObjectId, new: ObjectId) -> Result<Vec<Change>> {
     let mut out = Vec::new();
     walk(repo, "", Some(old), Some(new), &mut out)?;
     Ok(out)
 }
 
-fn entries(repo: &gix::Repository, id: Option<ObjectId>) -> Result<Vec<(String, Side)>, String> {
+fn entries(repo: &gix::Repository, id: Option<ObjectId>) -> Result<Vec<(String, Side)>> {
     let Some(id) = id else {
         return Ok(Vec::new());
     };
-    let tree = repo.find_tree(id).map_err(|e| e.to_string())?;
-    let decoded = tree.decode().map_err(|e| e.to_string())?;
+    let tree = repo.find_tree(id).map_err(Error::Tree)?;
+    let decoded = tree.decode().map_err(Error::Tree)?;
     Ok(decoded
         .entries
         .iter()
@@ -63,7 +59,7 @@ fn walk(
     old: Option<ObjectId>,
     new: Option<ObjectId>,
     out: &mut Vec<Change>,
-) -> Result<(), String> {
+) -> Result<()> {
     if old == new {
         return Ok(());
     }
@@ -95,7 +91,7 @@ fn differ(
     was: Option<Side>,
     now: Option<Side>,
     out: &mut Vec<Change>,
-) -> Result<(), String> {
+) -> Result<()> {
     let tree = |side: Option<Side>| side.filter(|s| s.kind == EntryKind::Tree).map(|s| s.id);
     let file = |side: Option<Side>| side.filter(|s| s.kind != EntryKind::Tree);
     if tree(was).is_some() || tree(now).is_some() {

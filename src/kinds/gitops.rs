@@ -15,24 +15,32 @@ pub fn common() -> impl Iterator<Item = Row> {
     TABLE.lines().filter_map(|line| parse(line).ok().flatten())
 }
 
+/// A line of the table that does not read.
+#[derive(Debug, thiserror::Error)]
+enum BadRow {
+    #[error("{0:?}: expected 4 tab-separated fields")]
+    Fields(&'static str),
+    #[error("{line:?}: scope {scope:?} is neither Namespaced nor Cluster")]
+    Scope {
+        line: &'static str,
+        scope: &'static str,
+    },
+}
+
 /// A row, `None` for a comment or blank line, or what is wrong with the line.
-fn parse(line: &'static str) -> Result<Option<Row>, String> {
+fn parse(line: &'static str) -> Result<Option<Row>, BadRow> {
     let line = line.trim_end_matches('\r');
     if line.trim().is_empty() || line.starts_with('#') {
         return Ok(None);
     }
     let fields: Vec<&'static str> = line.split('\t').collect();
     let [group, kind, plural, scope] = fields[..] else {
-        return Err(format!("{line:?}: expected 4 tab-separated fields"));
+        return Err(BadRow::Fields(line));
     };
     let namespaced = match scope {
         "Namespaced" => true,
         "Cluster" => false,
-        other => {
-            return Err(format!(
-                "{line:?}: scope {other:?} is neither Namespaced nor Cluster"
-            ))
-        }
+        scope => return Err(BadRow::Scope { line, scope }),
     };
     Ok(Some((group, kind, plural, namespaced)))
 }

@@ -1,7 +1,7 @@
 //! One declared object's content, held compactly. A parsed `serde_json::Value` of a small
 //! Deployment takes ~7.5 KB (an ordered map per object, a `String` per key and scalar); at
 //! 100,000 objects that is the difference between ~750 MB and the 500 MB budget. What is kept is
-//! the encoded form of `drift::tree` instead: about the size of the compact JSON text, and what
+//! the encoded form of `encoded` instead: about the size of the compact JSON text, and what
 //! the comparison reads directly, so a request about a declared object costs no parse of it. A
 //! `Value` is made only where one is needed: CRDs for the catalog, Flux objects for rendering.
 //! Name and namespace, needed for every object's identity, are extracted once.
@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::drift::tree::{Node, Tree};
+use crate::encoded::{Node, Tree};
 
 /// An object as written in Git (after rendering, YAML scalars resolved), encoded. Cloning shares
 /// it: the parse cache, a source's last good state and the snapshot hold one copy, so a re-index

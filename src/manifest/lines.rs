@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use crate::drift::path::{Path, Segment};
-use crate::drift::tree::{Node, View};
+use crate::encoded::{Node, View};
 use crate::yamledit::tree::{Kind, Node as Written};
 
 /// The encoded lines of `value` as written at `node`; `None` when they do not walk alike.
@@ -141,7 +141,7 @@ fn nth(lines: &[u8], n: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drift::tree::Tree;
+    use crate::encoded::Tree;
     use crate::manifest::yaml;
 
     #[test]

@@ -1,7 +1,6 @@
 //! YAML as kustomize reads it: YAML 1.2 booleans only (`yes`, `on`, `y` stay strings), `0777` is
 //! octal, and a budget so alias bombs and deep nesting fail with an error instead of eating memory.
 
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// One YAML document of a file, with the 1-based line its content starts on.
@@ -25,6 +24,8 @@ impl std::fmt::Display for YamlError {
         write!(f, "line {}: {}", self.line, self.message)
     }
 }
+
+impl std::error::Error for YamlError {}
 
 /// Deepest nesting accepted; real Kubernetes objects stay far below 64.
 pub const MAX_DEPTH: usize = 128;
@@ -77,14 +78,6 @@ fn readable(message: &str) -> String {
         Some((head, _)) => head.to_string(),
         None => message.to_string(),
     }
-}
-
-/// Parses a config-like document straight into `T`, so unknown keys are reported with their line.
-pub fn from_str_config<T: DeserializeOwned>(text: &str) -> Result<T, String> {
-    serde_saphyr::from_str_with_options::<T>(text, options()).map_err(|e| {
-        let (line, message) = message_of(&e);
-        format!("line {line}: {message}")
-    })
 }
 
 /// Stack of the thread that parses. The parser recurses once per nesting level, and in a

@@ -23,10 +23,9 @@ mod source;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use gix::ObjectId;
-
 use crate::config::Source;
 use crate::findings::{Note, OutOfScope};
+use crate::git::ReadBlob;
 use crate::manifest::parse::RawObject;
 use crate::manifest::ObjectKey;
 use crate::snapshot::{SourceRevision, SourceState};
@@ -48,7 +47,7 @@ pub fn declare(
     index: &TreeIndex,
     scope: &[String],
     renderer: &mut Renderer,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    read: &ReadBlob<'_>,
     resolve: Resolve<'_>,
 ) -> Result<SourceState> {
     let mut roots = Vec::new();
@@ -138,7 +137,7 @@ fn own_objects<'a>(
 struct Discovery<'a> {
     source: &'a Source,
     index: &'a TreeIndex,
-    read: &'a dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    read: &'a ReadBlob<'a>,
     resolve: Resolve<'a>,
     revision: &'a SourceRevision,
     outcomes: Vec<Outcome>,

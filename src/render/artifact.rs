@@ -40,21 +40,31 @@ impl ArtifactMap {
 
     /// Building `dir` of the tree reads the same files, at the same relative places, as building
     /// `artifact_path` of the artifact.
-    pub fn verify(&self, artifact_path: &str, dir: &str, inputs: &Inputs) -> Result<(), String> {
+    pub fn verify(&self, artifact_path: &str, dir: &str, inputs: &Inputs) -> Result<(), Moved> {
         for path in inputs.entries.keys() {
             let Some(in_artifact) = self.to_artifact(path) else {
-                return Err(format!(
-                    "the build reads {path}, which the artifact does not contain"
-                ));
+                return Err(Moved::NotCopied { path: path.clone() });
             };
             if relative(dir, path) != relative(artifact_path, &in_artifact) {
-                return Err(format!(
-                    "the build reads {path}, which the artifact holds at {in_artifact}: another relative place"
-                ));
+                return Err(Moved::Elsewhere {
+                    path: path.clone(),
+                    in_artifact,
+                });
             }
         }
         Ok(())
     }
+}
+
+/// Why a build of the tree would not read what the same build of the artifact reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Moved {
+    #[error("the build reads {path}, which the artifact does not contain")]
+    NotCopied { path: String },
+    #[error(
+        "the build reads {path}, which the artifact holds at {in_artifact}: another relative place"
+    )]
+    Elsewhere { path: String, in_artifact: String },
 }
 
 /// `path` without the `dir/` prefix (`path` is within `dir`).
@@ -142,7 +152,7 @@ pub fn find(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::EntryKind;
+    use crate::git::EntryKind;
     use gix::ObjectId;
 
     fn inputs(paths: &[&str]) -> Inputs {
@@ -181,12 +191,12 @@ mod tests {
         let err = moved
             .verify("deep/production", "apps/production", &reads)
             .expect_err("../base is elsewhere in the artifact");
-        assert!(err.contains("another relative place"), "{err}");
+        assert!(err.to_string().contains("another relative place"), "{err}");
         let missing = inputs(&["apps/production", "shared/x"]);
         let err = apps
             .verify("production", "apps/production", &missing)
             .expect_err("not copied");
-        assert!(err.contains("does not contain"), "{err}");
+        assert!(err.to_string().contains("does not contain"), "{err}");
 
         // `infrastructure/**` copied to the artifact's root.
         let infra = ArtifactMap {

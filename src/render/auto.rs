@@ -5,13 +5,14 @@
 //! repository get a warning and a note suggesting the `discover` that reads them as the
 //! controller does (here they only declare the Kustomization or Application objects).
 
-use gix::ObjectId;
 use serde_json::Value;
 
 use crate::config::Source;
 use crate::findings::Note;
+use crate::git::ReadBlob;
+use crate::git::TreeFile;
 use crate::manifest::parse::{FileError, RawObject};
-use crate::snapshot::{SourceRevision, SourceState};
+use crate::snapshot::SourceState;
 
 use super::argocd::{app, repo_url};
 use super::build::Build;
@@ -19,55 +20,83 @@ use super::flux::object::read_kustomization;
 use super::plan::{self, TreeIndex};
 use super::run;
 use super::settle::{self, Outcome};
-use super::{display_dir, Reader, Result};
+use super::{display_dir, Renderer, Result};
 
-pub fn declare(
-    source: &Source,
-    revision: SourceRevision,
-    index: &TreeIndex,
-    scope: &[String],
-    reader: &mut dyn Reader,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
-) -> Result<SourceState> {
-    let planned =
-        plan::plan(index, scope, source.render, read).map_err(|e| e.into_error(&source.name))?;
-    let links = planned
-        .links
-        .iter()
-        .map(|file| FileError {
-            source: source.name.clone(),
-            file: file.clone(),
-            line: 0,
-            message: "symlink: not followed (declare the file itself)".into(),
-        })
-        .collect();
-    let mut state = reader.plain(source, revision, &planned.plain, links, read);
-    for (path, by) in &planned.covered {
-        state.findings.notes.push(Note {
-            source: source.name.clone(),
-            file: display_dir(path),
-            line: 0,
-            message: format!(
-                "configured path {} is not built on its own: kustomize {} builds it",
-                display_dir(path),
-                display_dir(by)
-            ),
-        });
+/// `render: auto|kustomize`, planned: the kustomization roots to build, and the files left plain.
+#[derive(Debug)]
+pub struct Plan {
+    index: TreeIndex,
+    planned: plan::Planned,
+}
+
+impl Plan {
+    pub fn new(
+        source: &Source,
+        index: TreeIndex,
+        scope: Vec<String>,
+        read: &ReadBlob<'_>,
+    ) -> Result<Plan> {
+        let planned = plan::plan(&index, &scope, source.render, read)
+            .map_err(|e| e.into_error(&source.name))?;
+        Ok(Plan { index, planned })
     }
-    let builds: Vec<Build> = planned
-        .roots
-        .into_iter()
-        .map(|(dir, inputs)| Build::kustomize(&dir, inputs))
-        .collect();
-    let results = run::render_all(source, index, &builds, reader.renderer(), read);
-    let outcomes = builds
-        .into_iter()
-        .zip(results)
-        .map(|(build, result)| Outcome { build, result })
-        .collect();
-    settle::settle(source, outcomes, &mut reader.renderer().memory, &mut state);
-    suggest_discover(source, &mut state);
-    Ok(state)
+
+    /// The files read as plain manifests: outside every kustomization root.
+    pub fn plain_files(&self) -> &[TreeFile] {
+        &self.planned.plain
+    }
+
+    /// The links among the files, refused: never followed.
+    pub fn refused_links(&self, source: &Source) -> Vec<FileError> {
+        self.planned
+            .links
+            .iter()
+            .map(|file| FileError {
+                source: source.name.clone(),
+                file: file.clone(),
+                line: 0,
+                message: "symlink: not followed (declare the file itself)".into(),
+            })
+            .collect()
+    }
+
+    /// The source's state: `plain` (what the plain files declare) with the builds' objects.
+    pub fn build(
+        self,
+        source: &Source,
+        mut state: SourceState,
+        renderer: &mut Renderer,
+        read: &ReadBlob<'_>,
+    ) -> SourceState {
+        renderer.cache.begin();
+        for (path, by) in &self.planned.covered {
+            state.findings.notes.push(Note {
+                source: source.name.clone(),
+                file: display_dir(path),
+                line: 0,
+                message: format!(
+                    "configured path {} is not built on its own: kustomize {} builds it",
+                    display_dir(path),
+                    display_dir(by)
+                ),
+            });
+        }
+        let builds: Vec<Build> = self
+            .planned
+            .roots
+            .into_iter()
+            .map(|(dir, inputs)| Build::kustomize(&dir, inputs))
+            .collect();
+        let results = run::render_all(source, &self.index, &builds, renderer, read);
+        let outcomes = builds
+            .into_iter()
+            .zip(results)
+            .map(|(build, result)| Outcome { build, result })
+            .collect();
+        settle::settle(source, outcomes, &mut renderer.memory, &mut state);
+        suggest_discover(source, &mut state);
+        super::finish(renderer, state)
+    }
 }
 
 /// A note (and a warning) when the objects include Flux Kustomizations syncing a

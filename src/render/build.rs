@@ -32,6 +32,12 @@ pub enum BuildError {
     Output { line: usize, message: String },
     #[error(transparent)]
     PostBuild(#[from] postbuild::Error),
+    #[error("{file}")]
+    Blob {
+        file: String,
+        #[source]
+        source: crate::git::Error,
+    },
     #[error("{file}:{line}: {message}")]
     Manifest {
         file: String,

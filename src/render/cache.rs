@@ -92,10 +92,10 @@ pub fn key(command: &[String], dir: &str, build: &Build, inputs: &Inputs) -> Key
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::git::EntryKind;
     use crate::render::build::How;
     use crate::render::flux::BuildOptions;
     use crate::render::kfile;
-    use crate::tree::EntryKind;
     use gix::ObjectId;
 
     #[test]

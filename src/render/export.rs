@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
 
-use crate::tree::EntryKind;
+use crate::git::{EntryKind, ReadBlob};
 
 use super::plan::{Inputs, TreeIndex};
 
@@ -23,8 +23,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot read blob {path}: {message}")]
-    Blob { path: String, message: String },
+    #[error("cannot read {path}")]
+    Blob {
+        path: String,
+        #[source]
+        source: crate::git::Error,
+    },
     #[error("the inputs exceed {MAX_EXPORT_BYTES} bytes")]
     TooLarge,
     #[error("tree path {0:?} would leave the export directory")]
@@ -48,7 +52,7 @@ pub fn export(
     index: &TreeIndex,
     inputs: &Inputs,
     dest: &Path,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    read: &ReadBlob<'_>,
 ) -> Result<(), Error> {
     let mut total = 0u64;
     for (path, (kind, id)) in &inputs.entries {
@@ -83,12 +87,12 @@ fn write(
     dest: &Path,
     path: &str,
     blob: ObjectId,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    read: &ReadBlob<'_>,
     total: &mut u64,
 ) -> Result<(), Error> {
-    let bytes = read(blob).map_err(|message| Error::Blob {
+    let bytes = read(blob).map_err(|source| Error::Blob {
         path: path.to_string(),
-        message,
+        source,
     })?;
     *total += bytes.len() as u64;
     if *total > MAX_EXPORT_BYTES {

@@ -33,10 +33,9 @@ mod vars;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use gix::ObjectId;
-
 use crate::config::Source;
 use crate::findings::{Findings, Note, OutOfScope};
+use crate::git::ReadBlob;
 use crate::manifest::parse::RawObject;
 use crate::manifest::Built;
 use crate::snapshot::{SourceRevision, SourceState};
@@ -49,24 +48,19 @@ use super::settle::{self, Outcome};
 use super::{Error, Renderer, Result};
 
 pub use object::{
-    bypass_users, locate, parse_discover, read_kustomization, BuildOptions, FluxKustomization,
-    Located,
+    bypass_users, locate, read_kustomization, BuildOptions, FluxKustomization, Located,
 };
 
 /// The source's state under `discover: flux`.
 pub fn declare(
     source: &Source,
-    discover: &str,
+    repo: &(String, String),
     revision: SourceRevision,
     index: &TreeIndex,
     scope: &[String],
     renderer: &mut Renderer,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    read: &ReadBlob<'_>,
 ) -> Result<SourceState> {
-    let repo = parse_discover(discover).ok_or_else(|| Error::BadDiscover {
-        source_name: source.name.clone(),
-        discover: discover.to_string(),
-    })?;
     let mut entries = Vec::new();
     for dir in scope {
         if !index.is_dir(dir) {
@@ -82,15 +76,8 @@ pub fn declare(
     // once everything is built: discovery runs again, strict, if it turns out so.
     let mut strict = false;
     let (outcomes, findings) = loop {
-        let (outcomes, findings, all) = follow_all(
-            source,
-            index,
-            read,
-            &repo,
-            entries.clone(),
-            strict,
-            renderer,
-        );
+        let (outcomes, findings, all) =
+            follow_all(source, index, read, repo, entries.clone(), strict, renderer);
         let found = vars::strict_mode(all.iter());
         if found == strict {
             break (outcomes, findings);
@@ -114,7 +101,7 @@ pub fn declare(
 fn follow_all(
     source: &Source,
     index: &TreeIndex,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    read: &ReadBlob<'_>,
     repo: &(String, String),
     entries: Vec<Build>,
     strict: bool,
@@ -168,11 +155,7 @@ fn follow_all(
 }
 
 /// The build of a configured path, before any Kustomization is known.
-fn entry(
-    dir: &str,
-    index: &TreeIndex,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
-) -> Build {
+fn entry(dir: &str, index: &TreeIndex, read: &ReadBlob<'_>) -> Build {
     Build {
         name: format!("Flux path {}", super::display_dir(dir)),
         info: Arc::new(Built {
@@ -206,7 +189,7 @@ fn own_objects<'a>(
 struct Discovery<'a> {
     source: &'a Source,
     index: &'a TreeIndex,
-    read: &'a dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    read: &'a ReadBlob<'a>,
     /// The `GitRepository`s that stand for this repository: the configured one, and the one
     /// the configured path's own Kustomization syncs from.
     repos: Vec<(String, String)>,
@@ -489,33 +472,4 @@ fn setting(build: &Build) -> String {
         build.dir,
         serde_json::to_string(&build.how).unwrap_or_default()
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn discover_names_the_repository() {
-        assert_eq!(
-            parse_discover("flux"),
-            Some(("flux-system".into(), "flux-system".into()))
-        );
-        assert_eq!(
-            parse_discover("flux:infra/fleet"),
-            Some(("infra".into(), "fleet".into()))
-        );
-        assert_eq!(parse_discover("argo"), None);
-        assert_eq!(parse_discover("flux:nobody"), None);
-        let config = |discover: &str| {
-            crate::config::Config::from_yaml(
-                &format!("sources:\n  - name: s\n    url: /r\n    discover: {discover}\n"),
-                "test.yaml",
-            )
-        };
-        assert!(config("flux:infra/fleet").is_ok());
-        assert!(config("argocd").is_ok());
-        let err = config("argo").expect_err("bad discover is a startup error");
-        assert!(err.to_string().contains("discover"), "{err}");
-    }
 }

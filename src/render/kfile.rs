@@ -8,8 +8,8 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::git::EntryKind;
 use crate::manifest::yaml;
-use crate::tree::EntryKind;
 
 use super::argocd::kustomize::KustomizeOptions;
 use super::export;

@@ -7,13 +7,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use gix::ObjectId;
 use serde_json::Value;
 
+use crate::git::{EntryKind, ReadBlob};
 use crate::manifest::parse::{self, RawObject};
 use crate::manifest::yaml;
 use crate::manifest::{Declared, Origin};
-use crate::tree::EntryKind;
 
 use super::build::Build;
 use super::flux::object::BuildOptions;
@@ -48,11 +47,7 @@ pub fn finish(raw: RawObject, build: &Build, flux: Option<&BuildOptions>) -> Raw
 /// Gives each rendered object the line of its document in the file that declares it, matched
 /// by kind and then by name (kustomize may have prefixed, suffixed or substituted the name):
 /// messages and errors point at the line a person edits.
-pub fn assign_lines(
-    objects: &mut [RawObject],
-    index: &TreeIndex,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
-) {
+pub fn assign_lines(objects: &mut [RawObject], index: &TreeIndex, read: &ReadBlob<'_>) {
     let mut documents: HashMap<Arc<str>, Vec<(String, String, usize)>> = HashMap::new();
     for object in objects.iter_mut() {
         let docs = documents.entry(object.file.clone()).or_insert_with(|| {

@@ -17,9 +17,10 @@ use gix::ObjectId;
 use serde_json::Value;
 
 use crate::config::Render;
+pub use crate::git::is_within;
+use crate::git::{EntryKind, ReadBlob, TreeEntry, TreeFile};
 use crate::manifest::parse;
 use crate::manifest::yaml;
-use crate::tree::{EntryKind, TreeEntry, TreeFile};
 
 use super::Error;
 
@@ -96,11 +97,6 @@ pub fn parent(path: &str) -> &str {
     path.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
 }
 
-/// Is `path` equal to `dir` or beneath it?
-pub fn is_within(path: &str, dir: &str) -> bool {
-    dir.is_empty() || path == dir || path.starts_with(dir) && path[dir.len()..].starts_with('/')
-}
-
 /// `rel` resolved against `dir` (`./`, `../` and doubled slashes folded); `None` when absolute or
 /// when it climbs above the repository root.
 pub fn resolve(dir: &str, rel: &str) -> Option<String> {
@@ -167,11 +163,7 @@ impl Inputs {
 }
 
 /// Every input of the build of `dir`: its tree and whatever its kustomization files reach.
-pub fn inputs(
-    index: &TreeIndex,
-    dir: &str,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
-) -> Inputs {
+pub fn inputs(index: &TreeIndex, dir: &str, read: &ReadBlob<'_>) -> Inputs {
     let mut inputs = Inputs::default();
     let mut queue = vec![dir.to_string()];
     let mut seen = HashSet::new();
@@ -304,7 +296,7 @@ pub fn plan(
     index: &TreeIndex,
     scope: &[String],
     mode: Render,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    read: &ReadBlob<'_>,
 ) -> Result<Planned, NotAKustomization> {
     let mut candidates: BTreeSet<String> = BTreeSet::new();
     match mode {

@@ -10,6 +10,7 @@ use gix::ObjectId;
 use serde_json::{json, Value};
 
 use crate::config::Source;
+use crate::git::ReadBlob;
 use crate::manifest::parse::{self, FileError, FileObjects};
 use crate::manifest::Origin;
 
@@ -25,7 +26,7 @@ pub fn render_all(
     index: &TreeIndex,
     builds: &[Build],
     renderer: &mut Renderer,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    read: &ReadBlob<'_>,
 ) -> Vec<Result<Rendered, BuildError>> {
     let mut results: Vec<Option<Result<Rendered, BuildError>>> =
         builds.iter().map(|_| None).collect();
@@ -119,7 +120,7 @@ fn export_build(
     index: &TreeIndex,
     build: &Build,
     changes: &kfile::Changes,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    read: &ReadBlob<'_>,
 ) -> Result<tempfile::TempDir, BuildError> {
     let tmp = tempfile::Builder::new()
         .prefix("driftgate-render-")
@@ -147,7 +148,7 @@ fn finish(
     build: &Build,
     output: &[u8],
     index: &TreeIndex,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    read: &ReadBlob<'_>,
 ) -> Result<Rendered, BuildError> {
     let text = std::str::from_utf8(output).map_err(|e| BuildError::Output {
         line: 0,
@@ -187,15 +188,14 @@ fn read_files(
     source: &Source,
     build: &Build,
     files: &[(String, ObjectId)],
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    read: &ReadBlob<'_>,
 ) -> Result<Rendered, BuildError> {
     let mut objects = Vec::new();
     let mut skipped_documents = 0;
     for (path, blob) in files {
-        let bytes = read(*blob).map_err(|message| BuildError::Manifest {
+        let bytes = read(*blob).map_err(|source| BuildError::Blob {
             file: path.clone(),
-            line: 0,
-            message: format!("cannot read blob: {message}"),
+            source,
         })?;
         let parsed =
             parse_manifest(&source.name, path, &bytes).map_err(|e| BuildError::Manifest {

@@ -251,7 +251,7 @@ pub fn settle(
                     file,
                     line,
                     what: build.name.clone(),
-                    why: e.to_string(),
+                    why: crate::text::chain(&e).to_string(),
                 });
                 memory.last_good.remove(&build.name);
                 None
@@ -260,7 +260,9 @@ pub fn settle(
         };
         if let Some(error) = error {
             let (file, line) = build.location();
-            let message = format!("{}: {error}", build.name);
+            // What fails a build is shown as it is (`index`, `/readyz`): its text is made here.
+            let shown = crate::text::chain(&error).to_string();
+            let message = format!("{}: {shown}", build.name);
             state.errors.push(FileError {
                 source: source.name.clone(),
                 file: file.clone(),
@@ -272,7 +274,7 @@ pub fn settle(
                 build: build.name.clone(),
                 file,
                 line,
-                message: error.to_string(),
+                message: shown,
                 stale_objects: objects.len(),
             });
         }

@@ -10,6 +10,7 @@ use kube::core::params::ListParams;
 
 use super::compare::{Found, Scanner, Tally};
 use super::dump::read_page;
+use super::failure::{ApiFailure, Unlisted};
 use super::live::ItemDefaults;
 use super::report::{ListError, Report};
 use crate::manifest::ObjectKey;
@@ -25,10 +26,12 @@ const RESTARTS: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("no cluster credentials (in-cluster service account or kubeconfig): {0}")]
-    Credentials(String),
-    #[error("cannot start the scan's runtime: {0}")]
-    Runtime(String),
+    #[error("no cluster credentials (in-cluster service account or kubeconfig)")]
+    Credentials(#[source] kube::config::InferConfigError),
+    #[error("no cluster credentials (in-cluster service account or kubeconfig)")]
+    Client(#[source] kube::Error),
+    #[error("cannot start the scan's runtime")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// A client from the given configuration, or inferred as kubectl does: the in-cluster service
@@ -36,11 +39,9 @@ pub enum Error {
 pub async fn client(config: Option<kube::Config>) -> Result<kube::Client, Error> {
     let config = match config {
         Some(c) => c,
-        None => kube::Config::infer()
-            .await
-            .map_err(|e| Error::Credentials(e.to_string()))?,
+        None => kube::Config::infer().await.map_err(Error::Credentials)?,
     };
-    kube::Client::try_from(config).map_err(|e| Error::Credentials(e.to_string()))
+    kube::Client::try_from(config).map_err(Error::Client)
 }
 
 /// One LIST: a kind at a version, in one namespace or (cluster-scoped) cluster-wide.
@@ -76,13 +77,13 @@ impl ListTarget {
         }
     }
 
-    fn error(&self, message: String) -> ListError {
+    fn error(&self, why: Unlisted) -> ListError {
         ListError {
             group: self.group.clone(),
             version: self.version.clone(),
             kind: self.kind.clone(),
             namespace: self.namespace.clone(),
-            message,
+            message: crate::text::chain(&why).to_string(),
         }
     }
 }
@@ -95,7 +96,7 @@ pub struct Scope {
 }
 
 /// (group, version, kind) → its plural and scope, or why it is not known.
-pub type Resolved = HashMap<(String, String, String), Result<Scope, String>>;
+pub type Resolved = HashMap<(String, String, String), Result<Scope, Unlisted>>;
 
 /// The lists a scan reads: one per (group, version, kind, namespace) Git declares, and with
 /// `unmanaged`, every declared namespaced kind in every managed namespace. A kind whose
@@ -130,13 +131,15 @@ pub fn plan(scanner: &Scanner, resolved: &Resolved) -> (Vec<ListTarget>, Vec<Lis
                     },
                 });
             }
-            Some(Err(message)) => {
-                errors.entry(gvk).or_insert_with(|| message.clone());
+            Some(Err(why)) => {
+                errors
+                    .entry(gvk)
+                    .or_insert_with(|| crate::text::chain(why).to_string());
             }
             None => {
                 errors
                     .entry(gvk)
-                    .or_insert_with(|| "the kind's resource is not known".to_string());
+                    .or_insert_with(|| Unlisted::Unknown.to_string());
             }
         }
     }
@@ -228,6 +231,7 @@ pub async fn resolve(client: &kube::Client, scanner: &Scanner<'_>) -> Resolved {
         } else {
             client.list_core_api_resources(&api_version).await
         };
+        let found = found.map_err(|e| std::sync::Arc::new(ApiFailure::from(e)));
         for gvk in kinds {
             let scope = match &found {
                 Ok(list) => list
@@ -238,23 +242,19 @@ pub async fn resolve(client: &kube::Client, scanner: &Scanner<'_>) -> Resolved {
                         plural: r.name.clone(),
                         namespaced: r.namespaced,
                     })
-                    .ok_or_else(|| format!("the cluster serves no {} in {api_version}", gvk.2)),
-                Err(e) => Err(format!("discovery of {api_version}: {}", describe(e))),
+                    .ok_or_else(|| Unlisted::NotServed {
+                        kind: gvk.2.clone(),
+                        api_version: api_version.clone(),
+                    }),
+                Err(failure) => Err(Unlisted::Discovery {
+                    api_version: api_version.clone(),
+                    source: failure.clone(),
+                }),
             };
             resolved.insert(gvk, scope);
         }
     }
     resolved
-}
-
-/// A kube error as a person reads it: the apiserver's own message for an API error.
-fn describe(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(status) if !status.message.is_empty() => {
-            format!("{} ({})", status.message, status.code)
-        }
-        e => e.to_string(),
-    }
 }
 
 /// What one list found: the objects to report and the kinds it read any object of.
@@ -292,7 +292,7 @@ async fn list_all(
             };
             let request = kube::core::Request::new(target.url_path())
                 .list(&params)
-                .map_err(|e| target.error(e.to_string()))?;
+                .map_err(|e| target.error(ApiFailure::Request(e).into()))?;
             let text = match client.request_text(request).await {
                 Ok(text) => text,
                 Err(kube::Error::Api(status)) if status.code == 410 && restarts < RESTARTS => {
@@ -300,14 +300,14 @@ async fn list_all(
                     tracing::info!(list = %target.url_path(), restarts, "continue token expired (410 Gone): listing again from the start");
                     continue 'list;
                 }
-                Err(e) => return Err(target.error(describe(&e))),
+                Err(e) => return Err(target.error(ApiFailure::from(e).into())),
             };
             let mut tally = Tally::default();
             next = read_page(&text, defaults, &mut |item| match item {
                 Ok(object) => super::observe(scanner, &mut tally, &object),
-                Err(why) => tracing::warn!(list = %target.url_path(), "skipped an item: {why}"),
+                Err(why) => tracing::warn!(list = %target.url_path(), "skipped an item: {}", crate::text::chain(&why)),
             })
-            .map_err(|e| target.error(format!("not a LIST response: {e}")))?;
+            .map_err(|e| target.error(Unlisted::NotAList(e)))?;
             let (found, errors, kinds) = tally.into_parts();
             listed.found.extend(found);
             listed.errors.extend(errors);

@@ -5,15 +5,25 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::live::LiveObject;
+use super::live::{LiveObject, NotAnObject};
 use super::report::{ListError, ObjectReport, PathDiff, Report, State};
-use crate::admission::annotate::is_own_annotation;
+use crate::admission::marks::is_own_annotation;
 use crate::config::Mode;
-use crate::drift::{self, FieldDiff, Node};
+use crate::drift::{self, FieldDiff};
+use crate::encoded::Node;
 use crate::kinds::Catalog;
 use crate::manifest::{DeclaredObject, ObjectKey};
 use crate::policy::Policy;
 use crate::snapshot::Snapshot;
+
+/// A declared object whose live content cannot be compared.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}")]
+pub struct Unreadable {
+    key: String,
+    #[source]
+    source: NotAnObject,
+}
 
 /// Git's object against a live one, as a CREATE of the live object is compared: the
 /// object's `ignore` paths left out, driftgate's own annotations never drift. Bypass and
@@ -130,7 +140,7 @@ impl<'s> Scanner<'s> {
 
     /// What one live object is: declared (in sync or drifted), unmanaged, or nothing to report
     /// (undeclared elsewhere, `mode: off`). An error is an object whose content cannot be read.
-    pub fn observe(&self, live: &LiveObject) -> Result<Option<Found>, String> {
+    pub fn observe(&self, live: &LiveObject) -> Result<Option<Found>, Unreadable> {
         let key = self.key_of(live);
         if self.policy.mode_for(&key) == Mode::Off {
             return Ok(None);
@@ -138,7 +148,10 @@ impl<'s> Scanner<'s> {
         if let Some(declared) = self.snapshot.get(&key) {
             let tree = live
                 .tree_for(declared.value.tree())
-                .map_err(|e| format!("{key}: {e}"))?;
+                .map_err(|source| Unreadable {
+                    key: key.to_string(),
+                    source,
+                })?;
             let paths: Vec<PathDiff> =
                 live_diffs(declared, tree.root(), self.policy, &self.snapshot.catalog)
                     .into_iter()

@@ -76,7 +76,11 @@ pub fn read(path: &Path, sink: &mut dyn FnMut(LiveObject)) -> Result<Stats, Erro
                 stats.objects += 1;
                 sink(object);
             }
-            Err(why) => stats.skipped.push(format!("{}: {why}", file.display())),
+            Err(why) => {
+                stats
+                    .skipped
+                    .push(format!("{}: {}", file.display(), crate::text::chain(&why)))
+            }
         };
         read_file(&file, &mut on_item)?;
     }
@@ -378,9 +382,9 @@ fn read_yaml(path: &Path, text: &str, on_item: &mut OnItem) -> Result<(), Error>
                 path: path.to_path_buf(),
                 source,
             })?
-            .map_err(|e| Error::Yaml {
+            .map_err(|source| Error::Yaml {
                 path: path.to_path_buf(),
-                message: e.to_string(),
+                source,
             })?;
     for doc in documents {
         match doc.value {

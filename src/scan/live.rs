@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::drift::tree::{Member, Node, Tree};
+use crate::encoded::{Member, Node, Tree};
 use crate::manifest::{split_api_version, ObjectKey};
 
 /// A live object. Its content stays text (or the `Value` a YAML dump gave) until
@@ -68,26 +68,36 @@ pub struct ItemDefaults<'a> {
 }
 
 /// Why a document is not an object driftgate can key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum Unkeyed {
-    #[error("not a JSON object: {0}")]
-    Json(String),
+    #[error("not a JSON object")]
+    Json(#[source] serde_json::Error),
+    #[error("not a JSON object: not a mapping")]
+    NotAMapping,
     #[error("an object without {0}")]
     Missing(&'static str),
+}
+
+/// Why an object's content cannot be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum NotAnObject {
+    #[error(transparent)]
+    Json(serde_json::Error),
+    #[error("not an object")]
+    Value,
 }
 
 impl LiveObject {
     /// An object from its JSON text.
     pub fn from_json(text: Box<RawValue>, defaults: ItemDefaults) -> Result<LiveObject, Unkeyed> {
-        let head: Head =
-            serde_json::from_str(text.get()).map_err(|e| Unkeyed::Json(e.to_string()))?;
+        let head: Head = serde_json::from_str(text.get()).map_err(Unkeyed::Json)?;
         LiveObject::from_head(head, defaults, Body::Json(text))
     }
 
     /// An object from a YAML dump, already parsed.
     pub fn from_value(value: Value, defaults: ItemDefaults) -> Result<LiveObject, Unkeyed> {
         if !value.is_object() {
-            return Err(Unkeyed::Json("not a mapping".into()));
+            return Err(Unkeyed::NotAMapping);
         }
         let text = |p: &str| value.pointer(p).and_then(Value::as_str).map(str::to_string);
         let owners = value
@@ -152,10 +162,10 @@ impl LiveObject {
     /// The object cut to what a comparison with `declared` reads, encoded for it: the top-level
     /// members Git declares, `metadata` without `managedFields`. `status` and `managedFields`,
     /// often half of a stored object, are skipped undecoded (as `/validate` reads a request).
-    pub fn tree_for(&self, declared: Node<'_>) -> Result<Tree, String> {
+    pub fn tree_for(&self, declared: Node<'_>) -> Result<Tree, NotAnObject> {
         match &self.body {
             Body::Json(text) => Tree::from_json_object(text.get(), |key| member(key, declared))
-                .map_err(|e| e.to_string()),
+                .map_err(NotAnObject::Json),
             Body::Value(Value::Object(map)) => {
                 let mut kept = serde_json::Map::new();
                 for (key, value) in map {
@@ -175,7 +185,7 @@ impl LiveObject {
                 }
                 Ok(Tree::from_value(&Value::Object(kept)))
             }
-            Body::Value(_) => Err("not an object".into()),
+            Body::Value(_) => Err(NotAnObject::Value),
         }
     }
 }
@@ -218,15 +228,15 @@ mod tests {
         let yaml = LiveObject::from_value(item.clone(), defaults).expect("keyed");
         assert_eq!(yaml.key, live.key);
         assert!(yaml.controlled);
-        assert_eq!(
+        assert!(matches!(
             LiveObject::from_json(raw(item), ItemDefaults::default()).err(),
             Some(Unkeyed::Missing("apiVersion"))
-        );
+        ));
         let nameless = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}});
-        assert_eq!(
+        assert!(matches!(
             LiveObject::from_json(raw(nameless), ItemDefaults::default()).err(),
             Some(Unkeyed::Missing("metadata.name"))
-        );
+        ));
     }
 
     #[test]

@@ -127,7 +127,7 @@ impl Periodic {
                 Ok(c) => *client = Some(c),
                 Err(e) => {
                     self.metrics.failures.inc();
-                    tracing::error!("drift scan: {e}");
+                    tracing::error!("drift scan: {}", crate::text::chain(&e));
                     return;
                 }
             }
@@ -143,7 +143,7 @@ impl Periodic {
                 Ok(r) => r,
                 Err(e) => {
                     self.metrics.failures.inc();
-                    tracing::error!("drift scan: {e}");
+                    tracing::error!("drift scan: {}", crate::text::chain(&e));
                     return;
                 }
             };

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
+use super::failure::ApiFailure;
 use super::report::{ObjectReport, Report, State};
 
 pub const API_VERSION: &str = "wgpolicyk8s.io/v1alpha2";
@@ -240,7 +241,7 @@ impl Writer {
                 }
                 Err(e) => {
                     self.last.remove(&id);
-                    out.failed.push(format!("{id}: {e}"));
+                    out.failed.push(format!("{id}: {}", crate::text::chain(&e)));
                 }
             }
         }
@@ -256,19 +257,13 @@ async fn get(client: &kube::Client, collection: &str) -> Result<Value, kube::Err
 }
 
 /// Server-side apply under driftgate's field manager, forced: driftgate owns its reports.
-async fn apply(client: &kube::Client, collection: &str, report: &Value) -> Result<(), String> {
+async fn apply(client: &kube::Client, collection: &str, report: &Value) -> Result<(), ApiFailure> {
     let params = kube::core::params::PatchParams::apply(FIELD_MANAGER).force();
     let request = kube::core::Request::new(collection)
         .patch(NAME, &params, &kube::core::params::Patch::Apply(report))
-        .map_err(|e| e.to_string())?;
-    client
-        .request_text(request)
-        .await
-        .map(|_| ())
-        .map_err(|e| match e {
-            kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
-            e => e.to_string(),
-        })
+        .map_err(ApiFailure::Request)?;
+    client.request_text(request).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{FieldDef, Leaf, ListKind, Schema, ShapeDef};
-use crate::drift::tree::Tree;
+use crate::encoded::Tree;
 
 /// Kubernetes' own facts, as `schema/PROVENANCE.md` says how they were read.
 pub(super) const SOURCE: &str = include_str!("../../schema/kubernetes.json");
@@ -30,7 +30,7 @@ pub fn builtin() -> &'static Schema {
     BUILTIN.get_or_init(|| match load_builtin() {
         Ok(schema) => schema,
         Err(e) => {
-            tracing::error!("{e}");
+            tracing::error!("{}", crate::text::chain(&e));
             Schema::default()
         }
     })

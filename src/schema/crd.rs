@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::{FieldDef, Leaf, ListKind, Schema, ShapeDef};
-use crate::drift::tree::Tree;
+use crate::encoded::Tree;
 
 /// Deepest schema read; a CRD nested deeper is cut there (what lies below is compared with
 /// no schema, which errs towards denying).

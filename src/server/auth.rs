@@ -51,8 +51,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("server.adminAuth.tokenFile {path}: {message}")]
-    TokenLine { path: PathBuf, message: String },
+    #[error("server.adminAuth.tokenFile {path}")]
+    TokenLine {
+        path: PathBuf,
+        #[source]
+        source: token::BadTokens,
+    },
     #[error("server.adminAuth.tokenFile {path} lists no token: nobody could read the admin port")]
     NoTokens { path: PathBuf },
     #[error("server.adminAuth.tokenFile is required with mode: token")]

@@ -18,9 +18,8 @@ use axum::Router;
 use http_body_util::{BodyExt as _, Limited};
 
 use super::AppState;
-use crate::admission::{self, review_json, Review};
-use crate::config::NotReady;
-use crate::metrics::{Endpoint, EndpointLabels, Operation, Outcome, RequestLabels};
+use crate::admission::{self, Endpoint};
+use crate::metrics::{EndpointLabels, Operation, Outcome, RequestLabels};
 
 pub fn tls_router(state: AppState) -> Router {
     Router::new()
@@ -34,8 +33,8 @@ pub fn tls_router(state: AppState) -> Router {
 pub enum RejectError {
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
-    #[error("cannot read the request body: {0}")]
-    Read(String),
+    #[error("cannot read the request body")]
+    Read(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the request body did not arrive within {deadline:?}")]
     Timeout { deadline: Duration },
     #[error("not an AdmissionReview: {0}")]
@@ -60,7 +59,8 @@ impl IntoResponse for RejectError {
             RejectError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             RejectError::Read(_) | RejectError::Invalid(_) => StatusCode::BAD_REQUEST,
         };
-        (status, format!("driftgate: {self}\n")).into_response()
+        let message = format!("driftgate: {}\n", crate::text::chain(&self));
+        (status, message).into_response()
     }
 }
 
@@ -88,7 +88,7 @@ pub async fn read_body(
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             Err(RejectError::TooLarge { limit })
         }
-        Err(e) => Err(RejectError::Read(e.to_string())),
+        Err(e) => Err(RejectError::Read(e)),
     }
 }
 
@@ -107,7 +107,7 @@ async fn handle(endpoint: Endpoint, state: &AppState, headers: &HeaderMap, body:
             (axum::Json(review).into_response(), operation, outcome)
         }
         Err(e) => {
-            tracing::debug!("rejected: {e}");
+            tracing::debug!("rejected: {}", crate::text::chain(&e));
             let outcome = e.outcome();
             (e.into_response(), Operation::Other, outcome)
         }
@@ -136,65 +136,25 @@ async fn answer(
 ) -> Result<(serde_json::Value, Operation, Outcome), RejectError> {
     let body = read_body(headers, body, state.max_body_bytes, state.body_read_timeout).await?;
     let Some(snapshot) = state.live.load() else {
-        // The mutating webhook never blocks: before the first snapshot it allows, unmarked.
-        let policy = match endpoint {
-            Endpoint::Validate => state.not_ready,
-            Endpoint::Mutate => NotReady::Allow,
+        let unready = admission::before_ready(endpoint, &body, state.not_ready, &state.policy)?;
+        let outcome = if unready.bypassed {
+            Outcome::Allowed
+        } else {
+            Outcome::NotReady
         };
-        return not_ready(&body, policy, &state.policy);
+        return Ok((
+            unready.review,
+            Operation::parse(&unready.operation),
+            outcome,
+        ));
     };
-    let which = match endpoint {
-        Endpoint::Validate => admission::Endpoint::Validate,
-        Endpoint::Mutate => admission::Endpoint::Mutate,
-    };
-    let outcome = admission::evaluate(which, &body, &snapshot, &state.policy)?;
+    let outcome = admission::evaluate(endpoint, &body, &snapshot, &state.policy)?;
     if let Some(auditor) = &state.auditor {
-        auditor.observe(which, &outcome);
+        auditor.observe(endpoint, &outcome);
     }
     Ok((
         outcome.review,
         Operation::parse(&outcome.decision.operation),
         outcome.decision.verdict.into(),
-    ))
-}
-
-/// Before the first snapshot there is nothing to compare with. `deny` (the default) refuses
-/// with 503 so a starting replica never lets an edit through unchecked.
-/// The GitOps controller is never held up by it: bypass needs no snapshot.
-fn not_ready(
-    body: &[u8],
-    not_ready: NotReady,
-    policy: &crate::policy::Policy,
-) -> Result<(serde_json::Value, Operation, Outcome), RejectError> {
-    let review = Review::parse(body)?;
-    let request = &review.request;
-    let mut response = admission::Response::allow(&request.uid);
-    if policy.is_bypassed(&request.user_info, &[]) {
-        return Ok((
-            review_json(review.version, &response),
-            Operation::parse(&request.operation),
-            Outcome::Allowed,
-        ));
-    }
-    let message = "driftgate has not loaded Git yet";
-    match not_ready {
-        NotReady::Deny => {
-            response.allowed = false;
-            response.status = Some(admission::wire::Status {
-                code: 503,
-                message: format!("{message}; try again shortly"),
-                reason: Some("ServiceUnavailable".into()),
-            });
-        }
-        NotReady::Allow => {
-            response.warnings.push(format!(
-                "{message}: allowed without a check (server.notReady: allow)"
-            ));
-        }
-    }
-    Ok((
-        review_json(review.version, &response),
-        Operation::parse(&request.operation),
-        Outcome::NotReady,
     ))
 }

@@ -9,7 +9,7 @@ use super::build;
 use super::context::Ctx;
 use super::provenance::{self, Kustomization};
 use super::repo::Files;
-use super::variables;
+use super::variables::{self, Unsettable};
 use super::want::FieldChange;
 use super::{plain, Error};
 use crate::yamledit::{value, Editor};
@@ -75,7 +75,7 @@ fn entries<'c>(ctx: &'c Ctx, field: &str, names: &[&str]) -> Option<(&'c Kustomi
 
 /// Candidates for one change, best first; `Err` when the value cannot be changed in Git (the
 /// reason names where it comes from).
-pub fn candidates(ctx: &Ctx, change: &FieldChange) -> Result<Vec<Action>, String> {
+pub fn candidates(ctx: &Ctx, change: &FieldChange) -> Result<Vec<Action>, Unsettable> {
     let mut out = Vec::new();
     let pre = value::get(&ctx.pre, &change.path);
     if let Some(Value::String(text)) = pre.filter(|_| build::flux_options(&ctx.build).is_some()) {

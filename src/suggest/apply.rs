@@ -7,7 +7,38 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{Error, Result, Suggestion};
+use super::Suggestion;
+
+/// Why the change could not be put into Git.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot run {command} (the git command is needed)")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{command}")]
+    Io {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{command}: {stderr}")]
+    Failed { command: String, stderr: String },
+    #[error("{0} is not a directory")]
+    NotADirectory(String),
+    #[error("{0:?} is not a valid branch name")]
+    BadBranch(String),
+    #[error("branch {branch} already exists in {repo}")]
+    BranchExists { branch: String, repo: String },
+    #[error("{repo} does not hold commit {commit} (the revision the change was made at); fetch it first")]
+    NoBase { repo: String, commit: String },
+    #[error("cannot make a scratch index")]
+    Scratch(#[source] std::io::Error),
+}
+
+type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Runs `git` in `dir` with `stdin`, returning its trimmed stdout.
 fn git(dir: &Path, args: &[&str], stdin: Option<&[u8]>, index: Option<&Path>) -> Result<String> {
@@ -26,23 +57,23 @@ fn git(dir: &Path, args: &[&str], stdin: Option<&[u8]>, index: Option<&Path>) ->
         cmd.env("GIT_INDEX_FILE", index);
     }
     let shown = format!("git {}", args.join(" "));
-    let mut child = cmd.spawn().map_err(|e| {
-        Error::Apply(format!(
-            "cannot run {shown}: {e} (the git command is needed)"
-        ))
+    let mut child = cmd.spawn().map_err(|source| Error::Spawn {
+        command: shown.clone(),
+        source,
     })?;
+    let io = |source| Error::Io {
+        command: shown.clone(),
+        source,
+    };
     if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input)
-            .map_err(|e| Error::Apply(format!("{shown}: {e}")))?;
+        pipe.write_all(input).map_err(io)?;
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::Apply(format!("{shown}: {e}")))?;
+    let out = child.wait_with_output().map_err(io)?;
     if !out.status.success() {
-        return Err(Error::Apply(format!(
-            "{shown}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(Error::Failed {
+            command: shown,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
@@ -55,10 +86,7 @@ pub fn write(suggestion: &Suggestion, dir: &Path) -> Result<()> {
         return Ok(());
     }
     if !dir.is_dir() {
-        return Err(Error::Apply(format!(
-            "{} is not a directory",
-            dir.display()
-        )));
+        return Err(Error::NotADirectory(dir.display().to_string()));
     }
     git(dir, &["apply", "--check", "-"], Some(diff.as_bytes()), None)?;
     git(dir, &["apply", "-"], Some(diff.as_bytes()), None)?;
@@ -69,7 +97,7 @@ pub fn write(suggestion: &Suggestion, dir: &Path) -> Result<()> {
 /// the commit the suggestion was made at. Returns the new commit's id.
 pub fn commit(suggestion: &Suggestion, repo: &Path, branch: &str) -> Result<String> {
     git(repo, &["check-ref-format", "--branch", branch], None, None)
-        .map_err(|_| Error::Apply(format!("{branch:?} is not a valid branch name")))?;
+        .map_err(|_| Error::BadBranch(branch.to_string()))?;
     let exists = git(
         repo,
         &[
@@ -82,10 +110,10 @@ pub fn commit(suggestion: &Suggestion, repo: &Path, branch: &str) -> Result<Stri
         None,
     );
     if exists.is_ok() {
-        return Err(Error::Apply(format!(
-            "branch {branch} already exists in {}",
-            repo.display()
-        )));
+        return Err(Error::BranchExists {
+            branch: branch.to_string(),
+            repo: repo.display().to_string(),
+        });
     }
     let base = &suggestion.commit;
     git(
@@ -94,14 +122,12 @@ pub fn commit(suggestion: &Suggestion, repo: &Path, branch: &str) -> Result<Stri
         None,
         None,
     )
-    .map_err(|_| {
-        Error::Apply(format!(
-            "{} does not hold commit {base} (the revision the change was made at); fetch it first",
-            repo.display()
-        ))
+    .map_err(|_| Error::NoBase {
+        repo: repo.display().to_string(),
+        commit: base.clone(),
     })?;
     // A private index: the clone's own index and working tree stay as they are.
-    let scratch = tempfile::tempdir().map_err(|e| Error::Apply(e.to_string()))?;
+    let scratch = tempfile::tempdir().map_err(Error::Scratch)?;
     let index = scratch.path().join("index");
     let index = Some(index.as_path());
     git(repo, &["read-tree", base], None, index)?;

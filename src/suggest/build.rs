@@ -9,13 +9,44 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use super::repo::{Checkout, Files};
-use super::Error;
-use crate::manifest::yaml;
+use crate::git::EntryKind;
+use crate::manifest::yaml::{self, YamlError};
 use crate::render::build::{Build, How};
 use crate::render::flux::BuildOptions;
 use crate::render::plan::{self, Inputs};
 use crate::render::{export, kfile, kustomize, postbuild, run, Limits};
-use crate::tree::EntryKind;
+
+/// Why a build could not be rendered again.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: YamlError,
+    },
+    #[error("reads a remote base ({0}); its source is not in this repository")]
+    RemoteBase(String),
+    #[error("cannot make a directory to render in")]
+    TempDir(#[source] std::io::Error),
+    #[error("cannot export its inputs")]
+    Export(#[source] export::Error),
+    #[error("cannot write the change into the export")]
+    Overlay(#[source] std::io::Error),
+    #[error("cannot add transformerAnnotations to its kustomization")]
+    Annotations(#[source] std::io::Error),
+    #[error(transparent)]
+    Kustomize(kustomize::Error),
+    #[error("the output is not UTF-8")]
+    NotUtf8,
+    #[error("the output does not parse: {0}")]
+    Output(#[source] YamlError),
+    #[error(transparent)]
+    Substitute(postbuild::Error),
+    /// A file of the change (the suggestion's own files are read as the build reads them).
+    #[error(transparent)]
+    Files(Box<super::Error>),
+}
 
 /// The annotations kustomize writes for `buildMetadata`.
 pub const ORIGIN: &str = "config.kubernetes.io/origin";
@@ -56,22 +87,37 @@ pub fn render(
     checkout: &Checkout,
     files: &Files,
     provenance: bool,
+) -> Result<Output, super::Error> {
+    render_build(build, checkout, files, provenance).map_err(|e| super::Error::Render {
+        build: format!(
+            "{} ({})",
+            build.name,
+            crate::render::display_dir(&build.dir)
+        ),
+        source: Box::new(e),
+    })
+}
+
+fn render_build(
+    build: &Build,
+    checkout: &Checkout,
+    files: &Files,
+    provenance: bool,
 ) -> Result<Output, Error> {
-    let label = format!(
-        "{} ({})",
-        build.name,
-        crate::render::display_dir(&build.dir)
-    );
-    let fail = |message: String| Error::Declined(vec![format!("{label}: {message}")]);
     let changes = match &build.how {
         How::Kustomize(changes) => changes,
         How::Files(list) => {
             // An Argo CD plain directory: its files, as they would read after the change.
             let mut objects = Vec::new();
             for (path, _) in list {
-                let text = files.read(path)?.unwrap_or_default();
-                let docs = yaml::parse_documents(&text)
-                    .map_err(|e| fail(format!("{path}: line {}: {}", e.line, e.message)))?;
+                let text = files
+                    .read(path)
+                    .map_err(|e| Error::Files(Box::new(e)))?
+                    .unwrap_or_default();
+                let docs = yaml::parse_documents(&text).map_err(|source| Error::File {
+                    path: path.clone(),
+                    source,
+                })?;
                 objects.extend(docs.into_iter().map(|d| d.value));
             }
             return Ok(Output {
@@ -82,22 +128,18 @@ pub fn render(
         }
     };
     if let Some(url) = build.inputs.remote.first() {
-        return Err(fail(format!(
-            "reads a remote base ({url}); its source is not in this repository"
-        )));
+        return Err(Error::RemoteBase(url.to_string()));
     }
     let tmp = tempfile::Builder::new()
         .prefix("driftgate-suggest-")
         .tempdir()
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(Error::TempDir)?;
     let read = |id| checkout.read_blob(id);
-    export::export(&checkout.index, &build.inputs, tmp.path(), &read)
-        .map_err(|e| fail(e.to_string()))?;
-    overlay(tmp.path(), &build.inputs, files).map_err(|e| fail(e.to_string()))?;
-    kfile::write(tmp.path(), &build.dir, &checkout.index, changes)
-        .map_err(|e| fail(e.to_string()))?;
+    export::export(&checkout.index, &build.inputs, tmp.path(), &read).map_err(Error::Export)?;
+    overlay(tmp.path(), &build.inputs, files).map_err(Error::Overlay)?;
+    kfile::write(tmp.path(), &build.dir, &checkout.index, changes).map_err(Error::Export)?;
     if provenance {
-        add_transformer_annotations(tmp.path(), &build.dir).map_err(fail)?;
+        add_transformer_annotations(tmp.path(), &build.dir).map_err(Error::Annotations)?;
     }
     let run_dir = if build.dir.is_empty() {
         "."
@@ -106,19 +148,17 @@ pub fn render(
     };
     let command = run::command(&checkout.source, build);
     let output = kustomize::run(&command, tmp.path(), run_dir, &Limits::default())
-        .map_err(|e| fail(e.to_string()))?;
-    let text = String::from_utf8(output).map_err(|_| fail("the output is not UTF-8".into()))?;
+        .map_err(Error::Kustomize)?;
+    let text = String::from_utf8(output).map_err(|_| Error::NotUtf8)?;
     let mut before_substitution = Vec::new();
     let mut objects = Vec::new();
     for doc in postbuild::split_documents(&text) {
-        before_substitution.extend(documents(doc).map_err(&fail)?);
+        before_substitution.extend(documents(doc)?);
         let substituted = match &changes.flux {
-            Some(options) => {
-                postbuild::substitute(doc, options).map_err(|e| fail(e.to_string()))?
-            }
+            Some(options) => postbuild::substitute(doc, options).map_err(Error::Substitute)?,
             None => std::borrow::Cow::Borrowed(doc),
         };
-        for mut value in documents(&substituted).map_err(&fail)? {
+        for mut value in documents(&substituted)? {
             if let Some(options) = &changes.flux {
                 postbuild::after(&mut value, options);
             }
@@ -132,10 +172,10 @@ pub fn render(
     })
 }
 
-fn documents(text: &str) -> Result<Vec<Value>, String> {
+fn documents(text: &str) -> Result<Vec<Value>, Error> {
     yaml::parse_documents(text)
         .map(|docs| docs.into_iter().map(|d| d.value).collect())
-        .map_err(|e| format!("the output does not parse: line {}: {}", e.line, e.message))
+        .map_err(Error::Output)
 }
 
 /// Writes the suggestion's files into the export: changed and new files under the exported
@@ -169,7 +209,7 @@ fn overlay(root: &Path, inputs: &Inputs, files: &Files) -> std::io::Result<()> {
 
 /// Adds `transformerAnnotations` to the `buildMetadata` the root kustomization asks for (it is
 /// JSON once `kfile` has written it, which kustomize reads as YAML).
-fn add_transformer_annotations(root: &Path, dir: &str) -> Result<(), String> {
+fn add_transformer_annotations(root: &Path, dir: &str) -> std::io::Result<()> {
     let base = root.join(dir);
     let Some(file) = plan::KUSTOMIZATION_FILES
         .iter()
@@ -178,7 +218,7 @@ fn add_transformer_annotations(root: &Path, dir: &str) -> Result<(), String> {
     else {
         return Ok(());
     };
-    let text = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(&file)?;
     let Some(mut doc) = yaml::parse_documents(&text)
         .ok()
         .and_then(|d| d.into_iter().next())
@@ -195,8 +235,9 @@ fn add_transformer_annotations(root: &Path, dir: &str) -> Result<(), String> {
             list.push(json!("transformerAnnotations"));
         }
     }
-    let out = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
-    std::fs::write(&file, out).map_err(|e| e.to_string())
+    // A JSON value always serialises; the error is only the writer's, and there is none.
+    let out = serde_json::to_vec_pretty(&doc).map_err(std::io::Error::other)?;
+    std::fs::write(&file, out)
 }
 
 /// The object without the annotations `buildMetadata` adds.

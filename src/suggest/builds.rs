@@ -11,13 +11,13 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::repo::Checkout;
+use crate::config::Discover;
+use crate::git::EntryKind;
 use crate::manifest::parse;
 use crate::manifest::{yaml, Built};
 use crate::render::build::{Build, How};
-use crate::render::flux;
 use crate::render::kfile::Changes;
 use crate::render::plan::{self, Inputs};
-use crate::tree::EntryKind;
 
 /// The build that rendered an object (its origin names it), among those the source's last
 /// read rendered.
@@ -133,12 +133,10 @@ impl Others {
 /// repository, each with the files that hold those Kustomizations (the `GitRepository` `discover` names; `flux-system/flux-system`, the one
 /// `flux bootstrap` makes, when it names none), whatever cluster they belong to.
 fn flux_paths(checkout: &Checkout) -> BTreeMap<String, BTreeSet<String>> {
-    let (repo_ns, repo_name) = checkout
-        .source
-        .discover
-        .as_deref()
-        .and_then(flux::parse_discover)
-        .unwrap_or_else(|| ("flux-system".into(), "flux-system".into()));
+    let (repo_ns, repo_name) = match &checkout.source.discover {
+        Some(Discover::Flux { namespace, name }) => (namespace.clone(), name.clone()),
+        _ => ("flux-system".to_string(), "flux-system".to_string()),
+    };
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (path, kind, id) in checkout.index.beneath("") {
         if kind != EntryKind::Blob || !parse::is_manifest_path(path) {

@@ -78,7 +78,7 @@ pub fn changed(mut doc: Value, prefix: &[Step], changes: &[FieldChange]) -> Resu
             Some(v) => value::set(&mut doc, &path, v.clone()),
             None => value::remove(&mut doc, &path),
         };
-        result.map_err(|e| Error::Declined(vec![e.to_string()]))?;
+        result?;
     }
     Ok(doc)
 }
@@ -114,7 +114,7 @@ pub fn apply(
         Want::Delete if prefix.is_empty() => editor.delete(doc).map_err(edit_err)?,
         Want::Delete => {
             let mut new = current;
-            value::remove(&mut new, &prefix).map_err(|e| Error::Declined(vec![e.to_string()]))?;
+            value::remove(&mut new, &prefix)?;
             editor.replace(doc, new).map_err(edit_err)?;
         }
         Want::Create(_) => {

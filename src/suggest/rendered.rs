@@ -85,6 +85,7 @@ fn fields(ctx: &Ctx, files: &mut Files, changes: &[FieldChange]) -> Result<(), E
             Err(e) => failures.push(e),
         }
     }
+    let mut failures: Vec<String> = failures.iter().map(reason).collect();
     failures.dedup();
     let mut reasons = vec![format!(
         "{}: no change to the files of {} renders it as asked (origin: {}{})",
@@ -99,6 +100,11 @@ fn fields(ctx: &Ctx, files: &mut Files, changes: &[FieldChange]) -> Result<(), E
     )];
     reasons.extend(failures);
     Err(Error::Declined(reasons))
+}
+
+/// Why a plan was not taken, for the person reading the declined reasons.
+fn reason(error: &Error) -> String {
+    crate::text::chain(error).to_string()
 }
 
 /// The plans tried, in order: each change's preferred action; the overlay's own files; the
@@ -149,7 +155,7 @@ fn try_plan(
     changes: &[FieldChange],
     plan: &[Action],
     expected: &Value,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let mut flux = FluxChanges::default();
     let mut in_patch = Vec::new();
     let mut in_flux_patch = Vec::new();
@@ -158,7 +164,7 @@ fn try_plan(
             Action::Variable(name) => {
                 let text = variables::text_of(change.value.as_ref().unwrap_or(&Value::Null));
                 let path = ["spec", "postBuild", "substitute", name.as_str()];
-                edit_flux(ctx, files, &path, json!(text)).map_err(|e| e.to_string())?;
+                edit_flux(ctx, files, &path, json!(text))?;
                 flux.vars.insert(name.clone(), text);
             }
             Action::OverlayPatch => in_patch.push(change.clone()),
@@ -172,10 +178,10 @@ fn try_plan(
                     Action::ReplicasEntry { .. } => "replicas",
                     _ => "images",
                 };
-                actions::drop_entry(files, file, field, *index).map_err(|e| e.to_string())?;
+                actions::drop_entry(files, file, field, *index)?;
                 in_patch.push(change.clone());
             }
-            other => actions::apply(ctx, files, change, other).map_err(|e| e.to_string())?,
+            other => actions::apply(ctx, files, change, other)?,
         }
     }
     if in_patch.is_empty() && in_flux_patch.is_empty() {
@@ -183,7 +189,7 @@ fn try_plan(
     }
     // A patch names the object as the overlay sees it: its rendered name, or the name in its
     // source when a name prefix is added later.
-    let mut last = String::new();
+    let mut last = None;
     for name in names(ctx) {
         let mut trial = files.clone();
         let mut trial_flux = flux.clone();
@@ -196,17 +202,17 @@ fn try_plan(
             &in_patch,
             &in_flux_patch,
         )
-        .map_err(|e| e.to_string())
         .and_then(|()| verify(ctx, &trial, &trial_flux, Some(expected)));
         match written {
             Ok(()) => {
                 *files = trial;
                 return Ok(());
             }
-            Err(e) => last = e,
+            Err(e) => last = Some(e),
         }
     }
-    Err(last)
+    // `names` always gives the rendered name, so a failure was kept.
+    Err(last.unwrap_or_else(|| Error::Declined(Vec::new())))
 }
 
 /// The overlay's patch and the Flux Kustomization's patch of a plan, naming the object `name`.
@@ -322,7 +328,6 @@ fn delete(ctx: &Ctx, files: &mut Files) -> Result<(), Error> {
         let mut trial = files.clone();
         match drop_document(ctx, &mut trial, file)
             .and_then(|()| drop_entries(ctx, &mut trial))
-            .map_err(|e| e.to_string())
             .and_then(|()| verify(ctx, &trial, &FluxChanges::default(), None))
         {
             Ok(()) => {
@@ -337,7 +342,6 @@ fn delete(ctx: &Ctx, files: &mut Files) -> Result<(), Error> {
             let mut trial = files.clone();
             let result = patch::delete(&mut trial, overlay, ctx.key, &ctx.api_version, &name)
                 .and_then(|_| drop_entries(ctx, &mut trial))
-                .map_err(|e| e.to_string())
                 .and_then(|_| verify(ctx, &trial, &FluxChanges::default(), None));
             match result {
                 Ok(()) => {
@@ -354,7 +358,6 @@ fn delete(ctx: &Ctx, files: &mut Files) -> Result<(), Error> {
             let mut trial = files.clone();
             let mut flux = FluxChanges::default();
             let result = flux_delete(ctx, &mut trial, &mut flux, &name)
-                .map_err(|e| e.to_string())
                 .and_then(|()| verify(ctx, &trial, &flux, None));
             match result {
                 Ok(()) => {
@@ -365,6 +368,7 @@ fn delete(ctx: &Ctx, files: &mut Files) -> Result<(), Error> {
             }
         }
     }
+    let mut failures: Vec<String> = failures.iter().map(reason).collect();
     failures.dedup();
     let mut reasons = vec![format!(
         "{}: no change to the files of {} removes it from the build alone",

@@ -40,27 +40,18 @@ impl Checkout {
             .iter()
             .find(|s| s.name == name)
             .cloned()
-            .ok_or_else(|| Error::Source(format!("no source named {name:?} in the config")))?;
+            .ok_or_else(|| Error::NoSource(name.to_string()))?;
         let revision = snapshot
             .revisions
             .iter()
             .find(|r| r.source == name)
-            .ok_or_else(|| Error::Source(format!("source {name}: no revision was read")))?;
-        let commit = ObjectId::from_hex(revision.commit.as_bytes()).map_err(|e| {
-            Error::Source(format!("source {name}: revision {}: {e}", revision.commit))
-        })?;
-        let text = |e: &dyn std::fmt::Display| Error::Source(e.to_string());
-        let (repo, location) = match remote::location(&source, &config.cache_dir) {
-            Location::Local(path) => (git::open(&source, &path).map_err(|e| text(&e)), path),
-            Location::Remote { cache, .. } => (
-                remote::open_cache(&source, &cache).map_err(|e| text(&e)),
-                cache,
-            ),
-        };
-        let repo = repo?;
+            .ok_or_else(|| Error::NotRead(name.to_string()))?;
+        let (repo, location) = open_repo(config, &source)?;
+        let commit = commit_id(&source, &revision.commit)?;
         let entries = {
-            let found = git::find_commit(&repo, &source, commit).map_err(|e| text(&e))?;
-            git::tree_entries(&found, &source).map_err(|e| text(&e))?
+            let git = git_error(&source);
+            let found = git::find_commit(&repo, commit).map_err(&git)?;
+            git::entries(&found).map_err(&git)?
         };
         Ok(Checkout {
             index: TreeIndex::new(&entries),
@@ -72,7 +63,7 @@ impl Checkout {
     }
 
     /// A blob's content.
-    pub fn read_blob(&self, id: ObjectId) -> Result<Vec<u8>, String> {
+    pub fn read_blob(&self, id: ObjectId) -> Result<Vec<u8>, git::Error> {
         git::read_blob(&self.repo, id)
     }
 
@@ -81,12 +72,47 @@ impl Checkout {
         let Some((EntryKind::Blob, id)) = self.index.get(path) else {
             return Ok(None);
         };
-        let bytes = self
-            .read_blob(id)
-            .map_err(|e| Error::Source(format!("{path}: {e}")))?;
+        let bytes = self.read_blob(id).map_err(git_error(&self.source))?;
         String::from_utf8(bytes)
             .map(Some)
-            .map_err(|_| Error::Source(format!("{path}: not UTF-8 text")))
+            .map_err(|_| Error::NotText {
+                path: path.to_string(),
+            })
+    }
+}
+
+/// The repository a source is read from: its directory, or the bare cache a remote one is
+/// fetched into (never fetched here).
+pub fn open_repo(
+    config: &Config,
+    source: &Source,
+) -> Result<(gix::Repository, std::path::PathBuf), Error> {
+    match remote::location(source, &config.cache_dir) {
+        Location::Local(path) => Ok((git::open(&path).map_err(git_error(source))?, path)),
+        Location::Remote { cache, .. } => {
+            let repo = remote::open_cache(&cache).map_err(|e| Error::Cache {
+                source_name: source.name.clone(),
+                source: Box::new(e),
+            })?;
+            Ok((repo, cache))
+        }
+    }
+}
+
+/// The commit a revision names (its full hex id).
+pub fn commit_id(source: &Source, commit: &str) -> Result<ObjectId, Error> {
+    ObjectId::from_hex(commit.as_bytes()).map_err(|e| Error::Revision {
+        source_name: source.name.clone(),
+        commit: commit.to_string(),
+        source: e,
+    })
+}
+
+/// A Git error of `source`.
+pub fn git_error(source: &Source) -> impl Fn(git::Error) -> Error + '_ {
+    |e| Error::Git {
+        source_name: source.name.clone(),
+        source: e,
     }
 }
 

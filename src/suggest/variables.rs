@@ -6,6 +6,51 @@ use super::context::Ctx;
 use super::want::FieldChange;
 use crate::manifest::ObjectKey;
 
+/// Why a value from a Flux variable is not changed in Git here; each names the variable and
+/// where it is defined, so the person can change it there.
+#[derive(Debug, thiserror::Error)]
+pub enum Unsettable {
+    #[error("{path} is {text:?} in the build's output: text and Flux variables together; change it where it is written ({origin})")]
+    Mixed {
+        path: String,
+        text: String,
+        origin: String,
+    },
+    #[error("{path} comes from ${{{name}}}, but no Flux Kustomization builds {build}")]
+    NoFlux {
+        path: String,
+        name: String,
+        build: String,
+    },
+    #[error("{path} comes from the Flux variable ${{{name}}}, set in postBuild.substitute of {defined}; {uses} values of this build use it, so changing it there would change them all")]
+    Shared {
+        path: String,
+        name: String,
+        defined: String,
+        uses: usize,
+    },
+    #[error("{path} comes from the Flux variable ${{{name}}}, set by {set_by} that postBuild.substituteFrom of {defined} reads; change it there if every value using it should change")]
+    FromObject {
+        path: String,
+        name: String,
+        /// The object and where it is declared: `ConfigMap apps/vars (apps/vars.yaml:1)`.
+        set_by: String,
+        defined: String,
+    },
+    #[error("{path} comes from the Flux variable ${{{name}}}, which postBuild.substituteFrom of {defined} sets from a ConfigMap or Secret Git does not hold")]
+    FromMissing {
+        path: String,
+        name: String,
+        defined: String,
+    },
+    #[error("{path} comes from the Flux variable ${{{name}}}, which nothing in Git sets (its default applies); set it in postBuild.substitute of {defined}")]
+    Unset {
+        path: String,
+        name: String,
+        defined: String,
+    },
+}
+
 /// The variable's name when `text` is exactly one `${NAME}` expression (with or without a
 /// default: `${NAME:=3}`, `${NAME:-x}`, `${NAME=y}`, `${NAME-z}`).
 pub fn whole_variable(text: &str) -> Option<&str> {
@@ -25,19 +70,21 @@ pub fn whole_variable(text: &str) -> Option<&str> {
 }
 
 /// The variable to set for a value written as `text` (with `${…}`), or why it cannot be.
-pub fn candidate(ctx: &Ctx, text: &str, change: &FieldChange) -> Result<String, String> {
+pub fn candidate(ctx: &Ctx, text: &str, change: &FieldChange) -> Result<String, Unsettable> {
     let path = change.display();
     let Some(name) = whole_variable(text) else {
-        return Err(format!(
-            "{path} is {text:?} in the build's output: text and Flux variables together; change it where it is written ({})",
-            ctx.origin.describe()
-        ));
+        return Err(Unsettable::Mixed {
+            path,
+            text: text.to_string(),
+            origin: ctx.origin.describe(),
+        });
     };
     let Some(k) = &ctx.flux else {
-        return Err(format!(
-            "{path} comes from ${{{name}}}, but no Flux Kustomization builds {}",
-            ctx.label()
-        ));
+        return Err(Unsettable::NoFlux {
+            path,
+            name: name.to_string(),
+            build: ctx.label(),
+        });
     };
     let defined = format!(
         "Flux Kustomization {}/{} ({}:{})",
@@ -53,9 +100,12 @@ pub fn candidate(ctx: &Ctx, text: &str, change: &FieldChange) -> Result<String, 
         {
             return Ok(name.to_string());
         }
-        return Err(format!(
-            "{path} comes from the Flux variable ${{{name}}}, set in postBuild.substitute of {defined}; {uses} values of this build use it, so changing it there would change them all"
-        ));
+        return Err(Unsettable::Shared {
+            path,
+            name: name.to_string(),
+            defined,
+            uses,
+        });
     }
     // Flux reads `substituteFrom` first; `substitute` overrides it.
     for from in &k.substitute_from {
@@ -77,20 +127,29 @@ pub fn candidate(ctx: &Ctx, text: &str, change: &FieldChange) -> Result<String, 
                 .and_then(|d| d.get(name))
                 .is_some();
         if holds {
-            return Err(format!(
-                "{path} comes from the Flux variable ${{{name}}}, set by {} {}/{} ({}:{}) that postBuild.substituteFrom of {defined} reads; change it there if every value using it should change",
-                from.kind, k.namespace, from.name, object.file, object.line
-            ));
+            return Err(Unsettable::FromObject {
+                path,
+                name: name.to_string(),
+                set_by: format!(
+                    "{} {}/{} ({}:{})",
+                    from.kind, k.namespace, from.name, object.file, object.line
+                ),
+                defined,
+            });
         }
     }
     if !k.substitute_from.is_empty() {
-        return Err(format!(
-            "{path} comes from the Flux variable ${{{name}}}, which postBuild.substituteFrom of {defined} sets from a ConfigMap or Secret Git does not hold"
-        ));
+        return Err(Unsettable::FromMissing {
+            path,
+            name: name.to_string(),
+            defined,
+        });
     }
-    Err(format!(
-        "{path} comes from the Flux variable ${{{name}}}, which nothing in Git sets (its default applies); set it in postBuild.substitute of {defined}"
-    ))
+    Err(Unsettable::Unset {
+        path,
+        name: name.to_string(),
+        defined,
+    })
 }
 
 /// The text a `substitute` entry needs for the value to render as `value`.

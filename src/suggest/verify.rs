@@ -10,8 +10,26 @@ use super::build::{self, Output};
 use super::context::Ctx;
 use super::plain;
 use super::repo::Files;
+use super::Error;
 use crate::render::envsubst::Value::Known;
 use crate::yamledit::value;
+
+/// How a plan renders other than asked.
+#[derive(Debug, thiserror::Error)]
+pub enum Mismatch {
+    #[error("{0} would render differently from what was asked")]
+    Differs(String),
+    #[error("{0} would no longer render")]
+    Gone(String),
+    #[error("{0} would still render")]
+    Stays(String),
+    #[error("the change would also change other objects of {0}")]
+    Others(String),
+    #[error(
+        "{path} is also read by {by}: the change would change what it renders (another cluster)"
+    )]
+    OtherCluster { path: String, by: String },
+}
 
 /// What a plan changes in the build's Flux Kustomization (it is an object, not a file of the
 /// build): `postBuild.substitute` entries and added `spec.patches`.
@@ -28,14 +46,15 @@ pub fn verify(
     files: &Files,
     flux: &FluxChanges,
     expect: Option<&Value>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let build = build::with_flux(&ctx.build, |options| {
         for (k, v) in &flux.vars {
             options.vars.values.insert(k.clone(), Known(v.clone()));
         }
         options.patches.extend(flux.patches.iter().cloned());
     });
-    let after = build::render(&build, ctx.checkout, files, false).map_err(|e| e.to_string())?;
+    let after = build::render(&build, ctx.checkout, files, false)?;
+    let key = ctx.key.to_string();
     let scope = ctx.scope();
     let is_it = |o: &&Value| plain::is_object(o, ctx.key, scope);
     let found = after
@@ -46,14 +65,9 @@ pub fn verify(
     match (expect, found) {
         (Some(want), Some(got)) if value::same(want, &got) => {}
         (None, None) => {}
-        (Some(_), Some(_)) => {
-            return Err(format!(
-                "{} would render differently from what was asked",
-                ctx.key
-            ))
-        }
-        (Some(_), None) => return Err(format!("{} would no longer render", ctx.key)),
-        (None, Some(_)) => return Err(format!("{} would still render", ctx.key)),
+        (Some(_), Some(_)) => return Err(Mismatch::Differs(key).into()),
+        (Some(_), None) => return Err(Mismatch::Gone(key).into()),
+        (None, Some(_)) => return Err(Mismatch::Stays(key).into()),
     }
     let rest = |out: &Output| -> Vec<Value> {
         out.objects
@@ -64,10 +78,7 @@ pub fn verify(
     };
     let (was, now) = (rest(&ctx.baseline), rest(&after));
     if was.len() != now.len() || was.iter().zip(&now).any(|(a, b)| !value::same(a, b)) {
-        return Err(format!(
-            "the change would also change other objects of {}",
-            ctx.label()
-        ));
+        return Err(Mismatch::Others(ctx.label()).into());
     }
     let empty = Files::new(ctx.checkout);
     let mut checked = BTreeSet::new();
@@ -80,8 +91,7 @@ pub fn verify(
             let Ok(before) = build::render(&other.build, ctx.checkout, &empty, false) else {
                 continue;
             };
-            let after = build::render(&other.build, ctx.checkout, files, false)
-                .map_err(|e| e.to_string())?;
+            let after = build::render(&other.build, ctx.checkout, files, false)?;
             let same = before.objects.len() == after.objects.len()
                 && before
                     .objects
@@ -89,10 +99,11 @@ pub fn verify(
                     .zip(&after.objects)
                     .all(|(a, b)| value::same(a, b));
             if !same {
-                return Err(format!(
-                    "{path} is also read by {}: the change would change what it renders (another cluster)",
-                    other.by
-                ));
+                return Err(Mismatch::OtherCluster {
+                    path: path.to_string(),
+                    by: other.by.clone(),
+                }
+                .into());
             }
         }
     }

@@ -14,22 +14,39 @@ impl std::fmt::Debug for Token {
     }
 }
 
+/// Why a configured token cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("tokenFile {path}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("tokenFile {path} is empty")]
+    Empty { path: std::path::PathBuf },
+    #[error("tokenEnv: environment variable {var} is not set")]
+    Unset { var: String },
+}
+
 /// The source's token, if it has one configured. A configured but unreadable or empty token
 /// is an error: fetching anonymously would only fail later with a less useful message.
-pub fn token(source: &Source) -> Result<Option<Token>, String> {
+pub fn token(source: &Source) -> Result<Option<Token>, Error> {
     if let Some(path) = &source.token_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("tokenFile {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Read {
+            path: path.clone(),
+            source: e,
+        })?;
         let text = text.trim();
         if text.is_empty() {
-            return Err(format!("tokenFile {} is empty", path.display()));
+            return Err(Error::Empty { path: path.clone() });
         }
         return Ok(Some(Token(text.to_string())));
     }
     if let Some(var) = &source.token_env {
         return match std::env::var(var) {
             Ok(value) if !value.trim().is_empty() => Ok(Some(Token(value.trim().to_string()))),
-            _ => Err(format!("tokenEnv: environment variable {var} is not set")),
+            _ => Err(Error::Unset { var: var.clone() }),
         };
     }
     Ok(None)

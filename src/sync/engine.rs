@@ -1,20 +1,21 @@
 //! The sync loop: one blocking thread per source, each polling its source every `interval`
-//! (jittered, and backed off after failures) or at once when asked ("sync now"). After a source reads a new revision, the last good state
-//! of every source is merged into a new `Snapshot` and stored whole in `Live`: a request sees
-//! the old snapshot or the new one, never a mix, and never waits for a sync. Any failure keeps
-//! the last good state serving and is logged once per change of error.
+//! (jittered, and backed off after failures) or at once when asked ("sync now"). An attempt
+//! runs the source's stages ([`super::source`]) and hands a new state to the snapshot stage
+//! ([`super::merge`]). Any failure keeps the last good state serving and is logged once per
+//! change of error.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::changes::{self, Changes};
+use super::merge::Merger;
 use super::metrics::SyncMetrics;
 use super::report;
 use super::source::{Outcome, SourceSync};
+use super::status::SyncStatus;
+use super::Error;
 use crate::config::Config;
-use crate::snapshot::{Live, Snapshot, SourceDelta, SourceState};
-use crate::status::SyncStatus;
+use crate::snapshot::Live;
 
 /// Wakes the source threads: a generation bumped by "sync now", and the stop flag.
 #[derive(Debug, Default)]
@@ -38,15 +39,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 #[derive(Debug)]
 struct Shared {
-    live: Arc<Live>,
+    /// The snapshot stage: every source's last good state, merged and swapped into `Live`.
+    merger: Merger,
     status: Arc<SyncStatus>,
     metrics: SyncMetrics,
     signal: Signal,
-    /// The last good state of each source, in configuration order, for rebuilding the merged
-    /// snapshot when another source changes (unused with a single source).
-    good: Mutex<Vec<Option<SourceState>>>,
-    /// Kinds whose plural resource is a guess, already warned about (once per kind).
-    guessed: Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 /// Cheap handle for whoever asks for a sync (the `/sync` endpoint) or shows status.
@@ -74,11 +71,11 @@ impl Trigger {
     /// True once a snapshot holding every source is live (and from then on: a failing sync
     /// keeps the last good snapshot serving).
     pub fn is_ready(&self) -> bool {
-        self.shared.live.load().is_some()
+        self.shared.merger.live().load().is_some()
     }
 
     pub fn live(&self) -> &Arc<Live> {
-        &self.shared.live
+        self.shared.merger.live()
     }
 }
 
@@ -127,12 +124,10 @@ impl Syncer {
             SyncMetrics::register(&mut prometheus_client::registry::Registry::default())
         });
         let shared = Arc::new(Shared {
-            live,
+            merger: Merger::new(live, config.sources.len()),
             status,
             metrics,
             signal: Signal::default(),
-            good: Mutex::new(vec![None; config.sources.len()]),
-            guessed: Mutex::default(),
         });
         let single = config.sources.len() == 1 && !parts.whole_reads;
         let workers = config
@@ -310,7 +305,7 @@ impl Worker {
                             .map(|f| (f.build.clone(), f.message.clone()))
                             .collect();
                         (
-                            merge(shared, self.index, *state),
+                            shared.merger.whole(self.index, *state),
                             revision,
                             commit,
                             reparsed,
@@ -323,10 +318,10 @@ impl Worker {
                         reparsed,
                     }) => {
                         let revision = label(&delta.revision);
-                        let merged = merge_delta(shared, &self.sync.source, *delta);
+                        let merged = shared.merger.delta(&self.sync.source, *delta);
                         (merged, revision, commit, reparsed, None)
                     }
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(e),
                 };
                 match merged {
                     Ok(changes) => {
@@ -341,7 +336,7 @@ impl Worker {
                     }
                     Err(e) => {
                         self.sync.mark_unserved();
-                        Err(format!("source {name}: snapshot not updated: {e}"))
+                        Err(e)
                     }
                 }
             }));
@@ -355,114 +350,12 @@ impl Worker {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Err(format!(
-                "source {name}: the sync attempt panicked: {message}"
-            ))
+            Err(Error::Panicked {
+                source_name: name.clone(),
+                message,
+            })
         });
         let seconds = started.elapsed().as_secs_f64();
         report::attempt(&shared.status, &shared.metrics, &name, seconds, result)
-    }
-}
-
-/// Applies one source's delta to the live snapshot (single-source syncers only, see
-/// `SourceSync::incremental`) and swaps in the result.
-fn merge_delta(
-    shared: &Shared,
-    source: &crate::config::Source,
-    delta: SourceDelta,
-) -> Result<Changes, crate::snapshot::Error> {
-    let _serialised = lock(&shared.good);
-    let file_errors = delta.errors.len();
-    let Some(old) = shared.live.load() else {
-        return Err(crate::snapshot::Error::NoBasis {
-            source_name: source.name.clone(),
-        });
-    };
-    let (snapshot, touched) = old.apply(&source.name, &source.default_namespace, delta)?;
-    let changes = Changes {
-        file_errors,
-        ..changes::count_keys(&old, &snapshot, &source.name, &touched)
-    };
-    shared.live.store(Arc::new(snapshot));
-    Ok(changes)
-}
-
-/// Warns once per kind whose plural resource (for `*/scale` requests and `webhook-config`) is a
-/// guess: neither built in, nor a CRD in Git, nor a kind driftgate knows. Checked when a
-/// revision is read whole (a delta's new kinds are seen at the next whole read).
-fn warn_guessed_plurals(shared: &Shared, snapshot: &Snapshot) {
-    let guesses = crate::kinds::guessed(
-        &snapshot.catalog,
-        snapshot
-            .objects()
-            .map(|o| (o.key.group.as_str(), o.key.kind.as_str(), &*o.file, o.line)),
-    );
-    let mut warned = lock(&shared.guessed);
-    for guess in guesses {
-        if warned.insert((guess.group.clone(), guess.kind.clone())) {
-            tracing::warn!(file = %guess.file, line = guess.line, "{}", guess.message());
-        }
-    }
-}
-
-/// Stores `state` as the source's last good state and, once every source has one, builds and
-/// swaps in the merged snapshot. A snapshot that cannot be built (a key declared twice) leaves
-/// the previous state and snapshot in place.
-fn merge(
-    shared: &Shared,
-    index: usize,
-    state: SourceState,
-) -> Result<Changes, crate::snapshot::Error> {
-    let mut good = lock(&shared.good);
-    let name = state.name.clone();
-    let objects = state.objects.len();
-    let file_errors = state.errors.len();
-    // With one source nothing else ever rebuilds from its state: build from it directly, and
-    // keep no copy (a failed build leaves the live snapshot, which is all that is needed).
-    let old = shared.live.load();
-    let (built, previous) = if good.len() == 1 {
-        (Snapshot::rebuild(vec![state], old.as_deref()), None)
-    } else {
-        let previous = good.get_mut(index).and_then(|slot| slot.replace(state));
-        if good.iter().any(Option::is_none) {
-            return Ok(Changes {
-                added: objects,
-                total: objects,
-                file_errors,
-                ..Changes::default()
-            });
-        }
-        let states: Vec<SourceState> = good.iter().flatten().cloned().collect();
-        (Snapshot::rebuild(states, old.as_deref()), previous)
-    };
-    match built {
-        Ok(snapshot) => {
-            let changes = Changes {
-                file_errors,
-                ..changes::count(old.as_deref(), &snapshot, &name)
-            };
-            let first = old.is_none().then(|| {
-                (
-                    snapshot.revision_label().to_string(),
-                    snapshot.len(),
-                    snapshot.errors.clone(),
-                )
-            });
-            warn_guessed_plurals(shared, &snapshot);
-            shared.live.store(Arc::new(snapshot));
-            if let Some((revision, objects, errors)) = first {
-                for error in &errors {
-                    tracing::warn!(file = %error.file, line = error.line, "skipped: {}", error.message);
-                }
-                tracing::info!(revision, objects, "declared state loaded; ready");
-            }
-            Ok(changes)
-        }
-        Err(e) => {
-            if let Some(slot) = good.get_mut(index) {
-                *slot = previous;
-            }
-            Err(e)
-        }
     }
 }

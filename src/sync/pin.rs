@@ -7,8 +7,12 @@ use crate::config::{PinKind, RevisionFrom};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("revisionFrom: cannot build a Kubernetes client: {message}")]
-    Client { message: String },
+    #[error("revisionFrom: cannot start the Kubernetes client's runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("revisionFrom: no Kubernetes configuration (in-cluster or kubeconfig)")]
+    Config(#[source] kube::config::InferConfigError),
+    #[error("revisionFrom: cannot build a Kubernetes client")]
+    Client(#[source] kube::Error),
     #[error("revisionFrom: cannot read {object}")]
     Read {
         object: String,
@@ -17,12 +21,24 @@ pub enum Error {
     },
     #[error("revisionFrom: {object} has no {field} yet")]
     Missing { object: String, field: &'static str },
-    #[error("revisionFrom: {object} reports revision {revision:?}: {message}")]
+    #[error("revisionFrom: {object} reports revision {revision:?}")]
     Format {
         object: String,
         revision: String,
-        message: String,
+        #[source]
+        source: BadRevision,
     },
+}
+
+/// Why a revision a controller reports names no commit driftgate can read.
+#[derive(Debug, thiserror::Error)]
+pub enum BadRevision {
+    #[error("SHA-256 repositories are not supported")]
+    Sha256,
+    #[error("expected a full 40-digit commit id")]
+    NotACommitId,
+    #[error(transparent)]
+    Hex(#[from] gix::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -64,20 +80,20 @@ fn kind_info(kind: PinKind) -> KindInfo {
 
 /// The commit id in a revision as the controllers write it: `main@sha1:<hex>` and `sha1:<hex>`
 /// (Flux v2), `main/<hex>` (older Flux), or a plain id (Argo CD).
-pub fn parse_revision(text: &str) -> Result<gix::ObjectId, String> {
+pub fn parse_revision(text: &str) -> Result<gix::ObjectId, BadRevision> {
     let text = text.trim();
     let digest = text.rsplit_once('@').map_or(text, |(_, d)| d);
     let hex = if let Some(hex) = digest.strip_prefix("sha1:") {
         hex
     } else if digest.starts_with("sha256:") {
-        return Err("SHA-256 repositories are not supported".into());
+        return Err(BadRevision::Sha256);
     } else {
         digest.rsplit_once('/').map_or(digest, |(_, h)| h)
     };
     if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err("expected a full 40-digit commit id".into());
+        return Err(BadRevision::NotACommitId);
     }
-    gix::ObjectId::from_hex(hex.as_bytes()).map_err(|e| e.to_string())
+    Ok(gix::ObjectId::from_hex(hex.as_bytes())?)
 }
 
 /// The applied revision found in a status object of `kind`.
@@ -92,10 +108,10 @@ pub fn revision_in(kind: PinKind, object: &serde_json::Value, name: &str) -> Res
             object: described.clone(),
             field: info.field,
         })?;
-    parse_revision(text).map_err(|message| Error::Format {
+    parse_revision(text).map_err(|source| Error::Format {
         object: described,
         revision: text.to_string(),
-        message,
+        source,
     })
 }
 
@@ -116,19 +132,16 @@ impl PinReader {
     /// `None` infers the configuration as kubectl does: in-cluster service account, else
     /// kubeconfig.
     pub fn new(config: Option<kube::Config>) -> Result<PinReader> {
-        let client_err = |message: String| Error::Client { message };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| client_err(e.to_string()))?;
+            .map_err(Error::Runtime)?;
         let client = block_on(&runtime, async {
             let config = match config {
                 Some(config) => config,
-                None => kube::Config::infer()
-                    .await
-                    .map_err(|e| client_err(e.to_string()))?,
+                None => kube::Config::infer().await.map_err(Error::Config)?,
             };
-            kube::Client::try_from(config).map_err(|e| client_err(e.to_string()))
+            kube::Client::try_from(config).map_err(Error::Client)
         })?;
         Ok(PinReader { runtime, client })
     }

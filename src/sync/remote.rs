@@ -10,38 +10,53 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Source;
 
+/// What getting a commit into the local object database fails with. The source is named by
+/// the sync layer's error that wraps this one.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("source {source_name}: cannot prepare cache {path}: {message}")]
-    Cache {
-        source_name: String,
+    #[error("cannot prepare cache {path}")]
+    CacheDir {
         path: PathBuf,
-        message: String,
+        #[source]
+        source: std::io::Error,
     },
-    #[error("source {source_name}: cannot open repository {location}: {message}")]
-    Open {
-        source_name: String,
-        location: String,
-        message: String,
+    #[error("cannot prepare cache {path}")]
+    CacheRepo {
+        path: PathBuf,
+        #[source]
+        source: gix::Error,
     },
-    #[error("source {source_name}: fetch of {what} from {url} failed: {message}")]
+    #[error("fetch of {what} from {url} failed{}", said(ssh.as_deref()))]
     Fetch {
-        source_name: String,
         url: String,
         what: String,
-        message: String,
+        /// What ssh said (a refused key, an unknown host key): the useful part of an ssh failure.
+        ssh: Option<String>,
+        #[source]
+        source: FetchError,
     },
-    #[error("source {source_name}: cannot read credentials: {message}")]
-    Credentials {
-        source_name: String,
-        message: String,
-    },
-    #[error("source {source_name}: {what} not found after fetching from {url}")]
-    NotFound {
-        source_name: String,
-        url: String,
-        what: String,
-    },
+    #[error("cannot read credentials")]
+    Credentials(#[source] super::credentials::Error),
+    #[error("cannot configure ssh for the fetch")]
+    SshConfig(#[source] gix::Error),
+    #[error("{what} not found after fetching from {url}")]
+    NotFound { url: String, what: String },
+}
+
+/// The step of a fetch that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("cannot create a file for ssh's messages")]
+    SshLog(#[source] std::io::Error),
+    #[error(transparent)]
+    Transport(#[from] super::transport::Error),
+    #[error(transparent)]
+    Gix(#[from] gix::Error),
+}
+
+fn said(ssh: Option<&str>) -> String {
+    ssh.map(|said| format!(" (ssh: {said})"))
+        .unwrap_or_default()
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -63,13 +78,24 @@ pub enum Location {
 /// Local paths and `file://` URLs are read in place: cloning them would only copy what is
 /// already on disk (and `file://` fetching makes gix spawn the `git` binary).
 pub fn location(source: &Source, cache_dir: &Path) -> Location {
-    match crate::git::local_path(&source.url) {
+    match local_path(&source.url) {
         Some(path) => Location::Local(path),
         None => Location::Remote {
             url: source.url.clone(),
             cache: cache_dir.join(cache_name(&source.name, &source.url)),
         },
     }
+}
+
+/// Where a local source lives on disk: a path, or a `file://` URL.
+pub fn local_path(url: &str) -> Option<PathBuf> {
+    if let Some(rest) = url.strip_prefix("file://") {
+        return Some(PathBuf::from(rest));
+    }
+    if url.contains("://") || url.starts_with("git@") {
+        return None;
+    }
+    Some(PathBuf::from(url))
 }
 
 /// `<name>-<16 hex of sha256(url)>`: stable across restarts, distinct when a source's URL
@@ -102,23 +128,26 @@ pub fn as_commit_id(spec: &str) -> Option<gix::ObjectId> {
 }
 
 /// Opens the bare cache, creating it on first use.
-pub fn open_cache(source: &Source, cache: &Path) -> Result<gix::Repository> {
-    let cache_err = |message: String| Error::Cache {
-        source_name: source.name.clone(),
+pub fn open_cache(cache: &Path) -> Result<gix::Repository> {
+    let dir_err = |source| Error::CacheDir {
         path: cache.to_path_buf(),
-        message,
+        source,
+    };
+    let repo_err = |source| Error::CacheRepo {
+        path: cache.to_path_buf(),
+        source,
     };
     if cache.join("HEAD").is_file() {
-        return gix::open(cache).map_err(|e| cache_err(e.to_string()));
+        return gix::open(cache).map_err(repo_err);
     }
     if let Some(parent) = cache.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| cache_err(e.to_string()))?;
+        std::fs::create_dir_all(parent).map_err(dir_err)?;
     }
     // A half-created directory from an interrupted first run is replaced.
     if cache.exists() {
-        std::fs::remove_dir_all(cache).map_err(|e| cache_err(e.to_string()))?;
+        std::fs::remove_dir_all(cache).map_err(dir_err)?;
     }
-    gix::init_bare(cache).map_err(|e| cache_err(e.to_string()))
+    gix::init_bare(cache).map_err(repo_err)
 }
 
 /// What the source's ref points to on the remote.
@@ -143,7 +172,6 @@ pub fn fetch_ref(repo: &gix::Repository, source: &Source) -> Result<Tip> {
     let target = fetch(repo, source, &spec, &source.git_ref)?;
     let branch = target.map(|t| t.strip_prefix("refs/heads/").unwrap_or(&t).to_string());
     let not_found = || Error::NotFound {
-        source_name: source.name.clone(),
         url: redact_url(&source.url),
         what: format!("ref {:?}", source.git_ref),
     };
@@ -171,7 +199,6 @@ pub fn fetch_commit(
         Ok(id)
     } else {
         Err(Error::NotFound {
-            source_name: source.name.clone(),
             url: redact_url(&source.url),
             what: format!("commit {id}"),
         })
@@ -192,36 +219,31 @@ fn fetch(
     refspec: &str,
     what: &str,
 ) -> Result<Option<String>> {
-    let ssh_log = super::transport::SshLog::for_source(source).map_err(|e| Error::Fetch {
-        source_name: source.name.clone(),
-        url: redact_url(&source.url),
+    let url = redact_url(&source.url);
+    let fetch_err = |ssh: Option<String>, cause: FetchError| Error::Fetch {
+        url: url.clone(),
         what: what.to_string(),
-        message: format!("cannot create a file for ssh's messages: {e}"),
-    })?;
-    // What ssh said (a refused key, an unknown host key) is the useful part of an ssh failure.
-    let fetch_err = |message: String| Error::Fetch {
-        source_name: source.name.clone(),
-        url: redact_url(&source.url),
-        what: what.to_string(),
-        message: match ssh_log.as_ref().and_then(super::transport::SshLog::summary) {
-            Some(said) => format!("{message}; ssh: {said}"),
-            None => message,
-        },
+        ssh,
+        source: cause,
+    };
+    let ssh_log = super::transport::SshLog::for_source(source)
+        .map_err(|e| fetch_err(None, FetchError::SshLog(e)))?;
+    let failed = |e: FetchError| {
+        fetch_err(
+            ssh_log.as_ref().and_then(super::transport::SshLog::summary),
+            e,
+        )
     };
     let repo = with_transport_config(repo, source, ssh_log.as_ref())?;
-    let token = super::credentials::token(source).map_err(|message| Error::Credentials {
-        source_name: source.name.clone(),
-        message,
-    })?;
+    let token = super::credentials::token(source).map_err(Error::Credentials)?;
     let remote = repo
         .remote_at(source.url.as_str())
-        .map_err(|e| fetch_err(describe(&e)))?
+        .map_err(|e| failed(e.into()))?
         // Only the one ref: no implicit `refs/tags/*` (tag following would fetch every tag).
         .with_fetch_tags(gix::remote::fetch::Tags::None)
         .with_refspecs(Some(refspec), gix::remote::Direction::Fetch)
-        .map_err(|e| fetch_err(describe(&e)))?;
-    let connection =
-        super::transport::connect(&remote, source).map_err(|e| fetch_err(describe(&e)))?;
+        .map_err(|e| failed(e.into()))?;
+    let connection = super::transport::connect(&remote, source).map_err(|e| failed(e.into()))?;
     let username = source.username.clone();
     let connection = connection.with_credentials(move |action| {
         super::credentials::answer(action, &username, token.as_ref())
@@ -229,9 +251,9 @@ fn fetch(
     let interrupt = AtomicBool::new(false);
     let outcome = connection
         .prepare_fetch(gix::progress::Discard, Default::default())
-        .map_err(|e| fetch_err(describe(&e)))?
+        .map_err(|e| failed(e.into()))?
         .receive(gix::progress::Discard, &interrupt)
-        .map_err(|e| fetch_err(describe(&e)))?;
+        .map_err(|e| failed(e.into()))?;
     Ok(outcome
         .ref_map
         .mappings
@@ -252,21 +274,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// An error and its causes on one line (`connection failed: … : Connection refused`).
-pub(super) fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        let next = e.to_string();
-        if !text.ends_with(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        cause = e.source();
-    }
-    text
-}
-
 /// A repository handle configured for this fetch only (nothing is written to the cache's
 /// config): the system `ssh` with the source's key, known hosts and timeout, its messages
 /// going to `ssh_log`. Timeouts and trust for the other schemes are set on the transport
@@ -276,21 +283,17 @@ fn with_transport_config(
     source: &Source,
     ssh_log: Option<&super::transport::SshLog>,
 ) -> Result<gix::Repository> {
-    let config_err = |message: String| Error::Credentials {
-        source_name: source.name.clone(),
-        message,
-    };
     let mut repo = repo.clone();
     let mut config = repo.config_snapshot_mut();
     let command = super::transport::ssh_command(source, ssh_log.map(|log| log.path()));
     config
         .set_raw_value(gix::config::tree::Core::SSH_COMMAND, command.as_str())
-        .map_err(|e| config_err(e.to_string()))?;
+        .map_err(Error::SshConfig)?;
     // Said outright, so gix does not probe an unrecognised command line with `ssh -G`.
     config
         .set_raw_value("ssh.variant", "ssh")
-        .map_err(|e| config_err(e.to_string()))?;
-    config.commit().map_err(|e| config_err(e.to_string()))?;
+        .map_err(Error::SshConfig)?;
+    config.commit().map_err(Error::SshConfig)?;
     Ok(repo)
 }
 

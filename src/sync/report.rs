@@ -4,7 +4,7 @@
 
 use super::changes::Changes;
 use super::metrics::{self, SyncMetrics};
-use crate::status::SyncStatus;
+use super::status::SyncStatus;
 
 /// A revision that became live (or, before every source has loaded, was accepted).
 #[derive(Debug)]
@@ -20,8 +20,8 @@ pub struct NewRevision {
     pub failed_builds: Option<Vec<(String, String)>>,
 }
 
-/// `Ok(None)`: nothing new; `Err`: the attempt's error, as shown to operators.
-pub type Result = std::result::Result<Option<NewRevision>, String>;
+/// `Ok(None)`: nothing new; `Err`: what the attempt failed with.
+pub type Result = std::result::Result<Option<NewRevision>, super::Error>;
 
 /// Records the attempt; returns whether it succeeded.
 pub fn attempt(
@@ -32,6 +32,11 @@ pub fn attempt(
     result: Result,
 ) -> bool {
     let ok = result.is_ok();
+    // The error as operators read it, on `/readyz` and in the log: made once, here.
+    let shown = result
+        .as_ref()
+        .err()
+        .map(|e| crate::text::chain(e).to_string());
     let previous = status.get(name).unwrap_or_default();
     let now = std::time::SystemTime::now();
     let current = status.update(name, |s| {
@@ -50,8 +55,8 @@ pub fn attempt(
                     }
                 }
             }
-            Err(e) => {
-                s.last_error = Some(e.clone());
+            Err(_) => {
+                s.last_error = shown.clone();
                 s.consecutive_failures += 1;
             }
         }
@@ -102,8 +107,9 @@ pub fn attempt(
             );
         }
         Ok(None) => {}
-        Err(e) => {
-            if previous.last_error.as_deref() != Some(e.as_str()) {
+        Err(_) => {
+            let e = shown.as_deref().unwrap_or_default();
+            if previous.last_error.as_deref() != Some(e) {
                 tracing::warn!(
                     source = %name,
                     serving = previous.revision.as_deref().unwrap_or("nothing yet"),
@@ -127,12 +133,22 @@ mod tests {
     fn status_follows_failures_and_recovery() {
         let status = SyncStatus::new(["s"]);
         let metrics = SyncMetrics::register(&mut prometheus_client::registry::Registry::default());
-        assert!(!attempt(&status, &metrics, "s", 0.1, Err("down".into())));
-        assert!(!attempt(&status, &metrics, "s", 0.1, Err("down".into())));
+        let down = || {
+            Err(crate::sync::Error::MissingPath {
+                source_name: "s".into(),
+                path: "apps".into(),
+                commit: "0123".into(),
+            })
+        };
+        assert!(!attempt(&status, &metrics, "s", 0.1, down()));
+        assert!(!attempt(&status, &metrics, "s", 0.1, down()));
         let s = status.get("s").expect("status");
         assert_eq!(
             (s.consecutive_failures, s.last_error.as_deref()),
-            (2, Some("down"))
+            (
+                2,
+                Some("source s: path \"apps\" is not in the tree at 0123")
+            )
         );
         let new = NewRevision {
             revision: Some("main@sha1:0123456789ab".into()),

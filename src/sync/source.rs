@@ -1,37 +1,17 @@
-//! One sync attempt for one source: choose the commit (branch tip, or the pinned revision),
-//! get it into a local object database, and read its declared state. A commit already served
-//! is not read again; a new one re-parses only the blobs that changed (see `declare`).
+//! One sync attempt for one source, stages 1 to 3 of the pipeline: choose the commit (branch tip,
+//! or the pinned revision) and fetch it into a local object database, read it, declare it. A
+//! commit already served is not read again; a new one re-parses only the blobs that changed (see
+//! [`declare`]).
 
 use std::path::Path;
 
-use super::pin::{self, PinReader};
+use super::declare::{self, Declared, Declarer};
+use super::pin::PinReader;
 use super::remote::{self, Location};
+use super::{Error, Result};
 use crate::config::Source;
-use crate::declare::Declarer;
 use crate::git;
-use crate::snapshot::{SourceDelta, SourceState};
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Remote(#[from] remote::Error),
-    #[error(transparent)]
-    Git(#[from] git::Error),
-    #[error("source {source_name}: {error}")]
-    Pin {
-        source_name: String,
-        #[source]
-        error: pin::Error,
-    },
-    #[error("source {source_name}: pinned commit {commit} is not in {location}")]
-    PinnedMissing {
-        source_name: String,
-        commit: String,
-        location: String,
-    },
-}
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+use crate::snapshot::{SourceDelta, SourceRevision, SourceState};
 
 /// What an attempt found.
 #[derive(Debug)]
@@ -45,7 +25,7 @@ pub enum Outcome {
         reparsed: usize,
     },
     /// What changed since the state served, when only some files changed (see
-    /// `git::read_commit_delta`).
+    /// [`declare::next`]).
     Delta {
         delta: Box<SourceDelta>,
         commit: gix::ObjectId,
@@ -113,7 +93,7 @@ impl SourceSync {
 
     /// Blobs parsed by the last read (cache misses).
     pub fn last_parsed(&self) -> usize {
-        self.declarer.last_parsed
+        self.declarer.last_parsed()
     }
 
     /// Records that the state at `commit` is now served, so an unchanged tip is skipped.
@@ -133,7 +113,7 @@ impl SourceSync {
         if self.served == Some(commit_id) {
             return Ok(Outcome::Unchanged { commit: commit_id });
         }
-        let reparsed = |sync: &SourceSync| sync.declarer.last_parsed;
+        let reparsed = |sync: &SourceSync| sync.declarer.last_parsed();
         if !self.incremental {
             let state = self.read(&repo, commit_id)?;
             self.last_read = Some(ReadKind::Whole);
@@ -143,26 +123,27 @@ impl SourceSync {
                 reparsed: reparsed(self),
             });
         }
-        let (commit, label_ref) = self.commit_and_label(&repo, commit_id)?;
-        let read =
-            git::read_commit_delta(&repo, &self.source, &commit, label_ref, &mut self.declarer);
+        let (commit, revision) = self.commit_and_revision(&repo, commit_id)?;
+        let declared = declare::next(&repo, &self.source, &commit, revision, &mut self.declarer);
         // Whatever went wrong, the declarer may be part-way: the next attempt reads whole.
-        let read = read.inspect_err(|_| self.declarer.forget_basis())?;
-        self.last_read = Some(match read {
-            git::Read::Whole(_) => ReadKind::Whole,
-            git::Read::Delta(_) => ReadKind::Delta,
-        });
-        Ok(match read {
-            git::Read::Whole(state) => Outcome::Read {
-                state: Box::new(state),
-                commit: commit_id,
-                reparsed: reparsed(self),
-            },
-            git::Read::Delta(delta) => Outcome::Delta {
-                delta: Box::new(delta),
-                commit: commit_id,
-                reparsed: reparsed(self),
-            },
+        let declared = declared.inspect_err(|_| self.declarer.forget_basis())?;
+        Ok(match declared {
+            Declared::Whole(state) => {
+                self.last_read = Some(ReadKind::Whole);
+                Outcome::Read {
+                    state: Box::new(state),
+                    commit: commit_id,
+                    reparsed: reparsed(self),
+                }
+            }
+            Declared::Delta(delta) => {
+                self.last_read = Some(ReadKind::Delta);
+                Outcome::Delta {
+                    delta: Box::new(delta),
+                    commit: commit_id,
+                    reparsed: reparsed(self),
+                }
+            }
         })
     }
 
@@ -176,24 +157,33 @@ impl SourceSync {
     /// The repository holding the commit to serve, and that commit.
     fn choose(&mut self) -> Result<(gix::Repository, gix::ObjectId)> {
         let pinned = self.pinned()?;
+        let name = &self.source.name;
+        let fetch = |source| Error::Fetch {
+            source_name: name.clone(),
+            source: Box::new(source),
+        };
         match &self.location {
             Location::Local(path) => {
-                let repo = git::open(&self.source, path)?;
+                let repo = git::open(path).map_err(self.git_error())?;
                 let id = match pinned {
                     Some(id) if remote::has_commit(&repo, id) => id,
                     Some(id) => {
                         return Err(Error::PinnedMissing {
-                            source_name: self.source.name.clone(),
+                            source_name: name.clone(),
                             commit: id.to_string(),
                             location: path.display().to_string(),
                         })
                     }
-                    None => git::resolve(&repo, &self.source)?.id,
+                    None => {
+                        git::resolve(&repo, &self.source.git_ref)
+                            .map_err(self.git_error())?
+                            .id
+                    }
                 };
                 Ok((repo, id))
             }
             Location::Remote { cache, .. } => {
-                let repo = remote::open_cache(&self.source, cache)?;
+                let repo = remote::open_cache(cache).map_err(fetch)?;
                 let id = match pinned {
                     Some(id) if remote::has_commit(&repo, id) => id,
                     Some(id) => {
@@ -202,10 +192,10 @@ impl SourceSync {
                         if let Ok(tip) = remote::fetch_ref(&repo, &self.source) {
                             self.remote_branch = tip.branch;
                         }
-                        remote::fetch_commit(&repo, &self.source, id)?
+                        remote::fetch_commit(&repo, &self.source, id).map_err(fetch)?
                     }
                     None => {
-                        let tip = remote::fetch_ref(&repo, &self.source)?;
+                        let tip = remote::fetch_ref(&repo, &self.source).map_err(fetch)?;
                         self.remote_branch = tip.branch;
                         tip.commit
                     }
@@ -215,32 +205,39 @@ impl SourceSync {
         }
     }
 
-    fn read(&mut self, repo: &gix::Repository, commit_id: gix::ObjectId) -> Result<SourceState> {
-        let (commit, label_ref) = self.commit_and_label(repo, commit_id)?;
-        Ok(git::read_commit(
-            repo,
-            &self.source,
-            &commit,
-            label_ref,
-            &mut self.declarer,
-        )?)
+    fn git_error(&self) -> impl Fn(git::Error) -> Error + '_ {
+        |source| Error::Git {
+            source_name: self.source.name.clone(),
+            source,
+        }
     }
 
-    /// The commit, and the ref its revision is labelled with.
-    fn commit_and_label<'r>(
+    fn read(&mut self, repo: &gix::Repository, commit_id: gix::ObjectId) -> Result<SourceState> {
+        let (commit, revision) = self.commit_and_revision(repo, commit_id)?;
+        declare::whole(repo, &self.source, &commit, revision, &mut self.declarer)
+    }
+
+    /// The commit, and its revision labelled with the ref people know (`HEAD` as its branch,
+    /// a remote's `HEAD` as the branch it pointed to at the fetch).
+    fn commit_and_revision<'r>(
         &self,
         repo: &'r gix::Repository,
         commit_id: gix::ObjectId,
-    ) -> Result<(gix::Commit<'r>, String)> {
-        let commit = git::find_commit(repo, &self.source, commit_id)?;
-        let label_ref = match &self.location {
-            Location::Local(_) => git::display_ref(repo, &self.source),
+    ) -> Result<(gix::Commit<'r>, SourceRevision)> {
+        let commit = git::find_commit(repo, commit_id).map_err(self.git_error())?;
+        let git_ref = match &self.location {
+            Location::Local(_) => git::display_ref(repo, &self.source.git_ref),
             Location::Remote { .. } => self
                 .remote_branch
                 .clone()
                 .unwrap_or_else(|| self.source.git_ref.clone()),
         };
-        Ok((commit, label_ref))
+        let revision = SourceRevision {
+            source: self.source.name.clone(),
+            git_ref,
+            commit: commit.id.to_string(),
+        };
+        Ok((commit, revision))
     }
 
     /// The commit `revisionFrom` names, if the source is pinned.
@@ -248,9 +245,9 @@ impl SourceSync {
         let Some(pin) = self.source.revision_from.clone() else {
             return Ok(None);
         };
-        let pin_err = |error| Error::Pin {
+        let pin_err = |source| Error::Pin {
             source_name: self.source.name.clone(),
-            error,
+            source,
         };
         if self.pins.is_none() {
             self.pins = Some(PinReader::new(self.kube_config.clone()).map_err(pin_err)?);

@@ -24,16 +24,32 @@ use crate::config::Source;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("caFile {path}: {message}")]
-    CaFile { path: PathBuf, message: String },
-    #[error("cannot connect to {address}: {source}")]
+    #[error("caFile {path}: cannot read it")]
+    CaRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("caFile {path}: not a PEM bundle")]
+    CaPem {
+        path: PathBuf,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("caFile {path}: no PEM certificate in it")]
+    CaEmpty { path: PathBuf },
+    #[error("cannot connect to {address}")]
     Connect {
         address: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{what}: {message}")]
-    Gix { what: &'static str, message: String },
+    #[error("{what}")]
+    Gix {
+        what: &'static str,
+        #[source]
+        source: gix::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -47,12 +63,7 @@ pub fn connect<'a, 'repo>(
     remote: &'a gix::Remote<'repo>,
     source: &Source,
 ) -> Result<Connection<'a, 'repo>> {
-    let gix_err = |what: &'static str| {
-        move |e: gix::Error| Error::Gix {
-            what,
-            message: super::remote::describe(&e),
-        }
-    };
+    let gix_err = |what: &'static str| move |source: gix::Error| Error::Gix { what, source };
     let (url, version) = remote
         .sanitized_url_and_version(gix::remote::Direction::Fetch)
         .map_err(gix_err("invalid remote"))?;
@@ -155,9 +166,9 @@ fn http_options(
     let url = url.to_bstring();
     let mut options = repo
         .transport_options(url.as_slice(), None)
-        .map_err(|e| Error::Gix {
+        .map_err(|source| Error::Gix {
             what: "HTTP configuration",
-            message: super::remote::describe(&e),
+            source,
         })?
         .and_then(|o| o.downcast::<http::Options>().ok())
         .map_or_else(http::Options::default, |o| *o);
@@ -183,14 +194,17 @@ fn http_options(
 }
 
 fn ca_roots(path: &Path) -> Result<Vec<reqwest::Certificate>> {
-    let ca_err = |message: String| Error::CaFile {
-        path: path.to_path_buf(),
-        message,
-    };
-    let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
-    let roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ca_err(e.to_string()))?;
+    let path_buf = || path.to_path_buf();
+    let pem = std::fs::read(path).map_err(|source| Error::CaRead {
+        path: path_buf(),
+        source,
+    })?;
+    let roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| Error::CaPem {
+        path: path_buf(),
+        source,
+    })?;
     if roots.is_empty() {
-        return Err(ca_err("no PEM certificate in it".into()));
+        return Err(Error::CaEmpty { path: path_buf() });
     }
     Ok(roots)
 }

@@ -47,6 +47,8 @@ impl fmt::Display for PathError {
     }
 }
 
+impl std::error::Error for PathError {}
+
 fn fail(path: &[Step], reason: impl Into<String>) -> PathError {
     PathError {
         path: display(path),

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use driftgate::config::Config;
 use driftgate::server::{AppState, Limits, Options, Server};
 use driftgate::snapshot::Live;
-use driftgate::status::SyncStatus;
+use driftgate::sync::status::SyncStatus;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

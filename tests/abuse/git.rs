@@ -5,9 +5,9 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use driftgate::config::Config;
-use driftgate::declare::Declarer;
 use driftgate::git;
 use driftgate::manifest::parse::{parse_file, MAX_FILE_BYTES};
+use driftgate::sync::declare::{self, Declarer};
 
 use super::common::GitRepo;
 
@@ -147,9 +147,9 @@ fn a_hostile_tree_is_read_with_every_bad_file_reported() {
     .expect("config")
     .sources
     .remove(0);
-    let opened = git::open(&source, repo.path()).expect("opens");
+    let opened = git::open(repo.path()).expect("opens");
     let mut declarer = Declarer::default();
-    let first = git::read_repo(&opened, &source, &mut declarer).expect("reads");
+    let first = declare::at_ref(&opened, &source, &mut declarer).expect("reads");
     assert_eq!(first.objects.len(), 1);
 
     // Now the good file breaks, and every kind of bad file arrives beside it.
@@ -179,9 +179,9 @@ fn a_hostile_tree_is_read_with_every_bad_file_reported() {
     repo.commit("hostile");
     commit_with_dotdot(&repo);
 
-    let opened = git::open(&source, repo.path()).expect("opens");
+    let opened = git::open(repo.path()).expect("opens");
     let state =
-        git::read_repo(&opened, &source, &mut declarer).expect("a hostile tree still reads");
+        declare::at_ref(&opened, &source, &mut declarer).expect("a hostile tree still reads");
     for e in &state.errors {
         eprintln!("reported: {e}");
     }

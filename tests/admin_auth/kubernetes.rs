@@ -13,7 +13,7 @@ use driftgate::config::Config;
 use driftgate::server::auth::kubernetes::ReviewSettings;
 use driftgate::server::{AppState, Options, Server};
 use driftgate::snapshot::Live;
-use driftgate::status::SyncStatus;
+use driftgate::sync::status::SyncStatus;
 
 const FORGED: &str = "eyJhbGciOiJSUzI1NiJ9.forged.signature";
 
@@ -31,7 +31,7 @@ impl Running {
         setup.create_trail().await;
         let live = Arc::new(Live::new());
         live.store(Arc::new(
-            driftgate::sources::load_once(&config).expect("loads"),
+            driftgate::sync::load_once(&config).expect("loads"),
         ));
         let state = AppState::new(&config, live, Arc::new(SyncStatus::new(["fleet"])));
         let options = Options {

@@ -15,7 +15,7 @@ async fn mutate_route_records_when_audit_from_mutate_and_admin_routes_report() {
     let metrics = AuditMetrics::default();
     let (sink, writer) = Sink::start(options(target.clone()), metrics.clone());
     let live = Arc::new(driftgate::snapshot::Live::new());
-    let status = Arc::new(driftgate::status::SyncStatus::new(["fleet"]));
+    let status = Arc::new(driftgate::sync::status::SyncStatus::new(["fleet"]));
     let mut state = driftgate::server::AppState::new(&fleet.config, live.clone(), status);
     state.auditor = Some(Auditor::new(sink, Endpoint::Mutate, "replica-m"));
     let router = driftgate::server::tls_router(state.clone());
@@ -39,7 +39,7 @@ async fn mutate_route_records_when_audit_from_mutate_and_admin_routes_report() {
     assert!(review["response"].get("patch").is_none());
 
     live.store(Arc::new(
-        driftgate::sources::load_once(&fleet.config).expect("loads"),
+        driftgate::sync::load_once(&fleet.config).expect("loads"),
     ));
     let response = router.clone().oneshot(post(body)).await.expect("answers");
     let review: Value = serde_json::from_str(&body_text(response).await).expect("json");

@@ -1,8 +1,9 @@
-//! Shared test fixtures: real Git repositories made with the `git` command in temp dirs.
+//! Shared test fixtures: real Git repositories made with the `git` command in temp dirs, the
+//! corpus and kubectl when present, and the driftgate binary with its JSON output.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
 pub mod browser;
 pub mod served;
@@ -28,17 +29,7 @@ impl GitRepo {
     }
 
     pub fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .expect("git runs");
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        git(self.dir.path(), args)
     }
 
     pub fn write(&self, rel: &str, text: &str) {
@@ -61,9 +52,60 @@ impl GitRepo {
     }
 }
 
+/// Runs `git` in `dir` as every fixture repository is made: a throwaway identity, `main` as the
+/// default branch, no signing, no prompt. Panics with git's message when it fails; returns its
+/// output, trimmed.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "init.defaultBranch=main", "-c", "user.name=Test"])
+        .args([
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// The driftgate binary built for these tests.
 pub fn driftgate() -> Command {
     Command::new(env!("CARGO_BIN_EXE_driftgate"))
+}
+
+/// The one JSON document a driftgate command printed, after checking it exited with `code`
+/// (its stderr shown when not).
+pub fn stdout_json(out: &Output, code: i32) -> serde_json::Value {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "driftgate exited with {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is exactly one JSON document")
+}
+
+/// Whether `kubectl` (and its kustomize) can run here; a test that needs it returns early
+/// after this prints a notice.
+pub fn kubectl() -> bool {
+    let ok = Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("notice: kubectl is not installed; skipping this test");
+    }
+    ok
 }
 
 /// `../shared/corpus` relative to the crate root, when present.
@@ -75,6 +117,23 @@ pub fn corpus_dir() -> Option<PathBuf> {
         eprintln!("notice: ../shared/corpus is absent; skipping corpus checks");
         None
     }
+}
+
+/// The corpus's `gitops/NAME.bundle` (a real GitOps repository), when present.
+pub fn corpus_bundle(name: &str) -> Option<PathBuf> {
+    let path = corpus_dir()?.join("gitops").join(format!("{name}.bundle"));
+    if !path.exists() {
+        eprintln!("notice: {} is absent; skipping this test", path.display());
+        return None;
+    }
+    Some(path)
+}
+
+/// A checkout of `bundle`'s `main` at `into/repo`.
+pub fn clone_bundle(bundle: &Path, into: &Path) -> PathBuf {
+    let bundle = bundle.display().to_string();
+    git(into, &["clone", "-q", "-b", "main", &bundle, "repo"]);
+    into.join("repo")
 }
 
 pub fn deployment(name: &str, namespace: &str, replicas: u32, image: &str) -> String {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use base64::Engine as _;
 use driftgate::manifest::yaml::parse_documents;
@@ -11,28 +11,8 @@ use k8s_openapi::api::admissionregistration::v1::{
 };
 use serde_json::{json, Value};
 
+use super::common::{driftgate, git, stdout_json};
 use super::{check_webhook_safety, kustomize, typed};
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args([
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        status.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-}
 
 fn fleet_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -72,7 +52,7 @@ fn write_ca(dir: &Path) -> (PathBuf, String) {
 }
 
 fn webhook_config(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_driftgate"))
+    driftgate()
         .arg("webhook-config")
         .args(args)
         .env_remove("DRIFTGATE_CONFIG")
@@ -107,12 +87,7 @@ fn webhook_config_registers_what_git_declares() {
     let ca_arg = ca_path.to_str().expect("utf-8 path");
 
     let out = webhook_config(&["--repo", repo_arg, "--ca", ca_arg, "--output", "json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let list: Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    let list = stdout_json(&out, 0);
     assert_eq!(list["kind"], "List");
     let items = list["items"].as_array().expect("items");
     assert_eq!(items.len(), 2);
@@ -174,8 +149,7 @@ fn webhook_config_registers_what_git_declares() {
         "--url",
         "https://127.0.0.1:8443",
     ]);
-    assert!(out.status.success());
-    let list: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let list = stdout_json(&out, 0);
     let client = &list["items"][0]["webhooks"][0]["clientConfig"];
     assert_eq!(client["url"], "https://127.0.0.1:8443/validate");
     assert!(client["service"].is_null());

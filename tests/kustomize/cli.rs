@@ -6,7 +6,7 @@ use super::fleet::fleet;
 use super::*;
 
 fn driftgate(args: &[&str], config: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_driftgate"))
+    common::driftgate()
         .args(args)
         .arg("--config")
         .arg(config)
@@ -34,12 +34,7 @@ fn index_and_webhook_config_on_a_flux_fleet() {
     };
     let config = config(tmp.path(), &repo, "    discover: flux\n");
     let out = driftgate(&["index", "--json"], &config);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let index: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let index = common::stdout_json(&out, 0);
     let errors = index["errors"].as_array().expect("errors");
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0]["file"], "apps/broken/ks.yaml");
@@ -81,7 +76,7 @@ fn index_and_webhook_config_on_a_flux_fleet() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("guessed"), "{stderr}");
-    let registration: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let registration = common::stdout_json(&out, 0);
     let rules = registration["items"][0]["webhooks"][0]["rules"]
         .as_array()
         .expect("rules");
@@ -129,7 +124,7 @@ fn auto_on_a_flux_cluster_path_suggests_discover() {
         stderr.contains("discover: flux"),
         "a warning is logged: {stderr}"
     );
-    let index: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let index = common::stdout_json(&out, 0);
     let notes = index["notes"].as_array().expect("notes");
     assert!(
         notes.iter().any(|n| n["message"]
@@ -154,12 +149,7 @@ fn auto_on_a_flux_cluster_path_suggests_discover() {
     .expect("write");
     git(&repo, &["commit", "-qam", "web uses volsync itself"]);
     let out = driftgate(&["index", "--json"], &covered);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let index: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let index = common::stdout_json(&out, 0);
     let notes = index["notes"].as_array().expect("notes");
     assert!(
         notes.iter().any(|n| n["file"] == "components/volsync"

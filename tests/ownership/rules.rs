@@ -260,12 +260,7 @@ fn index_lists_untracked_json_and_list_items() {
         .arg(w.repo.path())
         .output()
         .expect("driftgate runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let index: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let index = super::common::stdout_json(&out, 0);
     assert_eq!(
         index["untracked"],
         json!([{"group": "batch", "kind": "Job", "namespace": "shop",

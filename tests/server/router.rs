@@ -281,7 +281,7 @@ async fn admin_port_health_readiness_and_metrics() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(text.contains("source fleet: not loaded yet"), "{text}");
 
-    let snapshot = driftgate::sources::load_once(&config).expect("loads");
+    let snapshot = driftgate::sync::load_once(&config).expect("loads");
     let revision = snapshot.revision_label().to_string();
     state.status.succeeded("fleet", &revision);
     state.live.store(Arc::new(snapshot));

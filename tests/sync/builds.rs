@@ -4,17 +4,6 @@
 
 use super::*;
 
-fn kubectl() -> bool {
-    let ok = Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("notice: kubectl is not installed; skipping this test");
-    }
-    ok
-}
-
 fn overlay(name: &str, resources: &str) -> (String, String) {
     (
         format!("overlays/{name}/kustomization.yaml"),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::drift::tree;
+use crate::encoded;
 use serde_json::json;
 
 fn paths(d: &[FieldDiff]) -> Vec<String> {
@@ -192,7 +192,7 @@ fn repeated_keys_in_a_request_read_as_serde_json_reads_them() {
         (r#"{"spec":{"replicas":3,"replicas":5}}"#, true),
         (r#"{"spec":{"replicas":5},"spec":{"replicas":3}}"#, false),
     ] {
-        let actual = Tree::from_json_object(text, |_| tree::Member::Keep).expect("json");
+        let actual = Tree::from_json_object(text, |_| encoded::Member::Keep).expect("json");
         let value: Value = serde_json::from_str(text).expect("json");
         let d = diff_nodes(
             shape,

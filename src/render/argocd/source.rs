@@ -7,9 +7,9 @@ use std::sync::Arc;
 use gix::ObjectId;
 use serde_json::Value;
 
+use crate::git::{EntryKind, ReadBlob};
 use crate::manifest::parse;
 use crate::manifest::{yaml, Built};
-use crate::tree::EntryKind;
 
 use super::app::{AppSource, Application, Declared};
 use super::glob;
@@ -33,7 +33,7 @@ pub enum Planned {
 /// out of scope (Jsonnet).
 pub fn plan(
     index: &TreeIndex,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    read: &ReadBlob<'_>,
     application: &Application,
     s: &AppSource,
     what: &str,
@@ -205,11 +205,7 @@ fn files(
 }
 
 /// The first kustomization among the inputs that inflates Helm charts, if any.
-fn helm_charts(
-    index: &TreeIndex,
-    inputs: &Inputs,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
-) -> Option<String> {
+fn helm_charts(index: &TreeIndex, inputs: &Inputs, read: &ReadBlob<'_>) -> Option<String> {
     for (path, (kind, id)) in &inputs.entries {
         let files: Vec<(String, ObjectId)> = match kind {
             EntryKind::Tree => index

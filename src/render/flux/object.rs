@@ -69,8 +69,6 @@ impl FluxKustomization {
     }
 }
 
-pub use crate::config::parse_discover;
-
 pub fn is_kind(raw: &RawObject, group: &str, kind: &str) -> bool {
     raw.kind == kind && raw.api_version.split('/').next() == Some(group)
 }

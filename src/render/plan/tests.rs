@@ -51,7 +51,7 @@ fn auto_plan_renders_overlays_not_bases_and_keeps_loose_files_plain() {
         ("loose.yaml", Blob, 16),
         ("apps/link.yaml", EntryKind::Link, 17),
     ]);
-    let read = |blob: ObjectId| -> Result<Vec<u8>, String> {
+    let read = |blob: ObjectId| -> crate::git::Result<Vec<u8>> {
         if blob == id(12) {
             Ok(b"resources: [../base, ../../common/cm.yaml, https://github.com/x/y//z?ref=v1]\npatches: [{path: patch.json}]\n".to_vec())
         } else {
@@ -86,7 +86,7 @@ fn auto_plan_renders_overlays_not_bases_and_keeps_loose_files_plain() {
     let err = plan(&idx, &["common".into()], Render::Kustomize, &read).expect_err("no file");
     assert_eq!(err, NotAKustomization("common".into()));
 
-    let escaping = |_: ObjectId| -> Result<Vec<u8>, String> {
+    let escaping = |_: ObjectId| -> crate::git::Result<Vec<u8>> {
         Ok(b"resources: [../../../../etc, /abs]\n".to_vec())
     };
     let planned = plan(&idx, &["apps/prod".into()], Render::Auto, &escaping).expect("plans");

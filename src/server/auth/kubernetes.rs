@@ -185,18 +185,18 @@ impl KubernetesAuth {
         let user = match self.authenticate(token).await {
             Ok(Some(user)) => user,
             Ok(None) => return Verdict::Unauthenticated,
-            Err(reason) => return Verdict::Unavailable { reason },
+            Err(error) => return unavailable(&error),
         };
         let name = user.username.clone().unwrap_or_default();
         match self.authorize(user, verb, path).await {
             Ok(true) => Verdict::Allowed { user: name },
             Ok(false) => Verdict::Forbidden { user: name },
-            Err(reason) => Verdict::Unavailable { reason },
+            Err(error) => unavailable(&error),
         }
     }
 
     /// The user the apiserver says the token belongs to; `None` when it is not authenticated.
-    async fn authenticate(&self, token: String) -> Result<Option<UserInfo>, String> {
+    async fn authenticate(&self, token: String) -> Result<Option<UserInfo>, ReviewError> {
         let review = TokenReview {
             spec: TokenReviewSpec {
                 token,
@@ -219,12 +219,12 @@ impl KubernetesAuth {
         }
         match status.user {
             Some(user) if user.username.as_deref().is_some_and(|u| !u.is_empty()) => Ok(Some(user)),
-            _ => Err("the TokenReview authenticated the token but named no user".into()),
+            _ => Err(ReviewError::NoUser),
         }
     }
 
     /// Whether RBAC lets `user` `verb` the non-resource URL `path`.
-    async fn authorize(&self, user: UserInfo, verb: &str, path: &str) -> Result<bool, String> {
+    async fn authorize(&self, user: UserInfo, verb: &str, path: &str) -> Result<bool, ReviewError> {
         let review = SubjectAccessReview {
             spec: SubjectAccessReviewSpec {
                 user: user.username,
@@ -253,8 +253,12 @@ impl KubernetesAuth {
         Ok(status.allowed && status.denied != Some(true))
     }
 
-    /// Counts the call and turns a failure into the reason a 503 gives.
-    fn reviewed<T>(&self, review: Review, answer: Result<T, kube::Error>) -> Result<T, String> {
+    /// Counts the call, and keeps a failure's cause.
+    fn reviewed<T>(
+        &self,
+        review: Review,
+        answer: Result<T, kube::Error>,
+    ) -> Result<T, ReviewError> {
         let result = match answer {
             Ok(_) => ReviewResult::Answered,
             Err(_) => ReviewResult::Failed,
@@ -263,18 +267,46 @@ impl KubernetesAuth {
             .reviews
             .get_or_create(&ReviewLabels { review, result })
             .inc();
-        answer.map_err(|e| {
-            let what = match review {
-                Review::TokenReview => "TokenReview",
-                Review::SubjectAccessReview => "SubjectAccessReview",
-            };
-            match e {
-                kube::Error::Api(status) => format!(
-                    "the apiserver answered the {what} with {} {}: {}",
-                    status.code, status.reason, status.message
-                ),
-                other => format!("the {what} failed: {other}"),
-            }
+        let what = match review {
+            Review::TokenReview => "TokenReview",
+            Review::SubjectAccessReview => "SubjectAccessReview",
+        };
+        answer.map_err(|e| match e {
+            kube::Error::Api(status) => ReviewError::Answered {
+                what,
+                code: status.code,
+                reason: status.reason.clone(),
+                message: status.message.clone(),
+            },
+            source => ReviewError::Failed { what, source },
         })
+    }
+}
+
+/// Why a review gave no answer; a request then gets 503 with this as its reason.
+#[derive(Debug, thiserror::Error)]
+enum ReviewError {
+    #[error("the apiserver answered the {what} with {code} {reason}: {message}")]
+    Answered {
+        what: &'static str,
+        code: u16,
+        reason: String,
+        message: String,
+    },
+    #[error("the {what} failed")]
+    Failed {
+        what: &'static str,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("the TokenReview authenticated the token but named no user")]
+    NoUser,
+}
+
+/// The 503's reason: the verdict is cached and shared between waiting requests, so it holds
+/// the text the answer shows, made once here.
+fn unavailable(error: &ReviewError) -> Verdict {
+    Verdict::Unavailable {
+        reason: crate::text::chain(error).to_string(),
     }
 }

@@ -22,6 +22,15 @@ use super::Error;
 
 type TokenDigest = [u8; 32];
 
+/// A token file that cannot be used as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum BadTokens {
+    #[error("not UTF-8 text")]
+    NotText,
+    #[error("line {line}: a token cannot contain whitespace")]
+    Whitespace { line: usize },
+}
+
 /// The accepted tokens, as digests.
 #[derive(Debug, Default)]
 pub struct TokenSet {
@@ -32,7 +41,7 @@ impl TokenSet {
     /// One token a line; surrounding whitespace, blank lines and `#` comments are ignored. A line
     /// with whitespace inside can never be sent as a bearer token: it is an error, not skipped,
     /// so a pasted `name token` pair does not silently lock its owner out.
-    pub fn parse(text: &str) -> Result<TokenSet, String> {
+    pub fn parse(text: &str) -> Result<TokenSet, BadTokens> {
         let mut digests = Vec::new();
         for (index, line) in text.lines().enumerate() {
             let token = line.trim();
@@ -40,10 +49,7 @@ impl TokenSet {
                 continue;
             }
             if token.chars().any(char::is_whitespace) {
-                return Err(format!(
-                    "line {}: a token cannot contain whitespace",
-                    index + 1
-                ));
+                return Err(BadTokens::Whitespace { line: index + 1 });
             }
             digests.push(digest(token.as_bytes()));
         }
@@ -99,9 +105,9 @@ impl TokenFile {
             path: path.to_path_buf(),
             source,
         })?;
-        let set = TokenSet::parse(&text).map_err(|message| Error::TokenLine {
+        let set = TokenSet::parse(&text).map_err(|source| Error::TokenLine {
             path: path.to_path_buf(),
-            message,
+            source,
         })?;
         if set.is_empty() {
             return Err(Error::NoTokens {
@@ -148,7 +154,7 @@ impl TokenFile {
             }
             seen = now;
             let parsed = String::from_utf8(bytes)
-                .map_err(|_| "not UTF-8 text".to_string())
+                .map_err(|_| BadTokens::NotText)
                 .and_then(|text| TokenSet::parse(&text));
             match parsed {
                 Ok(set) => {
@@ -161,9 +167,9 @@ impl TokenFile {
                     self.current.store(Arc::new(set));
                     self.reloaded(&metrics, TokenReload::Reloaded);
                 }
-                Err(message) => {
+                Err(bad) => {
                     failing = true;
-                    tracing::error!(path = %self.path.display(), "server.adminAuth.tokenFile not reloaded, the tokens read before stay: {message}");
+                    tracing::error!(path = %self.path.display(), "server.adminAuth.tokenFile not reloaded, the tokens read before stay: {bad}");
                     self.reloaded(&metrics, TokenReload::Rejected);
                 }
             }
@@ -194,8 +200,8 @@ mod tests {
         assert!(!set.contains(b"alpha-12"), "a prefix is not the token");
         assert!(!set.contains(b"alpha-1234"), "nor is a longer one");
         assert!(!set.contains(b""));
-        let err = TokenSet::parse("ok\nname token\n").unwrap_err();
-        assert!(err.contains("line 2"), "{err}");
+        let err = TokenSet::parse("ok\nname token\n").expect_err("whitespace");
+        assert!(err.to_string().contains("line 2"), "{err}");
         assert!(TokenSet::parse("# none\n").expect("parses").is_empty());
     }
 

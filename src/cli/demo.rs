@@ -1,34 +1,53 @@
-//! `driftgate demo`: builds the example repository with `git`, generates certificates, starts the
-//! real webhook on 127.0.0.1, and sends the tour's AdmissionReviews over HTTPS exactly as the
-//! kube-apiserver would (HTTP/1.1, `?timeout=10s`, the `<svc>.<ns>.svc` server name). The tour
+//! `driftgate demo`: builds the example repository with `git`, generates certificates, runs the
+//! application exactly as `serve` does ([`crate::app`]) on 127.0.0.1, and sends the tour's
+//! AdmissionReviews over HTTPS as the kube-apiserver would (HTTP/1.1, `?timeout=10s`, the
+//! `<svc>.<ns>.svc` server name). The tour
 //! ends with the Git change that makes the denied `kubectl scale` legitimate (`suggest`).
 
 pub mod example;
 pub mod tour;
 
-use std::path::Path;
-use std::process::Command;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
 
+use super::{fail, fail_error, DemoArgs};
+use crate::app::{self, App};
 use crate::config::Config;
-use crate::server::{AppState, Options, Server};
-use crate::snapshot::Live;
-use crate::status::SyncStatus;
+use crate::server::Options;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot prepare the example: {0}")]
-    Setup(String),
-    #[error("git {args}: {message}")]
-    Git { args: String, message: String },
+    #[error("cannot prepare the example: {what}")]
+    Setup {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("git {args}: cannot run git; the demo needs the git command")]
+    NoGit {
+        args: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("git {args}: {stderr}")]
+    Git { args: String, stderr: String },
     #[error(transparent)]
     Config(#[from] crate::config::Error),
     #[error(transparent)]
-    Load(#[from] crate::sources::Error),
+    Certs(#[from] crate::tls::certs::Error),
     #[error(transparent)]
     Server(#[from] crate::server::Error),
-    #[error("request failed: {0}")]
-    Http(String),
+    #[error(transparent)]
+    App(#[from] app::Error),
+    #[error("Git was not loaded within {0:?}: {1}")]
+    NotLoaded(Duration, String),
+    #[error("the webhook has no address")]
+    NoAddress,
+    #[error("request failed")]
+    Http(#[from] reqwest::Error),
+    #[error("the webhook stopped")]
+    Stopped(#[from] tokio::task::JoinError),
 }
 
 const SERVICE: &str = "driftgate";
@@ -39,17 +58,25 @@ fn git(dir: &Path, args: &[&str]) -> Result<(), Error> {
         .args(args)
         .current_dir(dir)
         .output()
-        .map_err(|e| Error::Git {
+        .map_err(|source| Error::NoGit {
             args: args.join(" "),
-            message: format!("cannot run git ({e}); the demo needs the git command"),
+            source,
         })?;
     if !out.status.success() {
         return Err(Error::Git {
             args: args.join(" "),
-            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         });
     }
     Ok(())
+}
+
+fn setup(what: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Setup {
+        what: what.display().to_string(),
+        source,
+    }
 }
 
 /// Writes the example files and commits them on `main`.
@@ -57,9 +84,9 @@ fn make_repository(dir: &Path) -> Result<(), Error> {
     for (path, content) in example::FILES {
         let file = dir.join(path);
         if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::Setup(e.to_string()))?;
+            std::fs::create_dir_all(parent).map_err(setup(parent))?;
         }
-        std::fs::write(&file, content).map_err(|e| Error::Setup(e.to_string()))?;
+        std::fs::write(&file, content).map_err(setup(&file))?;
     }
     git(dir, &["-c", "init.defaultBranch=main", "init", "-q"])?;
     git(dir, &["add", "-A"])?;
@@ -80,14 +107,32 @@ fn make_repository(dir: &Path) -> Result<(), Error> {
     )
 }
 
+/// `driftgate demo`: exit 0 when every outcome of the tour was the expected one.
+pub fn run(_args: DemoArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail_error(1, &e),
+    };
+    match runtime.block_on(tour()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => fail(1, "an outcome of the tour was not the expected one"),
+        Err(e) => fail_error(1, &e),
+    }
+}
+
+/// How long the demo waits for its example repository to load.
+const LOAD_WITHIN: Duration = Duration::from_secs(60);
+
 /// Runs the tour; `Ok(true)` when every outcome was the expected one.
-pub async fn run() -> Result<bool, Error> {
-    let work = tempfile::tempdir().map_err(|e| Error::Setup(e.to_string()))?;
+async fn tour() -> Result<bool, Error> {
+    let work = tempfile::tempdir().map_err(setup("a temporary directory"))?;
     let repo = work.path().join("fleet");
-    std::fs::create_dir_all(&repo).map_err(|e| Error::Setup(e.to_string()))?;
+    std::fs::create_dir_all(&repo).map_err(setup(&repo))?;
     make_repository(&repo)?;
-    let certs = crate::tls::certs::write(&work.path().join("certs"), SERVICE, NAMESPACE)
-        .map_err(|e| Error::Setup(e.to_string()))?;
+    let certs = crate::tls::certs::write(&work.path().join("certs"), SERVICE, NAMESPACE)?;
 
     let mut config = Config::from_yaml(example::CONFIG, "demo config")?;
     config.sources = Config::from_yaml(
@@ -103,17 +148,26 @@ pub async fn run() -> Result<bool, Error> {
     config.server.cert_file = certs.cert.clone();
     config.server.key_file = certs.key.clone();
 
-    let load_config = config.clone();
-    let (snapshot, builds) =
-        tokio::task::spawn_blocking(move || crate::sources::load_with_builds(&load_config))
-            .await
-            .map_err(|e| Error::Setup(e.to_string()))??;
-    // Kept for the tour's last stop: the Git change for the denied scale.
-    let for_suggestion = (config.clone(), snapshot.clone(), builds);
-    let live = Arc::new(Live::new());
-    let status = Arc::new(SyncStatus::new(
-        config.sources.iter().map(|s| s.name.clone()),
-    ));
+    let app = App::build(&config, Options::for_config(&config)).await?;
+    let addr = app.tls_addr().ok_or(Error::NoAddress)?;
+    let (live, status) = (app.live.clone(), app.status.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(app.run(async {
+        let _ = stopped.await;
+    }));
+    // The sync thread loads the repository as it would in a cluster; the tour starts once
+    // the first snapshot is live.
+    let deadline = Instant::now() + LOAD_WITHIN;
+    let snapshot = loop {
+        if let Some(snapshot) = live.load() {
+            break snapshot;
+        }
+        if Instant::now() > deadline {
+            let why = status.render(std::time::SystemTime::now());
+            return Err(Error::NotLoaded(LOAD_WITHIN, why.trim().to_string()));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     println!("driftgate demo");
     println!(
         "  Git:     {} objects from {} at {}",
@@ -121,32 +175,19 @@ pub async fn run() -> Result<bool, Error> {
         repo.display(),
         snapshot.revision_label()
     );
-    status.succeeded("shop-fleet", snapshot.revision_label());
-    live.store(Arc::new(snapshot));
-
-    let state = AppState::new(&config, live, status);
-    let server = Server::bind(&config, state, Options::for_config(&config)).await?;
-    let addr = server
-        .tls_addr()
-        .ok_or_else(|| Error::Setup("the webhook has no address".into()))?;
     let host = format!("{SERVICE}.{NAMESPACE}.svc");
     println!(
         "  webhook: https://{host}:{} (127.0.0.1, TLS verified against the demo CA)\n",
         addr.port()
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.serve(async {
-        let _ = stopped.await;
-    }));
 
-    let ca = std::fs::read(&certs.ca).map_err(|e| Error::Setup(e.to_string()))?;
-    let ca = reqwest::Certificate::from_pem(&ca).map_err(|e| Error::Http(e.to_string()))?;
+    let ca = std::fs::read(&certs.ca).map_err(setup(&certs.ca))?;
+    let ca = reqwest::Certificate::from_pem(&ca)?;
     let client = reqwest::Client::builder()
         .tls_certs_only([ca])
         .resolve(&host, addr)
         .http1_only()
-        .build()
-        .map_err(|e| Error::Http(e.to_string()))?;
+        .build()?;
     let url = format!("https://{host}:{}/validate?timeout=10s", addr.port());
 
     let mut all_expected = true;
@@ -161,12 +202,8 @@ pub async fn run() -> Result<bool, Error> {
             .header("content-type", "application/json")
             .body(step.review.to_string())
             .send()
-            .await
-            .map_err(|e| Error::Http(e.to_string()))?;
-        let review: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|e| Error::Http(e.to_string()))?;
+            .await?;
+        let review: serde_json::Value = response.json().await?;
         let (verdict, lines) = tour::outcome(&review);
         let mark = if verdict == step.expect {
             ""
@@ -185,9 +222,9 @@ pub async fn run() -> Result<bool, Error> {
         println!();
     }
     let _ = stop.send(());
-    serving.await.map_err(|e| Error::Setup(e.to_string()))??;
+    serving.await??;
     if let (Some(i), Some(review)) = (scale, scale_review) {
-        all_expected &= suggested(i + 1, &review, for_suggestion).await;
+        all_expected &= suggested(i + 1, &review, config.clone()).await;
     }
     if all_expected {
         println!("Every outcome was as expected: Git stays the way to change the cluster.");
@@ -197,22 +234,21 @@ pub async fn run() -> Result<bool, Error> {
 
 /// The tour's last stop: the Git change that makes the denied `kubectl scale` (step `n`)
 /// legitimate, as `driftgate suggest` prints it; `false` when there is none.
-async fn suggested(
-    n: usize,
-    review: &serde_json::Value,
-    (config, snapshot, builds): (Config, crate::snapshot::Snapshot, crate::sources::Builds),
-) -> bool {
+async fn suggested(n: usize, review: &serde_json::Value, config: Config) -> bool {
     let body = review.to_string();
-    let made = tokio::task::spawn_blocking(move || {
-        let target = crate::suggest::want::from_review(body.as_bytes(), &snapshot, &config)
-            .map_err(|e| e.to_string())?
-            .ok_or("nothing to change")?;
-        crate::suggest::suggest(&config, &snapshot, &builds, &target).map_err(|e| e.to_string())
+    // The repository has not moved since the tour's load: the same revision, with its builds.
+    let made = tokio::task::spawn_blocking(move || -> Result<_, crate::suggest::Error> {
+        let (snapshot, builds) = crate::sync::load_with_builds(&config)
+            .map_err(|e| crate::suggest::Error::Load(Box::new(e)))?;
+        match crate::suggest::want::from_review(body.as_bytes(), &snapshot, &config)? {
+            Some(target) => crate::suggest::suggest(&config, &snapshot, &builds, &target).map(Some),
+            None => Ok(None),
+        }
     })
     .await;
     println!("And the way to Git: the change that makes step {n} legitimate (driftgate suggest):");
     match made {
-        Ok(Ok(suggestion)) if !suggestion.is_empty() => {
+        Ok(Ok(Some(suggestion))) if !suggestion.is_empty() => {
             for line in suggestion.diff().lines() {
                 println!("      {line}");
             }
@@ -228,7 +264,7 @@ async fn suggested(
             false
         }
         Ok(Err(e)) => {
-            println!("   {e}   <-- unexpected\n");
+            println!("   {}   <-- unexpected\n", crate::text::chain(&e));
             false
         }
         Err(e) => {

@@ -1,20 +1,22 @@
-//! From the files of a tree to a source's declared objects. Parsed files are remembered by
-//! (path, blob id), so a new revision re-parses only what changed, and a file that stops parsing
-//! keeps its last good objects (marked stale): a typo in Git never opens a door.
+//! Plain files to a source's declared objects. Parsed files are remembered by (path, blob id), so
+//! a new revision re-parses only what changed, and a file that stops parsing keeps its last good
+//! objects (marked stale): a typo in Git never opens a door. Holding the whole tree's parses, the
+//! cache can also apply a tree diff to the state it last built (see [`Files::update`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use gix::ObjectId;
 
+use super::scope::Classified;
 use crate::config::Source;
+use crate::git::{ReadBlob, TreeFile};
 use crate::manifest::parse::{self, FileError, FileObjects, RawObject};
 use crate::snapshot::{SourceDelta, SourceRevision, SourceState};
-use crate::tree::{Classified, TreeFile};
 
-/// Per-source memory between syncs.
+/// A source's parsed plain files, kept between syncs.
 #[derive(Debug, Default)]
-pub struct Declarer {
+pub struct Files {
     /// What each path of the last tree held, found by path without copying it: a sync after
     /// one changed file does a lookup per file, not an allocation.
     files: HashMap<String, FileEntry>,
@@ -22,8 +24,6 @@ pub struct Declarer {
     generation: u64,
     /// Blobs parsed by the last `declare` (cache misses), for logs and tests.
     pub last_parsed: usize,
-    /// Rendered kustomizations by their inputs, and the limits a render runs under.
-    pub renderer: crate::render::Renderer,
     /// Set when `files` describes a whole tree of a plain source and the live snapshot holds
     /// exactly its state: the next revision may then be read as a diff (see `update`).
     basis: Option<Basis>,
@@ -60,7 +60,7 @@ struct FileEntry {
     generation: u64,
 }
 
-impl Declarer {
+impl Files {
     /// Builds a source's state from its files; `read` fetches a blob's content on a cache miss.
     pub fn declare(
         &mut self,
@@ -68,7 +68,7 @@ impl Declarer {
         revision: SourceRevision,
         files: &[TreeFile],
         mut errors: Vec<FileError>,
-        read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+        read: &ReadBlob<'_>,
     ) -> SourceState {
         let mut state = SourceState {
             name: source.name.clone(),
@@ -119,7 +119,7 @@ impl Declarer {
     }
 }
 
-impl Declarer {
+impl Files {
     /// Parses every file whose blob is not the one parsed for its path last time, on every
     /// core, in batches (so the blobs read ahead stay a few megabytes). The result is by
     /// position in `files`; `None` where the cache holds the parse.
@@ -127,7 +127,7 @@ impl Declarer {
         &mut self,
         source: &Source,
         files: &[TreeFile],
-        read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+        read: &ReadBlob<'_>,
     ) -> Vec<Option<Parsed>> {
         const BATCH: usize = 4096;
         let mut fresh: Vec<Option<Parsed>> = vec![None; files.len()];
@@ -147,8 +147,8 @@ impl Declarer {
                 let file = &files[i];
                 match read(file.blob) {
                     Ok(bytes) => inputs.push((i, bytes)),
-                    Err(message) => {
-                        fresh[i] = Some(Arc::new(Err(unreadable(source, &file.path, &message))));
+                    Err(error) => {
+                        fresh[i] = Some(Arc::new(Err(unreadable(source, &file.path, &error))));
                     }
                 }
             }
@@ -200,7 +200,7 @@ impl Declarer {
         revision: SourceRevision,
         tree: ObjectId,
         changes: &[FileChange],
-        read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+        read: &ReadBlob<'_>,
     ) -> Option<SourceDelta> {
         let basis = self.basis.as_ref()?;
         // Parse first and touch nothing until the diff is known to apply.
@@ -293,42 +293,26 @@ impl Declarer {
     }
 }
 
-/// Rendering reads the files its plan leaves plain through this cache.
-impl crate::render::Reader for Declarer {
-    fn renderer(&mut self) -> &mut crate::render::Renderer {
-        &mut self.renderer
-    }
-
-    fn plain(
-        &mut self,
-        source: &Source,
-        revision: SourceRevision,
-        files: &[TreeFile],
-        errors: Vec<FileError>,
-        read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
-    ) -> SourceState {
-        self.declare(source, revision, files, errors, read)
-    }
-}
-
 fn parse_blob(
     source: &Source,
     path: &str,
     blob: ObjectId,
-    read: &dyn Fn(ObjectId) -> Result<Vec<u8>, String>,
+    read: &ReadBlob<'_>,
 ) -> Result<FileObjects, FileError> {
     match read(blob) {
         Ok(bytes) => parse::parse_manifest(&source.name, path, &bytes),
-        Err(message) => Err(unreadable(source, path, &message)),
+        Err(error) => Err(unreadable(source, path, &error)),
     }
 }
 
-fn unreadable(source: &Source, path: &str, message: &str) -> FileError {
+/// A blob that cannot be read is that file's error, listed with the others; the text is
+/// written here because a file's error is shown as it is (`index`, `/readyz`).
+fn unreadable(source: &Source, path: &str, error: &crate::git::Error) -> FileError {
     FileError {
         source: source.name.clone(),
         file: path.to_string(),
         line: 0,
-        message: format!("cannot read blob: {message}"),
+        message: crate::text::chain(error).to_string(),
     }
 }
 

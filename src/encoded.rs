@@ -1,4 +1,6 @@
-//! JSON values in a compact binary form that the comparison reads where they lie.
+//! JSON values in a compact binary form that the comparison reads where they lie. A module of its
+//! own because every side holds values this way: `manifest` (Git's declarations), `admission`
+//! (requests), `scan` (live objects), `schema` (field defaults), and `drift`, which compares them.
 //!
 //! A `serde_json::Value` costs an allocation for every map, key and string; building one for
 //! Git's declaration and one for the request was most of a decision's time. Git's declarations
