@@ -6,8 +6,9 @@
 
 mod common;
 
+use common::try_git;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use driftgate::admission::{self, Verdict};
 use driftgate::config::Config;
@@ -116,29 +117,6 @@ pub fn live(declared: &Value) -> Value {
     v
 }
 
-fn run_git(dir: &Path, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
-    let mut child = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        use std::io::Write as _;
-        pipe.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!(
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
 /// What one round trip did.
 #[derive(Debug)]
 pub enum Trip {
@@ -178,7 +156,7 @@ pub fn round_trip_watching(
     let (before, builds) = driftgate::sync::load_with_builds(config).expect("loads");
     let first = decision(review, &before, config);
     let target = want::from_review(review.to_string().as_bytes(), &before, config)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| driftgate::text::chain(&e).to_string())?;
     let Some(target) = target else {
         if first.verdict == Verdict::Denied {
             return Err(format!(
@@ -188,8 +166,8 @@ pub fn round_trip_watching(
         }
         return Ok(Trip::AlreadyAllowed);
     };
-    let suggestion =
-        suggest::suggest(config, &before, &builds, &target).map_err(|e| e.to_string())?;
+    let suggestion = suggest::suggest(config, &before, &builds, &target)
+        .map_err(|e| driftgate::text::chain(&e).to_string())?;
     let diff = suggestion.diff();
     if suggestion.is_empty() {
         return if first.verdict == Verdict::Denied {
@@ -201,10 +179,10 @@ pub fn round_trip_watching(
             Ok(Trip::AlreadyAllowed)
         };
     }
-    run_git(repo, &["apply", "--check", "-"], Some(&diff)).map_err(|e| format!("{e}\n{diff}"))?;
-    run_git(repo, &["apply", "-"], Some(&diff))?;
-    run_git(repo, &["add", "-A"], None)?;
-    run_git(
+    try_git(repo, &["apply", "--check", "-"], Some(&diff)).map_err(|e| format!("{e}\n{diff}"))?;
+    try_git(repo, &["apply", "-"], Some(&diff))?;
+    try_git(repo, &["add", "-A"], None)?;
+    try_git(
         repo,
         &[
             "-c",

@@ -107,7 +107,7 @@ async fn from_a_trail(target: Target) {
         assert_eq!(code, 0, "{stderr}");
         let (_, by_number, _) = suggest_from(repo.path(), &trail, &number);
         assert_eq!(by_uid, by_number);
-        run_git(repo.path(), &["apply", "-"], Some(&by_uid)).expect("applies");
+        try_git(repo.path(), &["apply", "-"], Some(&by_uid)).expect("applies");
         repo.commit("suggested from the audit trail");
         let (_, d) = admission::validate(
             review.to_string().as_bytes(),

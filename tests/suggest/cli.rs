@@ -48,7 +48,7 @@ fn the_diff_applies_and_nothing_to_change_is_said() {
         stdout.contains("-  replicas: 3\n+  replicas: 10\n"),
         "{stdout}"
     );
-    run_git(repo.path(), &["apply", "--check", "-"], Some(&stdout)).expect("git apply accepts it");
+    try_git(repo.path(), &["apply", "--check", "-"], Some(&stdout)).expect("git apply accepts it");
     // Scaling to what Git declares: nothing to change.
     let same = write_review(tmp.path(), &scale_review("shop", "web", 5, 3));
     let (code, stdout, _) = run(&["suggest", "--repo", &repo_arg, "--review", &same], None);
@@ -121,7 +121,7 @@ fn write_applies_to_a_checkout_and_commit_makes_a_branch() {
     let review = write_review(tmp.path(), &scale_review("shop", "web", 3, 7));
     // --write: a second clone, changed in its working tree.
     let checkout = tmp.path().join("checkout");
-    run_git(tmp.path(), &["clone", "-q", &repo_arg, "checkout"], None).expect("clone");
+    common::git(tmp.path(), &["clone", "-q", &repo_arg, "checkout"]);
     let checkout_arg = checkout.display().to_string();
     let (code, _, stderr) = run(
         &[

@@ -10,32 +10,13 @@ use proptest::test_runner::{Config as RunnerConfig, TestRunner};
 use super::plain::{edit, review_for};
 use super::*;
 
+/// A checkout of the corpus bundle `name` at `into/repo`, when the corpus and kubectl are here.
 fn clone(name: &str, into: &Path) -> Option<std::path::PathBuf> {
-    let bundle = common::corpus_dir()?
-        .join("gitops")
-        .join(format!("{name}.bundle"));
-    if !bundle.exists() {
-        eprintln!("notice: {} is absent; skipping", bundle.display());
+    let bundle = common::corpus_bundle(name)?;
+    if !common::kubectl() {
         return None;
     }
-    let ok = Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("notice: kubectl is not installed; skipping this test");
-        return None;
-    }
-    run_git(
-        into,
-        &["clone", "-q", &bundle.display().to_string(), "repo"],
-        None,
-    )
-    .expect("clone");
-    let repo = into.join("repo");
-    run_git(&repo, &["config", "user.name", "t"], None).expect("config");
-    run_git(&repo, &["config", "user.email", "t@example.com"], None).expect("config");
-    Some(repo)
+    Some(common::clone_bundle(&bundle, into))
 }
 
 fn flux_config(repo: &Path, cluster: &str) -> Config {
@@ -52,7 +33,7 @@ static DECLINED: AtomicUsize = AtomicUsize::new(0);
 
 /// Generated edits on the objects `config` declares (CRDs aside), `cases` of them.
 fn generated(repo: &Path, config: &Config, watch: &Config, cases: u32, label: &str) {
-    let base = run_git(repo, &["rev-parse", "HEAD"], None).expect("HEAD");
+    let base = common::git(repo, &["rev-parse", "HEAD"]);
     let keys: Vec<ObjectKey> = {
         // Not the Flux Kustomizations the cluster follows: changing one changes which
         // objects Git declares, so "every other object as before" cannot hold (suggest says
@@ -81,8 +62,8 @@ fn generated(repo: &Path, config: &Config, watch: &Config, cases: u32, label: &s
         ..RunnerConfig::default()
     });
     let result = runner.run(&(any::<prop::sample::Index>(), edit()), |(which, edit)| {
-        run_git(repo, &["reset", "-q", "--hard", &base], None).map_err(TestCaseError::fail)?;
-        run_git(repo, &["clean", "-qfd"], None).map_err(TestCaseError::fail)?;
+        try_git(repo, &["reset", "-q", "--hard", &base], None).map_err(TestCaseError::fail)?;
+        try_git(repo, &["clean", "-qfd"], None).map_err(TestCaseError::fail)?;
         let key = &keys[which.index(keys.len())];
         let Some(review) = review_for(&edit, key, &load(config)) else {
             return Ok(());

@@ -10,18 +10,7 @@ use proptest::test_runner::{Config as RunnerConfig, TestRunner};
 
 use super::plain::{edit, review_for};
 use super::*;
-use common::GitRepo;
-
-fn kubectl() -> bool {
-    let ok = Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("notice: kubectl is not installed; skipping this test");
-    }
-    ok
-}
+use common::{kubectl, GitRepo};
 
 const BASE_DEPLOYMENT: &str = "\
 apiVersion: apps/v1

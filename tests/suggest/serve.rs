@@ -111,7 +111,7 @@ async fn the_admin_port_offers_each_blocked_edits_change() {
         diff.contains("-  replicas: 3\n+  replicas: 10\n"),
         "{suggested}"
     );
-    run_git(repo.path(), &["apply", "--check", "-"], Some(diff)).expect("git apply accepts it");
+    try_git(repo.path(), &["apply", "--check", "-"], Some(diff)).expect("git apply accepts it");
     let page = get(format!("/report/suggest?id={id}"))
         .await
         .text()
