@@ -1,5 +1,5 @@
 //! Objects rendered by kustomize (and Flux): each changed value is edited at its source
-//! ([`actions`](super::actions)): an `images:` or `replicas:` entry, a patch, the resource
+//! ([`actions`]): an `images:` or `replicas:` entry, a patch, the resource
 //! file, a Flux variable, or, for a value of a base that other overlays also build, a patch of
 //! this overlay. Nothing is trusted on the strength of the analysis alone: every plan is
 //! rendered, and it is taken only when the object renders exactly as asked, every other

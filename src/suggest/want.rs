@@ -50,12 +50,22 @@ pub struct Target {
 }
 
 /// Why nothing can be suggested for an input.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum Declined {
-    #[error("not an AdmissionReview: {0}")]
-    Review(String),
-    #[error("not an object: {0}")]
-    Object(String),
+    #[error("not an AdmissionReview")]
+    Review(#[source] admission::wire::Error),
+    #[error("not an object")]
+    Object(#[source] admission::wire::Error),
+    #[error("not an object")]
+    Yaml(#[source] crate::manifest::yaml::YamlError),
+    #[error("not an object: the request carries no object")]
+    NoObject,
+    #[error("not an object: apiVersion, kind and metadata.name are required")]
+    Unnamed,
+    #[error("not an object: the input is empty")]
+    Empty,
+    #[error("not an object: {0} documents; give one object")]
+    Documents(usize),
     #[error("{key}: Git manages nothing in namespace {namespace:?}, so there is no place beside its objects to add it")]
     UnmanagedNamespace { key: String, namespace: String },
     #[error("{0}: a cluster-scoped object Git does not declare; add it where your cluster-wide objects live")]
@@ -110,7 +120,7 @@ pub fn from_decision(decision: &Decision, user: &str) -> Result<Option<Target>, 
                 .violations
                 .iter()
                 .find_map(|v| v.requested.clone())
-                .ok_or_else(|| Declined::Object("the request carries no object".into()))?;
+                .ok_or(Declined::NoObject)?;
             Want::Create(object)
         }
         Reason::NotDeclared if decision.operation == "CREATE" && !key.namespace.is_empty() => {
@@ -152,13 +162,13 @@ pub fn from_review(
     snapshot: &Snapshot,
     config: &Config,
 ) -> Result<Option<Target>, Declined> {
-    let mut review = admission::Review::parse(body).map_err(|e| Declined::Review(e.to_string()))?;
+    let mut review = admission::Review::parse(body).map_err(Declined::Review)?;
     let user = std::mem::take(&mut review.request.user_info.username);
     review.request.user_info.groups.clear();
     // A dry-run still says what the person wants.
     review.request.dry_run = Some(false);
     let decision = admission::decide(&review.request, snapshot, &neutral_policy(config))
-        .map_err(|e| Declined::Review(e.to_string()))?;
+        .map_err(Declined::Review)?;
     if decision.reason == Reason::Subresource {
         return Ok(None);
     }
@@ -181,9 +191,7 @@ pub fn from_object(
     };
     let (api_version, kind, name) = (text("/apiVersion"), text("/kind"), text("/metadata/name"));
     if api_version.is_empty() || kind.is_empty() || name.is_empty() {
-        return Err(Declined::Object(
-            "apiVersion, kind and metadata.name are required".into(),
-        ));
+        return Err(Declined::Unnamed);
     }
     let (group, version) = split_api_version(api_version);
     let namespace = if snapshot.catalog.is_namespaced(group, kind) {
@@ -222,7 +230,7 @@ pub fn from_object(
     });
     from_review(review.to_string().as_bytes(), snapshot, config)
         .map_err(|e| match e {
-            Declined::Review(m) => Declined::Object(m),
+            Declined::Review(e) => Declined::Object(e),
             other => other,
         })
         .map(|target| {
@@ -291,11 +299,10 @@ pub fn parse_object(text: &str) -> Result<Value, Declined> {
     if let Ok(value) = serde_json::from_str::<Value>(text) {
         return Ok(value);
     }
-    let mut docs = crate::manifest::yaml::parse_documents(text)
-        .map_err(|e| Declined::Object(format!("line {}: {}", e.line, e.message)))?;
+    let mut docs = crate::manifest::yaml::parse_documents(text).map_err(Declined::Yaml)?;
     match docs.len() {
         1 => Ok(docs.remove(0).value),
-        0 => Err(Declined::Object("the input is empty".into())),
-        n => Err(Declined::Object(format!("{n} documents; give one object"))),
+        0 => Err(Declined::Empty),
+        n => Err(Declined::Documents(n)),
     }
 }
