@@ -320,13 +320,15 @@ impl Store {
         })
     }
 
-    /// Matching records, newest first.
+    /// Matching records, newest first. A trail whose table does not exist yet (a reader that
+    /// opened the file or database between the writer creating it and migrating it, the first
+    /// moments after a start) has recorded nothing: an empty answer, not an error.
     pub async fn query(&self, filter: &Filter) -> Result<Vec<Record>> {
         let since = filter.since.map(|t| t.as_millisecond()).unwrap_or(i64::MIN);
         let until = filter.until.map(|t| t.as_millisecond()).unwrap_or(i64::MAX);
         let limit = i64::from(filter.limit.unwrap_or(DEFAULT_LIMIT));
         let select = format!("{}{WHERE_FILTER}", self.columns().await?);
-        let rows: Vec<Row> = on_pool!(self, pool => {
+        let rows: std::result::Result<Vec<Row>, sqlx::Error> = on_pool!(self, pool => {
             sqlx::query_as::<_, Row>(&select)
                 .bind(since)
                 .bind(until)
@@ -335,9 +337,34 @@ impl Store {
                 .bind(limit)
                 .fetch_all(pool)
                 .await
-                .map_err(Error::Query)?
         });
-        rows.into_iter().map(Row::into_record).collect()
+        match rows {
+            Ok(rows) => rows.into_iter().map(Row::into_record).collect(),
+            // Only asked on failure, so a report costs one round trip when all is well.
+            Err(_) if !self.has_table().await? => Ok(Vec::new()),
+            Err(e) => Err(Error::Query(e)),
+        }
+    }
+
+    /// Whether the records table exists (the migrations ran; each runs in one transaction, so
+    /// the table is either absent or complete).
+    async fn has_table(&self) -> Result<bool> {
+        let found: i64 = match self {
+            Store::Sqlite(pool) => sqlx::query_scalar(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'driftgate_audit'",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(Error::Query)?,
+            Store::Postgres(pool) => sqlx::query_scalar(
+                "SELECT count(*) FROM pg_catalog.pg_tables \
+                 WHERE tablename = 'driftgate_audit' AND schemaname = ANY (current_schemas(false))",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(Error::Query)?,
+        };
+        Ok(found > 0)
     }
 
     /// One record, by its number in the trail or by the request's uid (the latest record of

@@ -148,6 +148,19 @@ async fn mutate_route_records_when_audit_from_mutate_and_admin_routes_report() {
     assert_eq!(missing.status(), 200);
     let empty: Value = serde_json::from_str(&body_text(missing).await).expect("json");
     assert_eq!(empty["totals"]["records"], 0);
+    // The file exists but the writer has not migrated it yet (the first moments after a
+    // start): still an empty report, not "no such table".
+    let unmigrated = dir.path().join("unmigrated.db");
+    std::fs::write(&unmigrated, b"").expect("empty file");
+    let early = driftgate::audit::http::router(Arc::new(driftgate::audit::http::Reader::new(
+        Some(Target::Sqlite(unmigrated)),
+    )))
+    .oneshot(get("/api/audit"))
+    .await
+    .expect("answers");
+    assert_eq!(early.status(), 200);
+    let early: Value = serde_json::from_str(&body_text(early).await).expect("json");
+    assert_eq!(early["totals"]["records"], 0);
     // An unreachable database: 503 with the reason, the admin port stays up.
     let down = driftgate::audit::http::router(Arc::new(driftgate::audit::http::Reader::new(Some(
         Target::Postgres("postgres://nobody@127.0.0.1:1/none".into()),

@@ -17,6 +17,14 @@ async fn store_postgres() {
     let Some(target) = postgres("store").await else {
         return;
     };
+    // A reader before the writer migrated (its own schema is still empty): nothing recorded.
+    let early = Store::open_existing(&target).await.expect("reachable");
+    let none = early
+        .query(&driftgate::audit::store::Filter::default())
+        .await
+        .expect("an empty answer, not an error");
+    assert!(none.is_empty());
+    early.close().await;
     exercise_store(&target).await;
 }
 
