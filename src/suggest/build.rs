@@ -235,7 +235,7 @@ fn add_transformer_annotations(root: &Path, dir: &str) -> std::io::Result<()> {
             list.push(json!("transformerAnnotations"));
         }
     }
-    // A JSON value always serialises; the error is only the writer's, and there is none.
+    // Serialising a JSON value into memory does not fail; were it to, it is this write's error.
     let out = serde_json::to_vec_pretty(&doc).map_err(std::io::Error::other)?;
     std::fs::write(&file, out)
 }
