@@ -255,9 +255,28 @@ pub fn document(key: &ObjectKey, api_version: &str, name: &str, body: &Value) ->
     doc
 }
 
-/// A patch document as YAML text.
+/// A patch document as the text of an inline patch (a kustomization's or a Flux
+/// Kustomization's `patches[].patch`). kustomize trims an inline patch before reading it, so
+/// a literal block scalar on its last lines would lose its final line break (`|` reads back
+/// without it): such a document is written as JSON, which YAML reads the same.
 pub fn text(doc: &Value) -> String {
+    if ends_in_line_break(doc) {
+        if let Ok(json) = serde_json::to_string_pretty(doc) {
+            return json + "\n";
+        }
+    }
     render::block(doc, 0, render::Layout::default()).join("\n") + "\n"
+}
+
+/// Whether the value written last (the last entry of the last map, all the way down) is a
+/// multi-line string ending in a line break.
+fn ends_in_line_break(doc: &Value) -> bool {
+    match doc {
+        Value::Object(map) => map.values().last().is_some_and(ends_in_line_break),
+        Value::Array(items) => items.last().is_some_and(ends_in_line_break),
+        Value::String(s) => s.contains('\n') && s.ends_with('\n'),
+        _ => false,
+    }
 }
 
 /// Whether a change goes in JSON 6902 operations rather than a strategic merge: a removal (a

@@ -126,3 +126,51 @@ fn generated_edits_round_trip_on_a_flux_cluster() {
         "flux2-multi-tenancy clusters/production (discover: flux)",
     );
 }
+
+/// A multi-line value ending in a line break, set on an object of a directory both clusters
+/// build: the change goes in an inline patch of production's Flux Kustomization, which
+/// kustomize trims before reading it, so the value must not be a literal block on the patch's
+/// last line (it would come back without its line break and never match).
+#[test]
+fn a_trailing_line_break_survives_an_inline_flux_patch() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(repo) = clone("flux2-multi-tenancy", tmp.path()) else {
+        return;
+    };
+    let production = flux_config(&repo, "clusters/production");
+    let staging = flux_config(&repo, "clusters/staging");
+    let snapshot = load(&production);
+    let key = ObjectKey::new(
+        "source.toolkit.fluxcd.io",
+        "OCIRepository",
+        "flux-system",
+        "kyverno-controller",
+    );
+    let git = declared(&snapshot, &key);
+    let path = [
+        driftgate::yamledit::Step::Key("spec".into()),
+        driftgate::yamledit::Step::Key("url".into()),
+    ];
+    for value in ["first\nsecond\n", "first\nsecond", "first\n\n"] {
+        let base = common::git(&repo, &["rev-parse", "HEAD"]);
+        let old = live(&git);
+        let r = review(
+            "UPDATE",
+            "alice@example.com",
+            &edited(&old, &path, Some(json!(value))),
+            &old,
+        );
+        match round_trip_watching(&repo, &production, &r, std::slice::from_ref(&staging)) {
+            Ok(Trip::Changed(suggestion)) => {
+                let diff = suggestion.diff();
+                assert!(
+                    diff.contains("clusters/production/"),
+                    "{value:?}: not in production's Flux Kustomization:\n{diff}"
+                );
+            }
+            Ok(Trip::AlreadyAllowed) => panic!("{value:?}: Git already had it"),
+            Err(e) => panic!("{value:?}: {e}"),
+        }
+        common::git(&repo, &["reset", "-q", "--hard", &base]);
+    }
+}
