@@ -272,7 +272,7 @@ pub fn text(doc: &Value) -> String {
 /// multi-line string ending in a line break.
 fn ends_in_line_break(doc: &Value) -> bool {
     match doc {
-        Value::Object(map) => map.values().last().is_some_and(ends_in_line_break),
+        Value::Object(map) => map.values().next_back().is_some_and(ends_in_line_break),
         Value::Array(items) => items.last().is_some_and(ends_in_line_break),
         Value::String(s) => s.contains('\n') && s.ends_with('\n'),
         _ => false,
