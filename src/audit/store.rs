@@ -340,7 +340,7 @@ impl Store {
         });
         match rows {
             Ok(rows) => rows.into_iter().map(Row::into_record).collect(),
-            // Only asked on failure, so a report costs one round trip when all is well.
+            // Only asked on failure: a report costs no extra round trip when all is well.
             Err(_) if !self.has_table().await? => Ok(Vec::new()),
             Err(e) => Err(Error::Query(e)),
         }
