@@ -60,6 +60,18 @@ impl App {
         state.report_section = Some(crate::audit::http::Section(Arc::new(move || {
             crate::scan::http::report_section(&section_source)
         })));
+        // A blocked edit's Git change, made on demand for the report from the revision served.
+        let (suggest_config, suggest_live) = (config.clone(), live.clone());
+        state.suggester = Some(crate::audit::http::Suggester(Arc::new(move |record| {
+            let snapshot = suggest_live
+                .load()
+                .ok_or(crate::suggest::Error::NotLoaded)?;
+            Ok(crate::suggest::for_record(
+                &suggest_config,
+                &snapshot,
+                record,
+            )?)
+        })));
         let scans = Periodic {
             settings: config.scan.clone(),
             live: live.clone(),

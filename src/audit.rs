@@ -3,6 +3,7 @@
 //! ([`Store`]); reports read it back ([`report`], [`html`], [`http`]); blocked edits can also
 //! become Kubernetes Events ([`events`]). Nothing here ever makes a request wait or fail.
 
+pub mod changes;
 pub mod events;
 pub mod html;
 pub mod http;
@@ -116,7 +117,7 @@ impl Auditor {
                         .map(|k| k.namespace.clone())
                         .unwrap_or(info.namespace.clone()),
                     name: key.map(|k| k.name.clone()).unwrap_or(info.name.clone()),
-                    message: admission::message(decision, &info.user.username),
+                    message: admission::message(decision, &info.user.username, &info.uid),
                 });
             }
         }

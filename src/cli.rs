@@ -15,6 +15,7 @@ pub mod index;
 pub mod report;
 pub mod scan;
 pub mod serve;
+pub mod suggest;
 pub mod webhook_config;
 
 /// Exit code for bad input or config.
@@ -53,6 +54,9 @@ pub enum Command {
     WebhookConfig(WebhookConfigArgs),
     /// Print the audit report.
     Report(ReportArgs),
+    /// Print the Git change (a unified diff) that makes Git declare what a request or an
+    /// object asks for; or apply it to a checkout, or commit it on a new branch.
+    Suggest(SuggestArgs),
     /// Compare the live state of every declared object with Git (drift report).
     Scan(ScanArgs),
     /// A self-contained tour on an embedded example repository.
@@ -155,6 +159,39 @@ pub struct CheckArgs {
     pub review: String,
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["review", "object", "id"])))]
+pub struct SuggestArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// An AdmissionReview (a denied request), file or `-` for stdin.
+    #[arg(long)]
+    pub review: Option<String>,
+    /// An object as `kubectl get -o json|yaml` prints it, file or `-`: make Git declare what
+    /// the cluster has now.
+    #[arg(long)]
+    pub object: Option<String>,
+    /// The audit trail (SQLite file or postgres:// URL); default: the config's audit.path/url.
+    #[arg(long, env = "DRIFTGATE_AUDIT", requires = "id")]
+    pub audit: Option<String>,
+    /// A recorded blocked edit: its record id (as the report shows it) or the request's uid.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Apply the change to the checkout in this directory (with `git apply`).
+    #[arg(long, conflicts_with = "commit")]
+    pub write: Option<PathBuf>,
+    /// Commit the change on a new branch (`--branch`) of a local clone, on top of the
+    /// revision it was made at; the clone's working tree is not touched.
+    #[arg(long, requires = "branch")]
+    pub commit: bool,
+    /// The branch `--commit` creates.
+    #[arg(long, requires = "commit")]
+    pub branch: Option<String>,
+    /// The local clone to commit in; default: the source's repository when it is local.
+    #[arg(long, requires = "commit")]
+    pub clone: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -283,6 +320,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Index(args) => index::run(args),
         Command::Report(args) => report::run(args),
+        Command::Suggest(args) => suggest::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Certs(args) => certs::run(args),

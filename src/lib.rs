@@ -11,6 +11,9 @@
 //! - [`encoded`]: JSON values in the compact form every side holds them in.
 //! - [`manifest`]: one declared object and its identity; YAML as kustomize reads it; files to
 //!   objects.
+//! - [`yamledit`]: YAML as written: where each value sits ([`yamledit::tree`], which
+//!   [`manifest`] reads for the line of each declared value) and format-preserving edits
+//!   (comments, quoting, layout kept) checked with [`manifest::yaml`].
 //! - [`kinds`]: the built-in table of resources (scope, plural → kind), the kinds GitOps
 //!   repositories commonly carry, extended by CRDs.
 //! - [`findings`]: what a load decided besides objects: notes, out-of-scope parts, failed builds.
@@ -38,6 +41,7 @@
 //! Beside them:
 //! - [`audit`]: the audit trail (records, SQLite/PostgreSQL store, background writer, reports, Events).
 //! - [`scan`]: the live state against Git: `driftgate scan`, and periodic scans in `serve`.
+//! - [`suggest`]: the Git change that makes a blocked edit legitimate (`driftgate suggest`).
 //! - [`webhook_config`]: the Validating/MutatingWebhookConfiguration for what Git declares.
 //! - [`metrics`]: the Prometheus registry (`driftgate_…`), extended by each part.
 //! - [`tls`]: certificates (`certs`) and the rustls server configuration.
@@ -64,7 +68,9 @@ pub mod scan;
 pub mod schema;
 pub mod server;
 pub mod snapshot;
+pub mod suggest;
 pub mod sync;
 pub mod text;
 pub mod tls;
 pub mod webhook_config;
+pub mod yamledit;

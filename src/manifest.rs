@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod declared;
 mod folded;
+pub mod lines;
 pub mod parse;
 pub mod yaml;
 

@@ -74,6 +74,8 @@ pub struct AppState {
     pub auditor: Option<Auditor>,
     /// Another part's section on `/report` (the drift scan's).
     pub report_section: Option<crate::audit::http::Section>,
+    /// Makes a blocked edit's Git change for the report (`None`: not offered).
+    pub suggester: Option<crate::audit::http::Suggester>,
 }
 
 /// Default for [`AppState::body_read_timeout`]: the apiserver's own default webhook deadline.
@@ -91,6 +93,7 @@ impl AppState {
             body_read_timeout: BODY_READ_TIMEOUT,
             auditor: None,
             report_section: None,
+            suggester: None,
         }
     }
 }
@@ -177,7 +180,8 @@ impl Server {
             tls_router: tls_router(state.clone()),
             admin_router: admin_router(state.clone()).merge(crate::audit::http::router(Arc::new(
                 crate::audit::http::Reader::new(crate::audit::target(&config.audit))
-                    .with_section(state.report_section.clone()),
+                    .with_section(state.report_section.clone())
+                    .with_suggester(state.suggester.clone()),
             ))),
             state,
             options,

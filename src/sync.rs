@@ -38,7 +38,7 @@ pub mod transport;
 
 pub use engine::{SyncHandle, Syncer, Trigger};
 pub use metrics::SyncMetrics;
-pub use once::load_once;
+pub use once::{load_once, load_with_builds, Builds};
 
 /// What syncing a source fails with: each stage's error, and the source it was for. The text
 /// an operator reads (`/readyz`, the log, the command line) is this and its causes, made where

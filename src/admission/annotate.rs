@@ -143,6 +143,7 @@ mod tests {
                 .iter()
                 .map(|p| Violation {
                     path: p.to_string(),
+                    at: crate::drift::Path::root(),
                     git: Value::Null,
                     requested: None,
                     old: None,

@@ -186,7 +186,11 @@ pub fn decide(req: &Request, snapshot: &Snapshot, policy: &Policy) -> Result<Dec
             match policy.unmanaged {
                 Unmanaged::Allow => decision.reason = Reason::NotDeclared,
                 Unmanaged::Warn | Unmanaged::Deny => {
-                    decision.violations.push(Violation::whole_object());
+                    // The whole object is what Git lacks: kept for the change that adds it (a
+                    // malformed object still gets the unmanaged answer it always did).
+                    let mut whole = Violation::whole_object();
+                    whole.requested = req.object().ok().flatten();
+                    decision.violations.push(whole);
                     let mode = if policy.unmanaged == Unmanaged::Warn {
                         Mode::Warn
                     } else {

@@ -23,6 +23,10 @@ pub struct Violation {
     /// field instead of two long values shortened alike.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_difference: Option<FirstDifference>,
+    /// The same path as the comparison walked it (empty for the whole object), for what
+    /// works from a decision further: the Git change `suggest` writes, the audit record.
+    #[serde(skip)]
+    pub at: drift::Path,
 }
 
 /// Where an atomic value first differs from Git (or, for a value that matched Git and was
@@ -47,6 +51,7 @@ impl Violation {
             requested: None,
             old: None,
             first_difference: None,
+            at: drift::Path::root(),
         }
     }
 
@@ -59,6 +64,7 @@ impl Violation {
         });
         Violation {
             path: d.path.to_string(),
+            at: d.path,
             git: d.git,
             requested: d.actual,
             old: d.old,

@@ -115,8 +115,57 @@ fn where_declared(decision: &Decision) -> String {
     }
 }
 
-/// The full message for a decision with violations.
-pub fn message(decision: &Decision, user: &str) -> String {
+/// The last name of a path, as the field is written in its file (`replicas`, `image`).
+fn field_name(path: &crate::drift::Path) -> Option<&str> {
+    match path.0.last()? {
+        crate::drift::path::Segment::Key(k) => Some(k),
+        _ => None,
+    }
+}
+
+/// One short line on where to change it: for a single value of a plain file, the file, its
+/// line and both values (`In Git: apps/web.yaml:12 replicas: 3 → 10`, from the lines kept at
+/// sync time: Git is not read here); otherwise the file or build to change and the command
+/// that writes the change.
+fn in_git(decision: &Decision, uid: &str) -> String {
+    let command = format!("driftgate suggest --id {uid}");
+    let Some(declared) = &decision.declared else {
+        return format!("In Git: add it beside its namespace's objects; the change: {command}");
+    };
+    if let ([v], false, crate::manifest::Origin::File) = (
+        decision.violations.as_slice(),
+        is_secret(decision),
+        &declared.origin,
+    ) {
+        let scalar = |value: &Value| !value.is_object() && !value.is_array();
+        let line = declared.value.line_of(&v.at);
+        if let (Some(line), Some(field), Some(requested)) = (line, field_name(&v.at), &v.requested)
+        {
+            if scalar(&v.git) && scalar(requested) {
+                return format!(
+                    "In Git: {}:{line} {field}: {} → {}",
+                    declared.file,
+                    short_value(Some(&v.git)),
+                    short_value(Some(requested))
+                );
+            }
+        }
+    }
+    let place = match &declared.origin {
+        crate::manifest::Origin::File => declared.file.to_string(),
+        crate::manifest::Origin::Built(built) => format!("{} ({})", built.dir, built.by),
+    };
+    let verb = if decision.reason == Reason::Delete {
+        "remove it from"
+    } else {
+        "change"
+    };
+    format!("In Git: {verb} {place}; the change: {command}")
+}
+
+/// The full message for a decision with violations; `uid` is the request's (for the command
+/// that writes the Git change).
+pub fn message(decision: &Decision, user: &str, uid: &str) -> String {
     let object = object_label(decision);
     let user = if user.is_empty() {
         "this request"
@@ -125,14 +174,16 @@ pub fn message(decision: &Decision, user: &str) -> String {
     };
     match decision.reason {
         Reason::Delete => format!(
-            "driftgate: {user} may not delete {object}: it is {}.\nRemove it from Git instead; GitOps will prune it.",
-            where_declared(decision)
+            "driftgate: {user} may not delete {object}: it is {}.\nRemove it from Git instead; GitOps will prune it.\n{}",
+            where_declared(decision),
+            in_git(decision, uid)
         ),
         Reason::Unmanaged => {
             let ns = decision.key.as_ref().map(|k| k.namespace.as_str()).unwrap_or("");
             format!(
-                "driftgate: {user} may not create {object}: namespace {ns} is managed by Git ({}) and this object is not declared there.\nAdd it to Git instead.",
-                decision.revision
+                "driftgate: {user} may not create {object}: namespace {ns} is managed by Git ({}) and this object is not declared there.\nAdd it to Git instead.\n{}",
+                decision.revision,
+                in_git(decision, uid)
             )
         }
         _ => {
@@ -161,6 +212,7 @@ pub fn message(decision: &Decision, user: &str) -> String {
                 })
                 .unwrap_or_default();
             lines.push(format!("Change it in Git instead{file}; GitOps will apply it."));
+            lines.push(in_git(decision, uid));
             lines.join("\n")
         }
     }
@@ -243,7 +295,7 @@ pub fn respond(uid: &str, decision: &Decision, user: &str) -> Response {
         response.allowed = false;
         response.status = Some(Status {
             code: 403,
-            message: message(decision, user),
+            message: message(decision, user, uid),
             reason: Some("Forbidden".into()),
         });
     }

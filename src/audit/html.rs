@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use k8s_openapi::jiff::{civil::Date, ToSpan};
 
+use super::record::Record;
 use super::report::{Count, DayCount, Report};
 
 /// Days drawn at most; a longer range shows its last days.
@@ -275,6 +276,13 @@ pub fn render_with(report: &Report, extra: &str) -> String {
         if let Some(reason) = &r.break_glass {
             let _ = write!(diff, "<div>break-glass: {}</div>", escape(reason));
         }
+        if let (Some(id), true) = (r.id, r.is_blocked()) {
+            // Made on demand from the Git cache when followed, never with the report.
+            let _ = write!(
+                diff,
+                "<div><a href=\"/report/suggest?id={id}\">the Git change that allows it</a></div>"
+            );
+        }
         let declared = if r.file.is_empty() {
             String::new()
         } else {
@@ -307,6 +315,28 @@ pub fn render_with(report: &Report, extra: &str) -> String {
     html.push_str(extra);
     html.push_str("</main></body></html>\n");
     html
+}
+
+/// The page for one blocked edit's suggested Git change: the diff as a block to copy (or to
+/// save and `git apply`), or why there is none.
+pub fn suggestion(record: &Record, outcome: &Result<Option<String>, String>) -> String {
+    let body = match outcome {
+        Ok(Some(diff)) => format!(
+            "<p>Apply it in a checkout of the repository with <code>git apply</code>, or make it with <code>driftgate suggest --id {}</code>.</p><pre class=\"patch\">{}</pre>",
+            escape(&record.uid),
+            escape(diff)
+        ),
+        Ok(None) => "<p>Nothing to change: Git already declares what was asked.</p>".to_string(),
+        Err(reason) => format!("<p>No change can be suggested:</p><pre>{}</pre>", escape(reason)),
+    };
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>driftgate: the Git change for {object}</title><style>{STYLE}\npre.patch {{ background: var(--bg); border: 1px solid var(--line); padding: 12px; overflow-x: auto; user-select: all; }}</style></head><body><header><h1>The Git change for {object}</h1><p class=\"muted\">{decision} for {user} at {time} UTC, against {revision}</p></header><main>{body}<p><a href=\"/report\">back to the report</a></p></main></body></html>",
+        object = escape(&record.object()),
+        decision = escape(&record.decision),
+        user = escape(&record.user),
+        time = record.time.strftime("%Y-%m-%d %H:%M:%S"),
+        revision = escape(&record.revision),
+    )
 }
 
 #[cfg(test)]

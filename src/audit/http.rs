@@ -1,6 +1,9 @@
 //! The admin port's report endpoints, as a router the server mounts: `GET /report` (the HTML
 //! page) and `GET /api/audit` (the same report as JSON). Both take `since`, `until`, `user`,
-//! `namespace` and `limit` as query parameters, like `driftgate report`.
+//! `namespace` and `limit` as query parameters, like `driftgate report`. For each blocked edit
+//! (by its record's `id`, or the request's uid), `GET /report/suggest?id=` and
+//! `GET /api/audit/suggest?id=` give the Git change that makes it legitimate, made on demand
+//! by whoever serves (see [`Suggester`]) and never on the webhook's request path.
 
 use std::sync::Arc;
 
@@ -13,6 +16,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
+use super::record::Record;
 use super::report::{self, Report};
 use super::store::{self, Store, Target};
 
@@ -27,6 +31,23 @@ impl std::fmt::Debug for Section {
     }
 }
 
+/// Makes a recorded blocked edit's Git change (a diff; `None`: nothing to change), given by
+/// another part (`suggest`): blocking work (Git, kustomize), run on a blocking thread.
+#[derive(Clone)]
+pub struct Suggester(pub Arc<SuggestFn>);
+
+/// A recorded blocked edit to its diff (`None`: nothing to change), or why there is none.
+pub type SuggestFn = dyn Fn(&Record) -> Result<Option<String>, SuggestError> + Send + Sync;
+
+/// Why a suggester made no diff, with its causes (shown with [`crate::text::chain`]).
+pub type SuggestError = Box<dyn std::error::Error + Send + Sync>;
+
+impl std::fmt::Debug for Suggester {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Suggester")
+    }
+}
+
 /// Reads the trail for reports. The store is opened on first use, so the admin port starts
 /// (and stays up) while the trail is unreachable.
 #[derive(Debug)]
@@ -34,6 +55,7 @@ pub struct Reader {
     target: Option<Target>,
     store: OnceCell<Store>,
     section: Option<Section>,
+    suggester: Option<Suggester>,
 }
 
 impl Reader {
@@ -42,7 +64,14 @@ impl Reader {
             target,
             store: OnceCell::new(),
             section: None,
+            suggester: None,
         }
+    }
+
+    /// Offers each blocked edit's Git change, made by `suggester`.
+    pub fn with_suggester(mut self, suggester: Option<Suggester>) -> Reader {
+        self.suggester = suggester;
+        self
     }
 
     /// Adds `section` to every `/report` page.
@@ -74,7 +103,95 @@ pub fn router(reader: Arc<Reader>) -> Router {
     Router::new()
         .route("/report", get(report_html))
         .route("/api/audit", get(api_audit))
+        .route("/report/suggest", get(suggest_html))
+        .route("/api/audit/suggest", get(suggest_json))
         .with_state(reader)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SuggestQuery {
+    pub id: Option<String>,
+}
+
+/// The record asked for and its Git change, or the response that says why not.
+async fn suggestion(
+    reader: &Reader,
+    q: &SuggestQuery,
+) -> Result<(Record, Result<Option<String>, String>), Response> {
+    let plain = |code: StatusCode, text: String| (code, text).into_response();
+    let id = q.id.as_deref().filter(|id| !id.is_empty()).ok_or_else(|| {
+        plain(
+            StatusCode::BAD_REQUEST,
+            "give id=RECORD or the request's uid".into(),
+        )
+    })?;
+    let Some(suggester) = reader.suggester.clone() else {
+        return Err(plain(
+            StatusCode::NOT_FOUND,
+            "suggested changes are not offered here".into(),
+        ));
+    };
+    let store = reader.store().await.map_err(|e| {
+        plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("audit trail unavailable: {e}"),
+        )
+    })?;
+    let record = store
+        .get(id)
+        .await
+        .map_err(|e| {
+            plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("audit trail unavailable: {e}"),
+            )
+        })?
+        .ok_or_else(|| plain(StatusCode::NOT_FOUND, format!("no record {id}")))?;
+    let for_blocking = record.clone();
+    let outcome = match tokio::task::spawn_blocking(move || (suggester.0)(&for_blocking)).await {
+        Ok(Ok(diff)) => Ok(diff),
+        Ok(Err(e)) => Err(crate::text::chain(e.as_ref()).to_string()),
+        Err(e) => Err(format!("the suggestion failed: {}", crate::text::chain(&e))),
+    };
+    Ok((record, outcome))
+}
+
+pub async fn suggest_html(
+    State(reader): State<Arc<Reader>>,
+    Query(q): Query<SuggestQuery>,
+) -> Response {
+    match suggestion(&reader, &q).await {
+        Ok((record, outcome)) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            super::html::suggestion(&record, &outcome),
+        )
+            .into_response(),
+        Err(response) => response,
+    }
+}
+
+pub async fn suggest_json(
+    State(reader): State<Arc<Reader>>,
+    Query(q): Query<SuggestQuery>,
+) -> Response {
+    match suggestion(&reader, &q).await {
+        Ok((record, outcome)) => {
+            let body = match outcome {
+                Ok(diff) => serde_json::json!({
+                    "id": record.id,
+                    "uid": record.uid,
+                    "object": record.object(),
+                    "nothingToChange": diff.is_none(),
+                    "diff": diff.unwrap_or_default(),
+                }),
+                Err(reason) => {
+                    serde_json::json!({"id": record.id, "uid": record.uid, "object": record.object(), "error": reason})
+                }
+            };
+            axum::Json(body).into_response()
+        }
+        Err(response) => response,
+    }
 }
 
 async fn build(reader: &Reader, q: &ReportQuery) -> Result<Report, Response> {

@@ -5,6 +5,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::changes::Changes;
 use crate::admission::{Decision, Endpoint, RequestInfo, Verdict};
 use crate::text::shorten;
 
@@ -58,6 +59,13 @@ pub struct Record {
     /// Violations beyond those kept.
     #[serde(default)]
     pub omitted: u32,
+    /// What the edit asked for, in full (for the Git change that makes it legitimate);
+    /// `None` in a record written before the trail kept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
+    /// The record's number in the trail, once stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
 }
 
 fn value_text(value: Option<&Value>, secret: bool) -> Option<String> {
@@ -142,7 +150,25 @@ impl Record {
             replica: replica.to_string(),
             violations,
             omitted: decision.violations.len().saturating_sub(MAX_VIOLATIONS) as u32,
+            changes: Some(Changes::of(decision, secret)),
+            id: None,
         })
+    }
+
+    /// About how many bytes the record holds, for the writer's queue bound.
+    pub fn weight(&self) -> usize {
+        let violations: usize = self
+            .violations
+            .iter()
+            .map(|v| {
+                v.path.len()
+                    + [&v.git, &v.old, &v.requested]
+                        .iter()
+                        .map(|s| s.as_ref().map_or(0, String::len))
+                        .sum::<usize>()
+            })
+            .sum();
+        512 + violations + self.changes.as_ref().map_or(0, Changes::weight)
     }
 
     /// `apps/Deployment shop/web`, the object as people name it.
@@ -182,6 +208,7 @@ mod tests {
             declared: None,
             violations: vec![Violation {
                 path: "data.password".into(),
+                at: crate::drift::Path::root().key("data").key("password"),
                 git: Value::String("c2VjcmV0".into()),
                 requested: Some(Value::String("x".repeat(1000))),
                 old: None,

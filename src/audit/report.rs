@@ -381,6 +381,8 @@ pub(crate) mod tests {
                 requested: Some("5".into()),
             }],
             omitted: 0,
+            changes: None,
+            id: None,
         }
     }
 

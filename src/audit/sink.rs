@@ -7,7 +7,7 @@
 //! writer switches to log-only, says so once (log and `driftgate_audit_degraded`), keeps
 //! logging each record, retries on a timer, and says once more when the trail is back.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +26,9 @@ pub struct SinkOptions {
     /// `None`: no store configured, records go to the log (and stdout when asked).
     pub target: Option<Target>,
     pub queue: usize,
+    /// Most bytes of records waiting in the queue: a flood of denials carrying large values
+    /// cannot grow memory past this, whatever the record count.
+    pub queue_bytes: usize,
     /// Also print each record as one JSON line on stdout.
     pub stdout: bool,
     pub retention: Duration,
@@ -41,6 +44,7 @@ impl SinkOptions {
         SinkOptions {
             target,
             queue: 4096,
+            queue_bytes: 32 * 1024 * 1024,
             stdout: false,
             retention: Duration::from_secs(30 * 24 * 3600),
             prune_every: Duration::from_secs(3600),
@@ -62,7 +66,10 @@ const DROP_LOG_EVERY_MS: i64 = 10_000;
 /// The request path's handle. Cloning is cheap; the writer stops once every clone is gone.
 #[derive(Debug, Clone)]
 pub struct Sink {
-    tx: mpsc::Sender<Record>,
+    tx: mpsc::Sender<(Record, usize)>,
+    /// Bytes of the records in the queue (see [`SinkOptions::queue_bytes`]).
+    queued: Arc<AtomicUsize>,
+    max_bytes: usize,
     metrics: AuditMetrics,
     drops: Arc<DropLog>,
 }
@@ -71,8 +78,11 @@ impl Sink {
     /// Starts the writer task on the current tokio runtime.
     pub fn start(options: SinkOptions, metrics: AuditMetrics) -> (Sink, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(options.queue.max(1));
+        let queued = Arc::new(AtomicUsize::new(0));
+        let max_bytes = options.queue_bytes;
         let writer = Writer {
             rx,
+            queued: queued.clone(),
             store: None,
             options,
             metrics: metrics.clone(),
@@ -84,6 +94,8 @@ impl Sink {
         (
             Sink {
                 tx,
+                queued,
+                max_bytes,
                 metrics,
                 drops: Arc::default(),
             },
@@ -93,11 +105,24 @@ impl Sink {
 
     /// Hands a record to the writer without waiting. Never blocks, never fails the caller.
     pub fn record(&self, record: Record) {
-        let (reason, record) = match self.tx.try_send(record) {
+        let weight = record.weight();
+        let before = self.queued.fetch_add(weight, Ordering::Relaxed);
+        if before.saturating_add(weight) > self.max_bytes {
+            self.queued.fetch_sub(weight, Ordering::Relaxed);
+            self.dropped(DropReason::QueueFull, &record);
+            return;
+        }
+        let (reason, record) = match self.tx.try_send((record, weight)) {
             Ok(()) => return,
-            Err(mpsc::error::TrySendError::Full(r)) => (DropReason::QueueFull, r),
-            Err(mpsc::error::TrySendError::Closed(r)) => (DropReason::Closed, r),
+            Err(mpsc::error::TrySendError::Full(r)) => (DropReason::QueueFull, r.0),
+            Err(mpsc::error::TrySendError::Closed(r)) => (DropReason::Closed, r.0),
         };
+        self.queued.fetch_sub(weight, Ordering::Relaxed);
+        self.dropped(reason, &record);
+    }
+
+    /// Counts (and now and then logs) a record that was not queued.
+    fn dropped(&self, reason: DropReason, record: &Record) {
         self.metrics
             .dropped
             .get_or_create(&DropLabels { reason })
@@ -127,7 +152,9 @@ impl Sink {
 }
 
 struct Writer {
-    rx: mpsc::Receiver<Record>,
+    /// Records with their weight (see [`Sink::queued`]).
+    rx: mpsc::Receiver<(Record, usize)>,
+    queued: Arc<AtomicUsize>,
     store: Option<Store>,
     options: SinkOptions,
     metrics: AuditMetrics,
@@ -151,18 +178,26 @@ impl Writer {
                 Err(e) => self.degrade(&target, &e).await,
             }
         }
+        let mut incoming = Vec::with_capacity(self.options.batch);
         let mut batch = Vec::with_capacity(self.options.batch);
         loop {
             let prune_in = self.next_prune.saturating_duration_since(Instant::now());
             let retry_in = self.retry_at.saturating_duration_since(Instant::now());
             let degraded = self.degraded_since.is_some();
             tokio::select! {
-                got = self.rx.recv_many(&mut batch, self.options.batch) => {
+                got = self.rx.recv_many(&mut incoming, self.options.batch) => {
                     if got == 0 {
                         break;
                     }
+                    let mut weight = 0usize;
+                    batch.extend(incoming.drain(..).map(|(record, w)| {
+                        weight += w;
+                        record
+                    }));
                     self.write(&batch).await;
                     batch.clear();
+                    // Written (or logged): their bytes leave the queue's bound.
+                    self.queued.fetch_sub(weight, Ordering::Relaxed);
                 }
                 () = tokio::time::sleep(prune_in) => self.prune().await,
                 // Without traffic, a trail that came back is noticed (and the gauge cleared).
@@ -319,5 +354,50 @@ fn log_record(record: &Record) {
         Err(e) => {
             tracing::warn!(target: "driftgate::audit", error = %crate::text::chain(&e), uid = %record.uid, "audit record (log only)")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::changes::{Changes, Field};
+
+    /// A record carrying `bytes` of requested value.
+    fn heavy(bytes: usize) -> Record {
+        let mut r = crate::audit::report::tests::record("alice", "shop", "web", "denied", 1);
+        r.changes = Some(Changes {
+            complete: true,
+            fields: vec![Field {
+                path: Vec::new(),
+                value: Some(serde_json::Value::String("x".repeat(bytes))),
+            }],
+        });
+        r
+    }
+
+    #[tokio::test]
+    async fn the_queue_is_bounded_in_bytes_as_well_as_records() {
+        let metrics = AuditMetrics::default();
+        let options = SinkOptions {
+            queue: 1000,
+            queue_bytes: 100_000,
+            ..SinkOptions::new(None)
+        };
+        let (sink, writer) = Sink::start(options, metrics.clone());
+        // The writer runs only when this task yields: everything below queues up.
+        for _ in 0..20 {
+            sink.record(heavy(20_000));
+        }
+        assert_eq!(
+            metrics.dropped(DropReason::QueueFull),
+            16,
+            "four of ~20 KB fit in 100 KB"
+        );
+        assert!(sink.queued.load(Ordering::Relaxed) <= 100_000);
+        // Small records still fit beside them.
+        sink.record(heavy(10));
+        assert_eq!(metrics.dropped(DropReason::QueueFull), 16);
+        drop(sink);
+        writer.await.expect("the writer drains and ends");
     }
 }

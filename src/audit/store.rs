@@ -118,20 +118,34 @@ macro_rules! on_pool {
 
 const INSERT: &str = "INSERT INTO driftgate_audit (time_ms, uid, user_name, groups, operation, \
     subresource, api_group, api_version, kind, namespace, name, decision, mode, revision, source, \
-    file, break_glass, endpoint, replica, violations, omitted) VALUES \
-    ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)";
+    file, break_glass, endpoint, replica, violations, omitted, changes) VALUES \
+    ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+    $21, $22)";
 
-const SELECT: &str = "SELECT time_ms, uid, user_name, groups, operation, subresource, api_group, \
-    api_version, kind, namespace, name, decision, mode, revision, source, file, break_glass, \
-    endpoint, replica, violations, omitted FROM driftgate_audit \
-    WHERE time_ms >= $1 AND time_ms < $2 \
+/// The columns read; `CHANGES` stands for the `changes` column, or `NULL` in a trail that a
+/// reader opened without migrating (an older file `report` reads).
+const COLUMNS: &str = "SELECT id, time_ms, uid, user_name, groups, operation, subresource, \
+    api_group, api_version, kind, namespace, name, decision, mode, revision, source, file, \
+    break_glass, endpoint, replica, violations, omitted, CHANGES AS changes FROM driftgate_audit";
+
+const WHERE_FILTER: &str = " WHERE time_ms >= $1 AND time_ms < $2 \
     AND ($3 IS NULL OR user_name = $3) AND ($4 IS NULL OR namespace = $4) \
     ORDER BY time_ms DESC, id DESC LIMIT $5";
+
+const WHERE_ID: &str = " WHERE id = $1";
+const WHERE_UID: &str = " WHERE uid = $1 ORDER BY id DESC LIMIT 1";
+
+const HAS_CHANGES_SQLITE: &str =
+    "SELECT COUNT(*) FROM pragma_table_info('driftgate_audit') WHERE name = 'changes'";
+const HAS_CHANGES_POSTGRES: &str = "SELECT COUNT(*) FROM information_schema.columns \
+    WHERE table_schema = current_schema() AND table_name = 'driftgate_audit' \
+    AND column_name = 'changes'";
 
 const PRUNE: &str = "DELETE FROM driftgate_audit WHERE time_ms < $1";
 
 #[derive(sqlx::FromRow)]
 struct Row {
+    id: i64,
     time_ms: i64,
     uid: String,
     user_name: String,
@@ -153,6 +167,7 @@ struct Row {
     replica: String,
     violations: String,
     omitted: i64,
+    changes: Option<String>,
 }
 
 impl Row {
@@ -182,6 +197,13 @@ impl Row {
             replica: self.replica,
             violations,
             omitted: u32::try_from(self.omitted).unwrap_or(u32::MAX),
+            changes: self
+                .changes
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(Error::Corrupt)?,
+            id: Some(self.id),
         })
     }
 }
@@ -261,6 +283,12 @@ impl Store {
             for r in records {
                 let groups = serde_json::to_string(&r.groups).map_err(Error::Corrupt)?;
                 let violations = serde_json::to_string(&r.violations).map_err(Error::Corrupt)?;
+                let changes = r
+                    .changes
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(Error::Corrupt)?;
                 sqlx::query(INSERT)
                     .bind(r.time.as_millisecond())
                     .bind(&r.uid)
@@ -283,6 +311,7 @@ impl Store {
                     .bind(&r.replica)
                     .bind(violations)
                     .bind(i64::from(r.omitted))
+                    .bind(changes)
                     .execute(&mut *tx)
                     .await
                     .map_err(Error::Query)?;
@@ -298,8 +327,9 @@ impl Store {
         let since = filter.since.map(|t| t.as_millisecond()).unwrap_or(i64::MIN);
         let until = filter.until.map(|t| t.as_millisecond()).unwrap_or(i64::MAX);
         let limit = i64::from(filter.limit.unwrap_or(DEFAULT_LIMIT));
+        let select = format!("{}{WHERE_FILTER}", self.columns().await?);
         let rows: std::result::Result<Vec<Row>, sqlx::Error> = on_pool!(self, pool => {
-            sqlx::query_as::<_, Row>(SELECT)
+            sqlx::query_as::<_, Row>(&select)
                 .bind(since)
                 .bind(until)
                 .bind(&filter.user)
@@ -310,7 +340,7 @@ impl Store {
         });
         match rows {
             Ok(rows) => rows.into_iter().map(Row::into_record).collect(),
-            // Only asked on failure, so a report costs one round trip when all is well.
+            // Only asked on failure: a report costs no extra round trip when all is well.
             Err(_) if !self.has_table().await? => Ok(Vec::new()),
             Err(e) => Err(Error::Query(e)),
         }
@@ -335,6 +365,51 @@ impl Store {
             .map_err(Error::Query)?,
         };
         Ok(found > 0)
+    }
+
+    /// One record, by its number in the trail or by the request's uid (the latest record of
+    /// that request).
+    pub async fn get(&self, id: &str) -> Result<Option<Record>> {
+        let columns = self.columns().await?;
+        let row: Option<Row> = match id.parse::<i64>() {
+            Ok(number) => {
+                let select = format!("{columns}{WHERE_ID}");
+                on_pool!(self, pool => {
+                    sqlx::query_as::<_, Row>(&select)
+                        .bind(number)
+                        .fetch_optional(pool)
+                        .await
+                        .map_err(Error::Query)?
+                })
+            }
+            Err(_) => {
+                let select = format!("{columns}{WHERE_UID}");
+                on_pool!(self, pool => {
+                    sqlx::query_as::<_, Row>(&select)
+                        .bind(id)
+                        .fetch_optional(pool)
+                        .await
+                        .map_err(Error::Query)?
+                })
+            }
+        };
+        row.map(Row::into_record).transpose()
+    }
+
+    /// The column list to read, by whether the trail has the `changes` column yet.
+    async fn columns(&self) -> Result<String> {
+        let count: i64 = match self {
+            Store::Sqlite(pool) => sqlx::query_scalar(HAS_CHANGES_SQLITE)
+                .fetch_one(pool)
+                .await
+                .map_err(Error::Query)?,
+            Store::Postgres(pool) => sqlx::query_scalar(HAS_CHANGES_POSTGRES)
+                .fetch_one(pool)
+                .await
+                .map_err(Error::Query)?,
+        };
+        let changes = if count > 0 { "changes" } else { "NULL" };
+        Ok(COLUMNS.replace("CHANGES", changes))
     }
 
     /// Deletes records older than `before`; returns how many.

@@ -1,7 +1,8 @@
 //! `driftgate demo`: builds the example repository with `git`, generates certificates, runs the
 //! application exactly as `serve` does ([`crate::app`]) on 127.0.0.1, and sends the tour's
 //! AdmissionReviews over HTTPS as the kube-apiserver would (HTTP/1.1, `?timeout=10s`, the
-//! `<svc>.<ns>.svc` server name).
+//! `<svc>.<ns>.svc` server name). The tour
+//! ends with the Git change that makes the denied `kubectl scale` legitimate (`suggest`).
 
 pub mod example;
 pub mod tour;
@@ -190,7 +191,12 @@ async fn tour() -> Result<bool, Error> {
     let url = format!("https://{host}:{}/validate?timeout=10s", addr.port());
 
     let mut all_expected = true;
-    for (i, step) in tour::steps().into_iter().enumerate() {
+    let steps = tour::steps();
+    let scale = steps
+        .iter()
+        .position(|s| s.review["request"]["subResource"] == "scale");
+    let scale_review = scale.map(|i| steps[i].review.clone());
+    for (i, step) in steps.into_iter().enumerate() {
         let response = client
             .post(&url)
             .header("content-type", "application/json")
@@ -217,8 +223,53 @@ async fn tour() -> Result<bool, Error> {
     }
     let _ = stop.send(());
     serving.await??;
+    if let (Some(i), Some(review)) = (scale, scale_review) {
+        all_expected &= suggested(i + 1, &review, config.clone()).await;
+    }
     if all_expected {
         println!("Every outcome was as expected: Git stays the way to change the cluster.");
     }
     Ok(all_expected)
+}
+
+/// The tour's last stop: the Git change that makes the denied `kubectl scale` (step `n`)
+/// legitimate, as `driftgate suggest` prints it; `false` when there is none.
+async fn suggested(n: usize, review: &serde_json::Value, config: Config) -> bool {
+    let body = review.to_string();
+    // The repository has not moved since the tour's load: the same revision, with its builds.
+    let made = tokio::task::spawn_blocking(move || -> Result<_, crate::suggest::Error> {
+        let (snapshot, builds) = crate::sync::load_with_builds(&config)
+            .map_err(|e| crate::suggest::Error::Load(Box::new(e)))?;
+        match crate::suggest::want::from_review(body.as_bytes(), &snapshot, &config)? {
+            Some(target) => crate::suggest::suggest(&config, &snapshot, &builds, &target).map(Some),
+            None => Ok(None),
+        }
+    })
+    .await;
+    println!("And the way to Git: the change that makes step {n} legitimate (driftgate suggest):");
+    match made {
+        Ok(Ok(Some(suggestion))) if !suggestion.is_empty() => {
+            for line in suggestion.diff().lines() {
+                println!("      {line}");
+            }
+            println!("   Commit it on a branch (driftgate suggest --commit --branch NAME), push it and open");
+            println!(
+                "   a pull request: once GitOps applies it, the cluster has what alice asked for."
+            );
+            println!();
+            true
+        }
+        Ok(Ok(_)) => {
+            println!("   nothing to change   <-- unexpected\n");
+            false
+        }
+        Ok(Err(e)) => {
+            println!("   {}   <-- unexpected\n", crate::text::chain(&e));
+            false
+        }
+        Err(e) => {
+            println!("   {e}   <-- unexpected\n");
+            false
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! and files parse independently; the threads are scoped to one batch, so nothing outlives the
 //! sync that started them.
 
-use super::parse::{parse_file, FileError, FileObjects};
+use super::parse::{parse_manifest, FileError, FileObjects};
 use super::yaml;
 
 /// Below this many files, threads cost more than they save.
@@ -12,7 +12,7 @@ const MIN_PARALLEL: usize = 64;
 pub fn parse_all(source: &str, files: &[(&str, Vec<u8>)]) -> Vec<Result<FileObjects, FileError>> {
     let parse_part = |part: &[(&str, Vec<u8>)]| -> Vec<Result<FileObjects, FileError>> {
         part.iter()
-            .map(|(path, bytes)| parse_file(source, path, bytes))
+            .map(|(path, bytes)| parse_manifest(source, path, bytes))
             .collect()
     };
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());

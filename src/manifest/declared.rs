@@ -24,6 +24,9 @@ struct Inner {
     name: Box<str>,
     /// `metadata.namespace` as written; empty when absent.
     namespace: Box<str>,
+    /// The line of each value in the file that declares it (see `manifest::lines`); only
+    /// for objects of plain manifest files.
+    lines: Option<Box<[u8]>>,
 }
 
 impl Declared {
@@ -39,7 +42,23 @@ impl Declared {
             tree: Tree::from_value(value),
             name: field("/metadata/name"),
             namespace: field("/metadata/namespace"),
+            lines: None,
         }))
+    }
+
+    /// [`Declared::new`], with the lines its values are written on (`manifest::lines`).
+    pub fn with_lines(value: &Value, lines: Box<[u8]>) -> Declared {
+        let mut declared = Declared::new(value);
+        if let Some(inner) = Arc::get_mut(&mut declared.0) {
+            inner.lines = Some(lines);
+        }
+        declared
+    }
+
+    /// The line of the file that holds the value at `path`, when it is one scalar of a plain
+    /// manifest's object.
+    pub fn line_of(&self, path: &crate::drift::Path) -> Option<usize> {
+        super::lines::line_of(self.0.lines.as_deref()?, self.tree(), path)
     }
 
     /// The content as a `Value`, equal to the one this was made from (keys in the same order).

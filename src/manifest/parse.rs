@@ -77,14 +77,20 @@ pub fn is_kustomization_file(path: &str) -> bool {
 
 /// The objects of a file in Git.
 pub fn parse_file(source: &str, file: &str, bytes: &[u8]) -> Result<FileObjects, FileError> {
-    parse_bytes(source, file, bytes, false)
+    parse_bytes(source, file, bytes, false, false)
+}
+
+/// [`parse_file`] for a manifest file of the repository: each object also keeps the line of
+/// each of its values (see [`lines`](super::lines)), for the denial message's "In Git:" line.
+pub fn parse_manifest(source: &str, file: &str, bytes: &[u8]) -> Result<FileObjects, FileError> {
+    parse_bytes(source, file, bytes, false, true)
 }
 
 /// The objects of text read as written, folded scalars as the YAML spec reads them (see
 /// [`yaml::parse_rendered_documents`]): kustomize's own output, or a file that its tool applies
 /// without kustomize (an Argo CD plain directory).
 pub fn parse_as_written(source: &str, file: &str, bytes: &[u8]) -> Result<FileObjects, FileError> {
-    parse_bytes(source, file, bytes, true)
+    parse_bytes(source, file, bytes, true, false)
 }
 
 fn parse_bytes(
@@ -92,6 +98,7 @@ fn parse_bytes(
     file: &str,
     bytes: &[u8],
     as_written: bool,
+    lines: bool,
 ) -> Result<FileObjects, FileError> {
     let err = |line: usize, message: String| FileError {
         source: source.to_string(),
@@ -128,13 +135,36 @@ fn parse_bytes(
         yaml::parse_documents(text)
     }
     .map_err(|e| err(e.line, e.message))?;
+    // A second, positional read of the text; a file it cannot pair keeps no lines.
+    let roots: Option<Vec<crate::yamledit::tree::Node>> = (lines && !is_json_path(file))
+        .then(|| crate::yamledit::tree::parse(text).ok())
+        .flatten()
+        .map(|trees| {
+            trees
+                .into_iter()
+                .map(|d| d.root)
+                .filter(|r| !r.is_null())
+                .collect::<Vec<_>>()
+        })
+        .filter(|roots| roots.len() == docs.len());
     let file: Arc<str> = Arc::from(file);
     let mut out = FileObjects::default();
-    for doc in docs {
-        collect(doc.value, &file, doc.line, &doc.item_lines, &mut out);
+    for (i, doc) in docs.into_iter().enumerate() {
+        let written = roots.as_ref().and_then(|r| r.get(i));
+        collect(
+            doc.value,
+            &file,
+            doc.line,
+            &doc.item_lines,
+            &mut out,
+            written,
+        );
     }
     Ok(out)
 }
+
+/// Where a document is written, for the lines of its values.
+type Written<'t> = Option<&'t crate::yamledit::tree::Node>;
 
 /// The JSON values of a `.json` manifest (one object, or several one after another, as
 /// kubectl reads a stream), each with the line it starts on.
@@ -208,6 +238,7 @@ fn collect(
     line: usize,
     item_lines: &[usize],
     out: &mut FileObjects,
+    written: Written,
 ) {
     let api_version = value.get("apiVersion").and_then(Value::as_str);
     let kind = value.get("kind").and_then(Value::as_str);
@@ -223,12 +254,23 @@ fn collect(
         return;
     }
     if kind.ends_with("List") && value.get("items").map(Value::is_array) == Some(true) {
+        let item_nodes = written.and_then(|node| match &node.kind {
+            crate::yamledit::tree::Kind::Map { entries, .. } => entries
+                .iter()
+                .find(|e| e.key.scalar_text() == Some("items"))
+                .and_then(|e| match &e.value.kind {
+                    crate::yamledit::tree::Kind::Seq { items, .. } => Some(items),
+                    _ => None,
+                }),
+            _ => None,
+        });
         if let Value::Object(mut map) = value {
             if let Some(Value::Array(items)) = map.remove("items") {
                 for (i, item) in items.into_iter().enumerate() {
                     // Each item on its own line where the parser said; the List's otherwise.
                     let at = item_lines.get(i).copied().unwrap_or(line);
-                    collect(item, file, at, &[], out);
+                    let node = item_nodes.and_then(|nodes| nodes.get(i));
+                    collect(item, file, at, &[], out, node);
                 }
             }
         }
@@ -249,7 +291,10 @@ fn collect(
     out.objects.push(RawObject {
         api_version: api_version.to_string(),
         kind: kind.to_string(),
-        value: Declared::new(&value),
+        value: match written.and_then(|node| super::lines::encode(node, &value)) {
+            Some(lines) => Declared::with_lines(&value, lines),
+            None => Declared::new(&value),
+        },
         file: file.clone(),
         line,
         origin: Origin::File,

@@ -87,7 +87,7 @@ pub fn render_all(
 
 /// The command for one build: Flux builds with kustomize-controller's load restrictions (files
 /// outside the kustomization's directory may be read, within the repository).
-fn command(source: &Source, build: &Build) -> Vec<String> {
+pub fn command(source: &Source, build: &Build) -> Vec<String> {
     let mut command = source.kustomize_command.clone();
     let flux = matches!(&build.how, How::Kustomize(c) if c.flux.is_some());
     let is_kustomize = match command.as_slice() {

@@ -28,11 +28,19 @@ pub struct Outcome {
 #[derive(Debug, Default)]
 pub struct Memory {
     last_good: HashMap<String, Rendered>,
+    /// The builds of the last read, as they were rendered (`suggest` renders one again to
+    /// learn where a value comes from and to check a change).
+    builds: Vec<Build>,
 }
 
 impl Memory {
     pub fn last_good(&self, build: &str) -> Option<&Rendered> {
         self.last_good.get(build)
+    }
+
+    /// The builds of the last read.
+    pub fn builds(&self) -> &[Build] {
+        &self.builds
     }
 
     /// Builds remembered (for tests and logs).
@@ -221,6 +229,7 @@ pub fn settle(
         objects[loser].retain(|o| key(o) != k);
     }
     state.findings.builds += outcomes.len();
+    memory.builds = outcomes.iter().map(|o| o.build.clone()).collect();
     let names: HashSet<&str> = outcomes.iter().map(|o| o.build.name.as_str()).collect();
     memory
         .last_good

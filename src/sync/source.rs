@@ -86,6 +86,11 @@ impl SourceSync {
         self.last_read
     }
 
+    /// The builds the last read rendered (none for a plain source).
+    pub fn builds(&self) -> &[crate::render::build::Build] {
+        self.declarer.renderer.memory.builds()
+    }
+
     /// Blobs parsed by the last read (cache misses).
     pub fn last_parsed(&self) -> usize {
         self.declarer.last_parsed()

@@ -56,7 +56,13 @@ impl GitRepo {
 /// default branch, no signing, no prompt. Panics with git's message when it fails; returns its
 /// output, trimmed.
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
+    try_git(dir, args, None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`git`] with `input` on its stdin (a diff for `git apply`), its failure returned (what git
+/// said) for a caller that reports it rather than panics.
+pub fn try_git(dir: &Path, args: &[&str], input: Option<&str>) -> Result<String, String> {
+    let mut child = Command::new("git")
         .args(["-c", "init.defaultBranch=main", "-c", "user.name=Test"])
         .args([
             "-c",
@@ -66,15 +72,30 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         ])
         .args(args)
         .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("git {args:?} does not run: {e}"))?;
+    if let (Some(text), Some(mut pipe)) = (input, child.stdin.take()) {
+        use std::io::Write as _;
+        pipe.write_all(text.as_bytes())
+            .map_err(|e| format!("git {args:?}: cannot write its input: {e}"))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("git {args:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// The driftgate binary built for these tests.

@@ -300,7 +300,7 @@ fn parse_blob(
     read: &ReadBlob<'_>,
 ) -> Result<FileObjects, FileError> {
     match read(blob) {
-        Ok(bytes) => parse::parse_file(&source.name, path, &bytes),
+        Ok(bytes) => parse::parse_manifest(&source.name, path, &bytes),
         Err(error) => Err(unreadable(source, path, &error)),
     }
 }
