@@ -13,11 +13,28 @@ const EXTRA_STYLE: &str = ".pill.drifted, .pill.missing { background: var(--red)
 /// Objects listed with their diff at most; a larger drift shows its first ones and a count.
 const MAX_LISTED: usize = 5_000;
 
-/// Where the Git change that adopts a drifted object will be linked from: `driftgate suggest
-/// --object` does not exist yet, so there is no link to make. When it does, return the command
-/// (or a link to it) here and every drifted row shows it.
-fn adopt_link(_object: &ObjectReport) -> Option<String> {
-    None
+/// The command that writes the Git change adopting what the cluster has now: the live object
+/// piped to `driftgate suggest --object -`, which writes it where each value comes from (a
+/// drifted object), or adds it beside its namespace's objects (an unmanaged one). A missing
+/// object has nothing live to adopt; an in-sync one needs nothing. `kind.group` is a name
+/// kubectl resolves without the plural.
+fn adopt_link(object: &ObjectReport) -> Option<String> {
+    if !matches!(object.state, State::Drifted | State::Unmanaged) {
+        return None;
+    }
+    let mut resource = object.kind.to_ascii_lowercase();
+    if !object.group.is_empty() {
+        resource = format!("{resource}.{}", object.group);
+    }
+    let namespace = if object.namespace.is_empty() {
+        String::new()
+    } else {
+        format!(" -n {}", object.namespace)
+    };
+    Some(format!(
+        "To adopt it in Git: kubectl get {resource} {}{namespace} -o yaml | driftgate suggest --object - (with this scan's source flags)",
+        object.name
+    ))
 }
 
 /// The whole page (`driftgate scan --format html`).
@@ -237,5 +254,11 @@ mod tests {
             "{html}"
         );
         assert!(section(&report, "now").contains("id=\"drift\""));
+        // Drifted and unmanaged objects say how to adopt them; a missing one has nothing live.
+        assert!(html.contains(
+            "kubectl get deployment.apps web -n shop -o yaml | driftgate suggest --object -"
+        ));
+        assert!(html.contains("kubectl get deployment.apps x -n billing -o yaml"));
+        assert!(!html.contains("kubectl get deployment.apps api "));
     }
 }

@@ -461,3 +461,71 @@ fn kustomize_helm_dump_reports_each_injected_drift_and_nothing_else() {
         "{table}"
     );
 }
+
+/// The scan's "to adopt it in Git" line, followed: the drifted object as the cluster prints it,
+/// piped to `driftgate suggest --object -` with the scan's source flags, gives a diff that
+/// `git apply` takes; committed, the next scan of the same cluster finds it in sync.
+#[test]
+fn a_drifted_object_adopted_with_suggest_scans_in_sync() {
+    if !kubectl() {
+        return;
+    }
+    let Some(fleet) = Fleet::from_corpus(
+        "flux2-kustomize-helm-example",
+        &["clusters/production", "apps/production", "infrastructure"],
+        &[],
+    ) else {
+        return;
+    };
+    let mut items = fleet.live_objects();
+    let release = find(&mut items, "HelmRelease", "cert-manager", "cert-manager");
+    release["spec"]["values"]["crds"]["keep"] = json!(true);
+    release["metadata"]["labels"]["team"] = json!("platform");
+    let live = release.clone();
+    let dump = fleet.write_list("drifted.json", &items);
+    let (code, doc) = fleet.scan_json(&dump, &[]);
+    assert_eq!(code, 4, "{doc:#}");
+    assert_eq!(reported(&doc).len(), 1, "{doc:#}");
+
+    let out = driftgate()
+        .args(["suggest", "--repo"])
+        .arg(&fleet.checkout)
+        .args(fleet.path_args())
+        .args(["--object", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            let yaml = serde_saphyr::to_string(&live).expect("yaml");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(yaml.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("suggest runs");
+    let diff = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{diff}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let patch = fleet.tmp.path().join("adopt.diff");
+    std::fs::write(&patch, &diff).expect("write diff");
+    git(
+        &fleet.checkout,
+        &["apply", patch.to_str().expect("utf-8 path")],
+    );
+    git(
+        &fleet.checkout,
+        &["commit", "-qam", "adopt the live cert-manager release"],
+    );
+
+    let (code, doc) = fleet.scan_json(&dump, &[]);
+    assert_eq!(reported(&doc), Expected::new(), "{diff}\n{doc:#}");
+    assert_eq!(code, 0);
+}
