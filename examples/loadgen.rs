@@ -6,6 +6,7 @@
 //!     [--warmup 2s] [--rate 1000] [--workload generated|corpus|mixed] [--objects 100000] \
 //!     [--corpus ../shared/corpus/admission-reviews] [--drift-percent 0] [--label NAME]
 //! loadgen gen-repo --objects N          # a `git fast-import` stream on stdout
+//! loadgen gen-live --objects N          # those objects as `kubectl get -A -o json` prints them
 //! loadgen report results.jsonl          # medians across rounds, driftgate's ratio to each floor
 //! ```
 //!
@@ -38,13 +39,14 @@ mod workload;
 fn main() -> anyhow::Result<()> {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.is_empty() {
-        bail!("usage: loadgen run|gen-repo|report ... (see the file's header)");
+        bail!("usage: loadgen run|gen-repo|gen-live|report ... (see the file's header)");
     }
     let command = argv.remove(0);
     let opts = Opts::parse(&argv)?;
     match command.as_str() {
         "run" => run(opts),
         "gen-repo" => gen_repo(opts.usize("objects", 1000)?),
+        "gen-live" => gen_live(opts.usize("objects", 1000)?),
         "report" => report(&opts.positional),
         other => bail!("unknown command {other:?}"),
     }
@@ -382,6 +384,32 @@ fn run(opts: Opts) -> anyhow::Result<()> {
 
 /// A `git fast-import` stream of one commit on `refs/heads/main` declaring objects `0..n`, one
 /// file each (`team-X/app-i.yaml`): 100,000 objects import in seconds.
+/// The cluster that applied `gen-repo`'s objects, as one `List` (a dump for `driftgate scan
+/// --objects`): Deployments as the apiserver stores them, the rest with the metadata it adds.
+fn gen_live(n: usize) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    out.write_all(b"{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[")?;
+    for i in 0..n {
+        let object = if i % 3 == 0 {
+            workload::live_deployment(i, 1)
+        } else {
+            let mut v = workload::declared(i);
+            v["metadata"]["uid"] = json!(format!("00000000-0000-4000-8000-{i:012}"));
+            v["metadata"]["resourceVersion"] = json!("1001");
+            v["metadata"]["creationTimestamp"] = json!("2026-11-01T10:00:00Z");
+            v
+        };
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut out, &object)?;
+    }
+    out.write_all(b"]}\n")?;
+    Ok(())
+}
+
 fn gen_repo(n: usize) -> anyhow::Result<()> {
     use std::io::Write as _;
     let stdout = std::io::stdout();
