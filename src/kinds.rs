@@ -1,7 +1,7 @@
 //! Built-in knowledge of Kubernetes resources: which kinds are cluster-scoped, and how the
 //! plural resource names of a request (`deployments`, `deployments/scale`) map to kinds.
 //! CRDs declared in Git extend both tables through [`Catalog`]; below them, a table of the
-//! kinds GitOps repositories commonly carry ([`gitops`]); below that, an English plural, a
+//! kinds GitOps repositories commonly carry (the table in `kinds/gitops.tsv`); below that, an English plural, a
 //! guess that is said ([`guessed`]).
 
 mod gitops;

@@ -13,7 +13,7 @@
 //!   and authorizes `get` on the path as a non-resource URL (SubjectAccessReview), so access is
 //!   granted with ordinary RBAC (the ClusterRole `driftgate-report-reader` in `deploy/`).
 //!
-//! [`bearer`] reads the token and maps every refusal to its status: 401 without a bearer token
+//! [`bearer`](mod@bearer) reads the token and maps every refusal to its status: 401 without a bearer token
 //! or with one that is not accepted, 403 when RBAC does not allow the path, 400 for an
 //! `Authorization` header that is not a bearer token, 503 (with the reason) when the apiserver
 //! cannot answer: an outage never opens the door.
