@@ -1,7 +1,7 @@
 //! The routes and `driftgate serve` over TLS.
 
 use super::*;
-use common::served::{address, Served};
+use common::served::{Webhook, SERVICE_NAME};
 
 #[tokio::test]
 async fn mutate_route_records_when_audit_from_mutate_and_admin_routes_report() {
@@ -175,51 +175,22 @@ async fn mutate_route_records_when_audit_from_mutate_and_admin_routes_report() {
 async fn serve_over_tls_records_validate_once_and_reports_it() {
     let fleet = Fleet::new();
     let tmp = tempfile::tempdir().expect("tmp");
-    let certs = tmp.path().join("certs");
-    let out = driftgate()
-        .args([
-            "certs",
-            "--service",
-            "driftgate",
-            "--namespace",
-            "driftgate-system",
-            "--out",
-        ])
-        .arg(&certs)
-        .output()
-        .expect("certs runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let db = tmp.path().join("audit.db");
-    let config = tmp.path().join("driftgate.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "sources: [{{name: fleet, url: {:?}}}]\nserver:\n  listen: 127.0.0.1:0\n  adminListen: 127.0.0.1:0\n  certFile: {:?}\n  keyFile: {:?}\naudit:\n  path: {:?}\n  stdout: true\n",
-            fleet._repo.path().display().to_string(),
-            certs.join("tls.crt").display().to_string(),
-            certs.join("tls.key").display().to_string(),
-            db.display().to_string(),
+    let Webhook {
+        mut served,
+        tls,
+        admin,
+        client,
+        ..
+    } = Webhook::start(
+        tmp.path(),
+        fleet._repo.path(),
+        &format!(
+            "audit:\n  path: {:?}\n  stdout: true\n",
+            db.display().to_string()
         ),
-    )
-    .expect("config");
-    let mut served = Served::serve(&config);
-    let listening = served.log_line("listening");
-    let (tls, admin) = (address(&listening, "tls"), address(&listening, "admin"));
-    served.log_line("declared state loaded");
-
-    const NAME: &str = "driftgate.driftgate-system.svc";
-    let ca = std::fs::read(certs.join("ca.crt")).expect("ca");
-    let client = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&ca).expect("ca pem")])
-        .resolve(NAME, tls)
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
+    );
+    const NAME: &str = SERVICE_NAME;
     let call = |path: &'static str, body: Vec<u8>| {
         let client = client.clone();
         async move {

@@ -145,3 +145,78 @@ pub fn address(line: &str, name: &str) -> SocketAddr {
         .parse()
         .expect("address")
 }
+
+/// The name the webhook's certificate is for, as the apiserver calls it.
+pub const SERVICE_NAME: &str = "driftgate.driftgate-system.svc";
+
+/// `driftgate serve` over TLS on 127.0.0.1, as the apiserver reaches it: certificates made by
+/// `driftgate certs` in `dir/certs`, a config serving `repo` (`extra`, YAML at the top level,
+/// appended), and a client that trusts only that CA and calls it by [`SERVICE_NAME`].
+pub struct Webhook {
+    pub served: Served,
+    pub tls: SocketAddr,
+    pub admin: SocketAddr,
+    pub certs: std::path::PathBuf,
+    pub client: reqwest::Client,
+}
+
+impl Webhook {
+    pub fn start(dir: &std::path::Path, repo: &std::path::Path, extra: &str) -> Webhook {
+        let certs = dir.join("certs");
+        let out = super::driftgate()
+            .args([
+                "certs",
+                "--service",
+                "driftgate",
+                "--namespace",
+                "driftgate-system",
+                "--out",
+            ])
+            .arg(&certs)
+            .output()
+            .expect("certs runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let config = dir.join("driftgate.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "sources: [{{name: fleet, url: {:?}}}]\nserver:\n  listen: 127.0.0.1:0\n  adminListen: 127.0.0.1:0\n  certFile: {:?}\n  keyFile: {:?}\n{extra}",
+                repo.display().to_string(),
+                certs.join("tls.crt").display().to_string(),
+                certs.join("tls.key").display().to_string(),
+            ),
+        )
+        .expect("config");
+        let served = Served::serve(&config);
+        let listening = served.log_line("listening");
+        let (tls, admin) = (address(&listening, "tls"), address(&listening, "admin"));
+        served.log_line("declared state loaded");
+        let ca = std::fs::read(certs.join("ca.crt")).expect("ca");
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).expect("ca pem")])
+            .resolve(SERVICE_NAME, tls)
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client");
+        Webhook {
+            served,
+            tls,
+            admin,
+            certs,
+            client,
+        }
+    }
+
+    /// `https://driftgate.driftgate-system.svc:PORT/PATH?timeout=10s`, as the apiserver calls.
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "https://{SERVICE_NAME}:{}/{path}?timeout=10s",
+            self.tls.port()
+        )
+    }
+}

@@ -5,58 +5,25 @@ use std::time::{Duration, Instant};
 
 use super::plain::shop_repo;
 use super::*;
-use common::driftgate;
-use common::served::{address, Served};
+use common::served::{Webhook, SERVICE_NAME};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_port_offers_each_blocked_edits_change() {
     let repo = shop_repo();
     let tmp = tempfile::tempdir().expect("tmp");
-    let certs = tmp.path().join("certs");
-    let out = driftgate()
-        .args([
-            "certs",
-            "--service",
-            "driftgate",
-            "--namespace",
-            "driftgate-system",
-            "--out",
-        ])
-        .arg(&certs)
-        .output()
-        .expect("certs runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let db = tmp.path().join("audit.db");
-    let config = tmp.path().join("driftgate.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "sources: [{{name: fleet, url: {:?}}}]\nserver:\n  listen: 127.0.0.1:0\n  adminListen: 127.0.0.1:0\n  certFile: {:?}\n  keyFile: {:?}\naudit:\n  path: {:?}\n",
-            repo.path().display().to_string(),
-            certs.join("tls.crt").display().to_string(),
-            certs.join("tls.key").display().to_string(),
-            db.display().to_string(),
-        ),
-    )
-    .expect("config");
-    let mut served = Served::serve(&config);
-    let listening = served.log_line("listening");
-    let (tls, admin) = (address(&listening, "tls"), address(&listening, "admin"));
-    served.log_line("declared state loaded");
-
-    const NAME: &str = "driftgate.driftgate-system.svc";
-    let ca = std::fs::read(certs.join("ca.crt")).expect("ca");
-    let client = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&ca).expect("ca pem")])
-        .resolve(NAME, tls)
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
+    let Webhook {
+        mut served,
+        tls,
+        admin,
+        client,
+        ..
+    } = Webhook::start(
+        tmp.path(),
+        repo.path(),
+        &format!("audit:\n  path: {:?}\n", db.display().to_string()),
+    );
+    const NAME: &str = SERVICE_NAME;
     let review = scale_review("shop", "web", 3, 10);
     let answer: Value = client
         .post(format!(
