@@ -125,23 +125,22 @@ fn each_value_is_changed_where_it_comes_from() {
     let reset = || {
         repo.git(&["reset", "-q", "--hard", &base]);
     };
+    // The diff suggested for `review` on production, staging watched (never changed).
+    let suggested = |review: &Value| {
+        diff_of(round_trip_watching(
+            repo.path(),
+            &prod,
+            review,
+            std::slice::from_ref(&stage),
+        ))
+    };
     // The overlay's images: entry.
-    let d = diff_of(round_trip_watching(
-        repo.path(),
-        &prod,
-        &update(&container("image"), json!("nginx:1.28")),
-        std::slice::from_ref(&stage),
-    ));
+    let d = suggested(&update(&container("image"), json!("nginx:1.28")));
     assert!(d.contains("-  newTag: \"1.27\"  # pinned for the launch\n+  newTag: \"1.28\"  # pinned for the launch\n"), "{d}");
     reset();
-    let d = diff_of(round_trip_watching(
-        repo.path(),
-        &prod,
-        &update(
-            &container("image"),
-            json!("registry.example.com/nginx@sha256:abc"),
-        ),
-        std::slice::from_ref(&stage),
+    let d = suggested(&update(
+        &container("image"),
+        json!("registry.example.com/nginx@sha256:abc"),
     ));
     assert!(
         d.contains("+  newName: registry.example.com/nginx\n")
@@ -150,12 +149,7 @@ fn each_value_is_changed_where_it_comes_from() {
     );
     reset();
     // The overlay's replicas: entry, by `kubectl scale`.
-    let d = diff_of(round_trip_watching(
-        repo.path(),
-        &prod,
-        &scale_review("shop", "web", 5, 9),
-        std::slice::from_ref(&stage),
-    ));
+    let d = suggested(&scale_review("shop", "web", 5, 9));
     assert!(d.contains("-  count: 5\n+  count: 9\n"), "{d}");
     reset();
     // The overlay's patch.
@@ -164,24 +158,14 @@ fn each_value_is_changed_where_it_comes_from() {
         Step::Select(vec![("name".into(), "MODE".into())]),
         Step::Key("value".into()),
     ]);
-    let d = diff_of(round_trip_watching(
-        repo.path(),
-        &prod,
-        &update(&env, json!("debug")),
-        std::slice::from_ref(&stage),
-    ));
+    let d = suggested(&update(&env, json!("debug")));
     assert!(
         d.contains("a/apps/production/web-patch.yaml") && d.contains("+          value: debug\n"),
         "{d}"
     );
     reset();
     // The shared base: a patch of this overlay (extended), never the base.
-    let d = diff_of(round_trip_watching(
-        repo.path(),
-        &prod,
-        &update(&container("args"), json!(["--port", "81"])),
-        std::slice::from_ref(&stage),
-    ));
+    let d = suggested(&update(&container("args"), json!(["--port", "81"])));
     assert!(!d.contains("apps/base/"), "{d}");
     assert!(
         d.contains("a/apps/production/web-patch.yaml") && d.contains("args:"),
@@ -198,12 +182,7 @@ fn each_value_is_changed_where_it_comes_from() {
         &edited(&git_extra, &path, Some(json!("changed"))),
         &git_extra,
     );
-    let d = diff_of(round_trip_watching(
-        repo.path(),
-        &prod,
-        &r,
-        std::slice::from_ref(&stage),
-    ));
+    let d = suggested(&r);
     assert!(
         d.contains("a/apps/production/extra.yaml") && d.contains("+  only: changed\n"),
         "{d}"
@@ -212,11 +191,11 @@ fn each_value_is_changed_where_it_comes_from() {
     // A DELETE of a shared base's object: a `$patch: delete` in the overlay.
     let settings = ObjectKey::new("", "ConfigMap", "shop", "settings");
     let git_settings = declared(&load(&prod), &settings);
-    let d = diff_of(round_trip_watching(
-        repo.path(),
-        &prod,
-        &review("DELETE", "alice@example.com", &Value::Null, &git_settings),
-        std::slice::from_ref(&stage),
+    let d = suggested(&review(
+        "DELETE",
+        "alice@example.com",
+        &Value::Null,
+        &git_settings,
     ));
     assert!(
         d.contains("$patch: delete") && d.contains("a/apps/production/kustomization.yaml"),
@@ -224,11 +203,11 @@ fn each_value_is_changed_where_it_comes_from() {
     );
     reset();
     // A DELETE of the overlay's own file: the file goes with its resources: entry.
-    let d = diff_of(round_trip_watching(
-        repo.path(),
-        &prod,
-        &review("DELETE", "alice@example.com", &Value::Null, &git_extra),
-        std::slice::from_ref(&stage),
+    let d = suggested(&review(
+        "DELETE",
+        "alice@example.com",
+        &Value::Null,
+        &git_extra,
     ));
     assert!(
         d.contains("deleted file mode 100644\n--- a/apps/production/extra.yaml")
@@ -238,12 +217,7 @@ fn each_value_is_changed_where_it_comes_from() {
     reset();
     // A CREATE in the overlay's namespace: a new file listed in its kustomization.
     let new = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fresh", "namespace": "shop", "uid": "u"}, "data": {"k": "v"}});
-    let d = diff_of(round_trip_watching(
-        repo.path(),
-        &prod,
-        &review("CREATE", "alice@example.com", &new, &Value::Null),
-        std::slice::from_ref(&stage),
-    ));
+    let d = suggested(&review("CREATE", "alice@example.com", &new, &Value::Null));
     assert!(
         d.contains("+++ b/apps/production/configmap-fresh.yaml")
             && d.contains("+- configmap-fresh.yaml\n"),
