@@ -162,7 +162,10 @@ impl Periodic {
         );
         if self.settings.policy_reports {
             let reports = policy_report::build(&report);
-            let done = writer.write(client, &reports).await;
+            let mut done = writer.write(client, &reports).await;
+            // A namespace whose list failed is not known to be clean: its report stays.
+            let unread = report.errors.iter().map(|e| e.namespace.clone()).collect();
+            writer.prune(client, &reports, &unread, &mut done).await;
             let count = |result, n: usize| {
                 self.metrics
                     .report_writes
@@ -171,6 +174,7 @@ impl Periodic {
             };
             count("written", done.written);
             count("unchanged", done.unchanged);
+            count("deleted", done.deleted);
             count("failed", done.failed.len());
             for f in &done.failed {
                 tracing::warn!("PolicyReport not written: {f}");

@@ -8,7 +8,7 @@
 //! what it wrote last or, after a start, with the stored report's. Replicas converge without a
 //! leader.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
@@ -200,8 +200,13 @@ pub fn url_path(report: &Value) -> String {
 pub struct Written {
     pub written: usize,
     pub unchanged: usize,
+    /// Reports of namespaces the scan no longer covers, deleted.
+    pub deleted: usize,
     pub failed: Vec<String>,
 }
+
+/// The label every report driftgate writes carries (how stale ones are found again).
+const MANAGED_BY: &str = "app.kubernetes.io/managed-by=driftgate";
 
 /// Writes reports whose content changed, remembering what it wrote.
 #[derive(Debug, Default)]
@@ -247,6 +252,72 @@ impl Writer {
         }
         out
     }
+
+    /// Deletes driftgate's `PolicyReport`s in namespaces the scan no longer reports on (Git
+    /// stopped declaring anything there), so an old report does not keep showing drift nobody
+    /// guards. They are listed cluster-wide by driftgate's label, so a report written before a
+    /// restart, or by another replica, goes too. `keep` are namespaces whose report must stay
+    /// although the scan has none for them (a list that failed there: nothing is known).
+    pub async fn prune(
+        &mut self,
+        client: &kube::Client,
+        reports: &[Value],
+        keep: &BTreeSet<String>,
+        out: &mut Written,
+    ) {
+        let reported: BTreeSet<&str> = reports
+            .iter()
+            .filter_map(|r| r.pointer("/metadata/namespace").and_then(Value::as_str))
+            .collect();
+        let stored = match list(client).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                out.failed
+                    .push(format!("listing PolicyReports: {}", crate::text::chain(&e)));
+                return;
+            }
+        };
+        let stale = stored.iter().filter_map(|r| {
+            let name = r.pointer("/metadata/name").and_then(Value::as_str)?;
+            let namespace = r.pointer("/metadata/namespace").and_then(Value::as_str)?;
+            (name == NAME && !reported.contains(namespace) && !keep.contains(namespace))
+                .then_some(namespace)
+        });
+        for namespace in stale {
+            let collection = format!("/apis/{API_VERSION}/namespaces/{namespace}/policyreports");
+            let id = format!("{collection}/{NAME}");
+            match delete(client, &collection).await {
+                // Gone already: another replica pruned it first.
+                Ok(()) | Err(ApiFailure::Answered { code: 404, .. }) => {
+                    self.last.remove(&id);
+                    out.deleted += 1;
+                }
+                Err(e) => out.failed.push(format!("{id}: {}", crate::text::chain(&e))),
+            }
+        }
+    }
+}
+
+/// driftgate's `PolicyReport`s in every namespace.
+async fn list(client: &kube::Client) -> Result<Vec<Value>, ApiFailure> {
+    let params = kube::core::params::ListParams::default().labels(MANAGED_BY);
+    let request = kube::core::Request::new(format!("/apis/{API_VERSION}/policyreports"))
+        .list(&params)
+        .map_err(ApiFailure::Request)?;
+    let list: Value = client.request(request).await?;
+    Ok(list
+        .get("items")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default())
+}
+
+async fn delete(client: &kube::Client, collection: &str) -> Result<(), ApiFailure> {
+    let request = kube::core::Request::new(collection)
+        .delete(NAME, &kube::core::params::DeleteParams::default())
+        .map_err(ApiFailure::Request)?;
+    client.request_text(request).await?;
+    Ok(())
 }
 
 async fn get(client: &kube::Client, collection: &str) -> Result<Value, kube::Error> {

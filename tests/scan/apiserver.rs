@@ -109,6 +109,15 @@ impl ApiServer {
         self.state.lock().expect("lock").max_in_flight
     }
 
+    /// An object stored at `path` before driftgate starts (a report from an earlier run).
+    pub fn store(&self, path: &str, object: Value) {
+        self.state
+            .lock()
+            .expect("lock")
+            .stored
+            .insert(path.to_string(), object);
+    }
+
     pub fn stored(&self) -> HashMap<String, Value> {
         self.state.lock().expect("lock").stored.clone()
     }
@@ -267,7 +276,8 @@ fn decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The answer to one request: scripted LIST pages, stored PolicyReports, else 404.
+/// The answer to one request: scripted LIST pages, stored PolicyReports (applied, listed,
+/// deleted), else 404.
 fn answer(s: &mut State, seen: &Seen) -> (u16, Value, bool) {
     if seen.method == "PATCH" {
         let Ok(object) = serde_json::from_str::<Value>(&seen.body) else {
@@ -275,6 +285,26 @@ fn answer(s: &mut State, seen: &Seen) -> (u16, Value, bool) {
         };
         s.stored.insert(seen.path.clone(), object.clone());
         return (200, object, false);
+    }
+    if seen.method == "DELETE" {
+        return match s.stored.remove(&seen.path) {
+            Some(_) => (200, status(200, "Success", "deleted"), false),
+            None => (404, status(404, "NotFound", "not found"), false),
+        };
+    }
+    // driftgate's PolicyReports in every namespace (what `prune` lists by its label).
+    if seen.method == "GET" && seen.path == "/apis/wgpolicyk8s.io/v1alpha2/policyreports" {
+        let items: Vec<Value> = s
+            .stored
+            .iter()
+            .filter(|(path, _)| path.contains("/policyreports/"))
+            .map(|(_, object)| object.clone())
+            .collect();
+        return (
+            200,
+            page("PolicyReportList", "wgpolicyk8s.io/v1alpha2", items, None),
+            false,
+        );
     }
     let token = seen.query.get("continue").cloned().unwrap_or_default();
     let key = format!("{} {} {token}", seen.method, seen.path);

@@ -264,3 +264,50 @@ fn serve_scans_periodically_and_publishes_drift() {
     drop(one);
     drop(two);
 }
+
+/// A report driftgate wrote before a restart, for a namespace Git no longer declares anything
+/// in, is deleted (found by driftgate's label); the namespaces the scan reports keep theirs.
+#[test]
+fn serve_deletes_reports_of_namespaces_git_no_longer_declares() {
+    let repo = fleet_repo();
+    let api = ApiServer::start();
+    script(&api, 5);
+    let stale_path =
+        "/apis/wgpolicyk8s.io/v1alpha2/namespaces/old-team/policyreports/driftgate-drift";
+    api.store(
+        stale_path,
+        json!({"apiVersion": "wgpolicyk8s.io/v1alpha2", "kind": "PolicyReport",
+            "metadata": {"name": "driftgate-drift", "namespace": "old-team",
+                "labels": {"app.kubernetes.io/managed-by": "driftgate"}},
+            "summary": {"fail": 1}, "results": []}),
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let one = replica(&api, repo.path(), tmp.path(), "one");
+    let ns_path = "/apis/wgpolicyk8s.io/v1alpha2/namespaces/shop/policyreports/driftgate-drift";
+    let cluster_path = "/apis/wgpolicyk8s.io/v1alpha2/clusterpolicyreports/driftgate-drift";
+    until("the stale report deleted, the current ones written", || {
+        let stored = api.stored();
+        (stored.contains_key(ns_path)
+            && stored.contains_key(cluster_path)
+            && !stored.contains_key(stale_path))
+        .then_some(())
+    });
+    let deletes: Vec<String> = api
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "DELETE")
+        .map(|s| s.path)
+        .collect();
+    assert_eq!(deletes, vec![stale_path.to_string()]);
+    until("the deletion counted", || {
+        let (_, metrics) = get(one.admin, "/metrics");
+        metrics
+            .lines()
+            .any(|l| {
+                l.contains("policy_report_writes")
+                    && l.contains("result=\"deleted\"")
+                    && l.ends_with(" 1")
+            })
+            .then_some(())
+    });
+}
