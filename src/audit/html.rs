@@ -319,7 +319,10 @@ pub fn render_with(report: &Report, extra: &str) -> String {
 
 /// The page for one blocked edit's suggested Git change: the diff as a block to copy (or to
 /// save and `git apply`), or why there is none.
-pub fn suggestion(record: &Record, outcome: &Result<Option<String>, String>) -> String {
+pub fn suggestion(
+    record: &Record,
+    outcome: Result<Option<&str>, &(dyn std::error::Error + 'static)>,
+) -> String {
     let body = match outcome {
         Ok(Some(diff)) => format!(
             "<p>Apply it in a checkout of the repository with <code>git apply</code>, or make it with <code>driftgate suggest --id {}</code>.</p><pre class=\"patch\">{}</pre>",
@@ -327,7 +330,10 @@ pub fn suggestion(record: &Record, outcome: &Result<Option<String>, String>) -> 
             escape(diff)
         ),
         Ok(None) => "<p>Nothing to change: Git already declares what was asked.</p>".to_string(),
-        Err(reason) => format!("<p>No change can be suggested:</p><pre>{}</pre>", escape(reason)),
+        Err(e) => format!(
+            "<p>No change can be suggested:</p><pre>{}</pre>",
+            escape(&crate::text::chain(e).to_string())
+        ),
     };
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>driftgate: the Git change for {object}</title><style>{STYLE}\npre.patch {{ background: var(--bg); border: 1px solid var(--line); padding: 12px; overflow-x: auto; user-select: all; }}</style></head><body><header><h1>The Git change for {object}</h1><p class=\"muted\">{decision} for {user} at {time} UTC, against {revision}</p></header><main>{body}<p><a href=\"/report\">back to the report</a></p></main></body></html>",

@@ -108,6 +108,11 @@ pub fn router(reader: Arc<Reader>) -> Router {
         .with_state(reader)
 }
 
+/// The suggester's thread did not return (it panicked, or the runtime shut down).
+#[derive(Debug, thiserror::Error)]
+#[error("the suggestion failed")]
+struct Crashed(#[source] tokio::task::JoinError);
+
 #[derive(Debug, Default, Deserialize)]
 pub struct SuggestQuery {
     pub id: Option<String>,
@@ -117,7 +122,7 @@ pub struct SuggestQuery {
 async fn suggestion(
     reader: &Reader,
     q: &SuggestQuery,
-) -> Result<(Record, Result<Option<String>, String>), Response> {
+) -> Result<(Record, Result<Option<String>, SuggestError>), Response> {
     let plain = |code: StatusCode, text: String| (code, text).into_response();
     let id = q.id.as_deref().filter(|id| !id.is_empty()).ok_or_else(|| {
         plain(
@@ -149,9 +154,8 @@ async fn suggestion(
         .ok_or_else(|| plain(StatusCode::NOT_FOUND, format!("no record {id}")))?;
     let for_blocking = record.clone();
     let outcome = match tokio::task::spawn_blocking(move || (suggester.0)(&for_blocking)).await {
-        Ok(Ok(diff)) => Ok(diff),
-        Ok(Err(e)) => Err(crate::text::chain(e.as_ref()).to_string()),
-        Err(e) => Err(format!("the suggestion failed: {}", crate::text::chain(&e))),
+        Ok(outcome) => outcome,
+        Err(e) => Err(Box::new(Crashed(e)) as SuggestError),
     };
     Ok((record, outcome))
 }
@@ -163,7 +167,13 @@ pub async fn suggest_html(
     match suggestion(&reader, &q).await {
         Ok((record, outcome)) => (
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            super::html::suggestion(&record, &outcome),
+            super::html::suggestion(
+                &record,
+                match &outcome {
+                    Ok(diff) => Ok(diff.as_deref()),
+                    Err(e) => Err(&**e),
+                },
+            ),
         )
             .into_response(),
         Err(response) => response,
@@ -184,7 +194,9 @@ pub async fn suggest_json(
                     "nothingToChange": diff.is_none(),
                     "diff": diff.unwrap_or_default(),
                 }),
-                Err(reason) => {
+                Err(e) => {
+                    // The text is made here, where it is shown.
+                    let reason = crate::text::chain(e.as_ref()).to_string();
                     serde_json::json!({"id": record.id, "uid": record.uid, "object": record.object(), "error": reason})
                 }
             };
