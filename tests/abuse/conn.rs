@@ -453,7 +453,14 @@ async fn tls_garbage_and_plain_http_are_dropped() {
         !String::from_utf8_lossy(&answer).contains("200 OK"),
         "plain HTTP was served"
     );
-    let failures = server.state.metrics.server.handshake_failures.get();
+    // The client can see a connection closed before the server's task has counted its
+    // failure: poll until all three are counted.
+    let counted = Instant::now() + DEADLINE;
+    let mut failures = server.state.metrics.server.handshake_failures.get();
+    while failures < 3 && Instant::now() < counted {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        failures = server.state.metrics.server.handshake_failures.get();
+    }
     assert!(failures >= 3, "{failures} handshake failures counted");
     server.assert_serving().await;
 }
