@@ -138,6 +138,8 @@ mod corpus;
 mod figures;
 #[path = "kustomize/fleet.rs"]
 mod fleet;
+#[path = "kustomize/fleet_failures.rs"]
+mod fleet_failures;
 #[path = "kustomize/flux.rs"]
 mod flux;
 #[path = "kustomize/local.rs"]
