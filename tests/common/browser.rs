@@ -71,3 +71,43 @@ pub fn run_chromium(bin: &Path, profile: &Path, args: &[String]) -> std::process
         stderr,
     }
 }
+
+/// Looks at a report page as a person would: writes it to `NAME.html` beside the build (kept
+/// for a person to open or print), takes a `NAME.png` screenshot `height` pixels tall that must
+/// be a real picture, and returns the DOM Chromium rendered. `None` (with a notice) when no
+/// Chromium is installed.
+pub fn look_at(name: &str, html: &str, height: u32) -> Option<String> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let page = dir.join(format!("{name}.html"));
+    std::fs::write(&page, html).expect("write page");
+    let Some(bin) = chromium() else {
+        eprintln!("notice: chromium is not installed; skipping the browser check");
+        return None;
+    };
+    let profile = tempfile::tempdir().expect("profile");
+    let shot = dir.join(format!("{name}.png"));
+    let _ = std::fs::remove_file(&shot);
+    let url = format!("file://{}", page.display());
+    let out = run_chromium(
+        &bin,
+        profile.path(),
+        &[
+            format!("--screenshot={}", shot.display()),
+            format!("--window-size=1280,{height}"),
+            url.clone(),
+        ],
+    );
+    assert!(
+        shot.is_file(),
+        "screenshot taken: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(&shot).expect("png");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real picture"
+    );
+    eprintln!("screenshot: {}", shot.display());
+    let out = run_chromium(&bin, profile.path(), &["--dump-dom".into(), url]);
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
