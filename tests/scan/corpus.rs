@@ -375,16 +375,21 @@ fn multi_tenancy_dump_reports_each_injected_drift_and_nothing_else() {
     assert_eq!(sorted(reported(&doc)), sorted(with_unmanaged));
 }
 
-#[test]
-fn kustomize_helm_dump_reports_each_injected_drift_and_nothing_else() {
+/// flux2-kustomize-helm-example's production cluster, when the corpus and kubectl are here.
+fn helm_example() -> Option<Fleet> {
     if !kubectl() {
-        return;
+        return None;
     }
-    let Some(fleet) = Fleet::from_corpus(
+    Fleet::from_corpus(
         "flux2-kustomize-helm-example",
         &["clusters/production", "apps/production", "infrastructure"],
         &[],
-    ) else {
+    )
+}
+
+#[test]
+fn kustomize_helm_dump_reports_each_injected_drift_and_nothing_else() {
+    let Some(fleet) = helm_example() else {
         return;
     };
     let mut items = fleet.live_objects();
@@ -467,14 +472,7 @@ fn kustomize_helm_dump_reports_each_injected_drift_and_nothing_else() {
 /// `git apply` takes; committed, the next scan of the same cluster finds it in sync.
 #[test]
 fn a_drifted_object_adopted_with_suggest_scans_in_sync() {
-    if !kubectl() {
-        return;
-    }
-    let Some(fleet) = Fleet::from_corpus(
-        "flux2-kustomize-helm-example",
-        &["clusters/production", "apps/production", "infrastructure"],
-        &[],
-    ) else {
+    let Some(fleet) = helm_example() else {
         return;
     };
     let mut items = fleet.live_objects();
